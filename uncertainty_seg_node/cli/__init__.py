@@ -1,0 +1,1 @@
+"""The `uncertainty-seg` command: a thin layer over library functions."""

@@ -1,0 +1,64 @@
+"""`uncertainty-seg <subcommand>`: each subcommand lives in its own module of this package.
+
+Every module `uncertainty_seg_node.cli.<name>` defines `add_parser(subparsers)` (which sets
+`func` on its parser) and is imported lazily, so `uncertainty-seg synth` never pays for torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from uncertainty_seg_node.errors import UserError
+
+# subcommand -> (module, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("synth", "render the procedural driving world (folders or ROS 2 bags)"),
+    "train": ("train", "train f_theta (`task`) or f_phi (`uncertainty`)"),
+    "evaluate": ("evaluate", "metrics of a model on a labelled dataset"),
+    "export": ("export", "export a checkpoint to ONNX (and TensorRT)"),
+    "calibrate": ("calibrate", "fit gamma (and temperature) on labelled validation data"),
+    "bench": ("bench", "latency of the inference backends"),
+    "replay": ("replay", "replay a ROS 2 bag through the model, write outputs and a report"),
+    "compare": ("compare", "the uncertainty-trained model against the baselines"),
+    "rank-frames": ("rank_frames", "rank the frames of a bag by uncertainty, for labelling"),
+    "make-bag": ("make_bag", "write a folder of frames (and labels) as a ROS 2 bag"),
+    "demo": ("demo", "the main job: node + sample drive + recording + report"),
+    "bench-node": ("bench_node", "end-to-end latency of the ROS 2 node over real DDS"),
+}
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="uncertainty-seg",
+        description="Segmentation with trustworthy confidence (Masked gamma-SSL).",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    wanted = argv[0] if argv else None
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        if name == wanted:
+            mod = importlib.import_module(f"uncertainty_seg_node.cli.{module}")
+            mod.add_parser(subparsers)
+        else:
+            subparsers.add_parser(name, help=help_text)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 0 if not argv else 2
+    try:
+        result = func(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)

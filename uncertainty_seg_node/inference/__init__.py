@@ -1,0 +1,1 @@
+"""One inference interface for the node, the replay evaluation and the benchmark."""
