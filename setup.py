@@ -15,6 +15,7 @@ INSTALL_REQUIRES = [
     "onnxruntime>=1.17",
     "rosbags>=0.10",
     "rosbags-image>=0.9",
+    "opencv-python-headless>=4.8",
     "tqdm>=4.60",
 ]
 

@@ -1,0 +1,84 @@
+"""Pure image operations shared by training, inference, replay and the node (OpenCV-backed).
+
+Images are numpy arrays: uint8 (H, W, 3) RGB unless a name says otherwise; labels uint8 (H, W).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from uncertainty_seg_node.errors import UserError
+
+# Encodings the node and the bags accept, and how to turn each into RGB.
+_TO_RGB = {
+    "rgb8": None,
+    "bgr8": cv2.COLOR_BGR2RGB,
+    "rgba8": cv2.COLOR_RGBA2RGB,
+    "bgra8": cv2.COLOR_BGRA2RGB,
+    "mono8": cv2.COLOR_GRAY2RGB,
+}
+SUPPORTED_ENCODINGS: tuple[str, ...] = tuple(_TO_RGB)
+
+
+def to_rgb(image: np.ndarray, encoding: str) -> np.ndarray:
+    """Any supported 8-bit encoding -> contiguous uint8 (H, W, 3) RGB."""
+    if encoding not in _TO_RGB:
+        raise UserError(
+            f"unsupported image encoding {encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}"
+        )
+    if image.dtype != np.uint8:
+        raise UserError(f"image dtype is {image.dtype}; expected uint8 for {encoding}")
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    expected = {"mono8": 1, "rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4}[encoding]
+    if channels != expected:
+        raise UserError(f"{encoding} image has {channels} channels; expected {expected}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise UserError(f"image has zero size {image.shape[1]}x{image.shape[0]}")
+    code = _TO_RGB[encoding]
+    if code is None:
+        return np.ascontiguousarray(image)
+    return cv2.cvtColor(image, code)
+
+
+def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear (area when shrinking a lot) resize of an image to `size` = (H, W)."""
+    h, w = size
+    if image.shape[:2] == (h, w):
+        return image
+    shrink = image.shape[0] > 2 * h or image.shape[1] > 2 * w
+    return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def resize_labels(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour resize of a label / class-id / mask map to `size` = (H, W)."""
+    h, w = size
+    if labels.shape[:2] == (h, w):
+        return labels
+    if labels.dtype == np.bool_:
+        return cv2.resize(labels.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+    return cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST)
+
+
+def resize_scores(scores: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of a float32 score map to `size` = (H, W)."""
+    h, w = size
+    if scores.shape[:2] == (h, w):
+        return scores
+    return cv2.resize(scores.astype(np.float32, copy=False), (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def normalize(image: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
+    """uint8 (H, W, 3) RGB -> float32 (3, H, W) normalised (x / 255 - mean) / std."""
+    scale = (1.0 / (255.0 * np.asarray(std, dtype=np.float32)))
+    shift = np.asarray(mean, dtype=np.float32) / np.asarray(std, dtype=np.float32)
+    out = image.astype(np.float32) * scale - shift
+    return np.ascontiguousarray(out.transpose(2, 0, 1))
+
+
+def colorize(class_ids: np.ndarray, palette: np.ndarray, ignore_color: tuple[int, int, int] = (0, 0, 0)) -> np.ndarray:
+    """uint8 (H, W) class ids -> uint8 (H, W, 3) RGB through a (K, 3) palette; unknown ids black."""
+    lut = np.zeros((256, 3), dtype=np.uint8)
+    lut[:] = ignore_color
+    lut[: len(palette)] = palette
+    return lut[class_ids]
