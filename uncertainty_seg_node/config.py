@@ -124,9 +124,7 @@ def from_dict(cls: type[T], data: dict[str, Any], *, where: str = "config") -> T
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise UserError(
-            f"unknown {where} key(s) {unknown}; valid keys are {sorted(fields)}"
-        )
+        raise UserError(f"unknown {where} key(s) {unknown}; valid keys are {sorted(fields)}")
     hints = typing.get_type_hints(cls)
     kwargs = {name: _coerce(hints[name], value) for name, value in data.items()}
     return cls(**kwargs)

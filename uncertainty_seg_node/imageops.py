@@ -56,7 +56,9 @@ def resize_labels(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if labels.shape[:2] == (h, w):
         return labels
     if labels.dtype == np.bool_:
-        return cv2.resize(labels.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+        return cv2.resize(labels.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(
+            bool
+        )
     return cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST)
 
 
@@ -65,19 +67,23 @@ def resize_scores(scores: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     h, w = size
     if scores.shape[:2] == (h, w):
         return scores
-    return cv2.resize(scores.astype(np.float32, copy=False), (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(
+        scores.astype(np.float32, copy=False), (w, h), interpolation=cv2.INTER_LINEAR
+    )
 
 
 def normalize(image: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
     """uint8 (H, W, 3) RGB -> float32 (3, H, W) normalised (x / 255 - mean) / std."""
-    scale = (1.0 / (255.0 * np.asarray(std, dtype=np.float32)))
+    scale = 1.0 / (255.0 * np.asarray(std, dtype=np.float32))
     shift = np.asarray(mean, dtype=np.float32) / np.asarray(std, dtype=np.float32)
     out = image.astype(np.float32) * scale - shift
     return np.ascontiguousarray(out.transpose(2, 0, 1))
 
 
-def colorize(class_ids: np.ndarray, palette: np.ndarray, ignore_color: tuple[int, int, int] = (0, 0, 0)) -> np.ndarray:
-    """uint8 (H, W) class ids -> uint8 (H, W, 3) RGB through a (K, 3) palette; unknown ids black."""
+def colorize(
+    class_ids: np.ndarray, palette: np.ndarray, ignore_color: tuple[int, int, int] = (0, 0, 0)
+) -> np.ndarray:
+    """uint8 (H, W) class ids -> uint8 (H, W, 3) RGB via a (K, 3) palette; unknown ids black."""
     lut = np.zeros((256, 3), dtype=np.uint8)
     lut[:] = ignore_color
     lut[: len(palette)] = palette

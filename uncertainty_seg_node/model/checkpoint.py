@@ -65,8 +65,16 @@ def read_checkpoint_payload(path: str | Path) -> dict[str, Any]:
         )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=False)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, OSError,
-            ValueError, AttributeError, ImportError) as exc:
+    except (
+        RuntimeError,
+        pickle.UnpicklingError,
+        EOFError,
+        zipfile.BadZipFile,
+        OSError,
+        ValueError,
+        AttributeError,
+        ImportError,
+    ) as exc:
         raise UserError(
             f"checkpoint {path} is corrupt or not a checkpoint ({type(exc).__name__}); "
             "re-train or re-copy it"

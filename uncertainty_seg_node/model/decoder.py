@@ -14,9 +14,13 @@ from torch import Tensor, nn
 _STEM_CHANNELS = 32
 
 
-def _conv_block(in_channels: int, out_channels: int, *, kernel: int = 3, stride: int = 1) -> nn.Sequential:
+def _conv_block(
+    in_channels: int, out_channels: int, *, kernel: int = 3, stride: int = 1
+) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel, stride=stride, padding=kernel // 2, bias=False),
+        nn.Conv2d(
+            in_channels, out_channels, kernel, stride=stride, padding=kernel // 2, bias=False
+        ),
         nn.GroupNorm(_groups(out_channels), out_channels),
         nn.GELU(),
     )

@@ -19,14 +19,12 @@ def dinov2_config(config: ModelConfig) -> Dinov2Config:
         hidden_size=config.hidden_size,
         num_hidden_layers=config.num_layers,
         num_attention_heads=config.num_heads,
-        intermediate_size=4 * config.hidden_size,
         mlp_ratio=4,
         patch_size=config.patch_size,
         image_size=config.num_pos_patches * config.patch_size,
         layerscale_value=1.0,
         layer_norm_eps=1e-6,
         hidden_act="gelu",
-        attn_implementation="eager",
     )
 
 
@@ -53,13 +51,11 @@ class Encoder(nn.Module):
         out = self.vit(
             pixel_values=pixel_values, bool_masked_pos=patch_mask, output_hidden_states=True
         )
-        hidden_states = out.hidden_states[-self.num_outputs:]
+        hidden_states = out.hidden_states[-self.num_outputs :]
         # Normalise every tapped block with the final LayerNorm, as DINOv2's
         # get_intermediate_layers(norm=True) does, and drop the class token.
         maps = [
-            self.vit.layernorm(h)[:, 1:, :]
-            .transpose(1, 2)
-            .reshape(batch, -1, grid_h, grid_w)
+            self.vit.layernorm(h)[:, 1:, :].transpose(1, 2).reshape(batch, -1, grid_h, grid_w)
             for h in hidden_states
         ]
         return torch.cat(maps, dim=1)

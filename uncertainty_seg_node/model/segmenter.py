@@ -36,12 +36,15 @@ class Segmenter(nn.Module):
         grid = patch_mask.reshape(batch, 1, height // p, width // p).to(pixel_values.dtype)
         return grid.repeat_interleave(p, dim=2).repeat_interleave(p, dim=3)
 
-    def random_patch_mask(self, pixel_values: Tensor, p_mask: float, generator: torch.Generator | None = None) -> Tensor:
+    def random_patch_mask(
+        self, pixel_values: Tensor, p_mask: float, generator: torch.Generator | None = None
+    ) -> Tensor:
         """M ~ Bernoulli(p_mask) per patch, independently (the paper's Eq. 4)."""
         batch, _, height, width = pixel_values.shape
         p = self.config.patch_size
         shape = (batch, (height // p) * (width // p))
-        draws = torch.rand(shape, generator=generator, device="cpu" if generator is not None else pixel_values.device)
+        device = "cpu" if generator is not None else pixel_values.device
+        draws = torch.rand(shape, generator=generator, device=device)
         return (draws < p_mask).to(pixel_values.device)
 
 

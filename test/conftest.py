@@ -1,0 +1,26 @@
+"""Shared pytest settings: keep torch to few threads so parallel tests share 2 cores sanely."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+CAMVID = SHARED / "data" / "camvid"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def camvid_root() -> Path:
+    if not (CAMVID / "classes.yaml").is_file():
+        pytest.skip(f"real CamVid frames not found at {CAMVID} (../shared is absent)")
+    return CAMVID

@@ -1,0 +1,57 @@
+"""Lint as tests (ros2/examples style): ruff, mypy on the core, and the core stays ROS-free."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "uncertainty_seg_node"
+
+
+def _tool(name: str) -> str:
+    exe = Path(sys.executable).with_name(name)
+    found = str(exe) if exe.exists() else shutil.which(name)
+    if found is None:
+        pytest.skip(f"{name} is not installed (tools/dev setup installs it)")
+    return found
+
+
+def test_ruff() -> None:
+    targets = ["uncertainty_seg_node", "launch", "test", "tools", "setup.py"]
+    result = subprocess.run(
+        [_tool("ruff"), "check", *targets], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_core() -> None:
+    result = subprocess.run(
+        [_tool("mypy"), "uncertainty_seg_node"], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+
+
+def test_core_does_not_import_rclpy() -> None:
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE)
+        if rel.parts[0] == "ros":
+            continue
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(n.split(".")[0] in {"rclpy", "launch", "launch_ros"} for n in names):
+                # Lazy imports inside functions are allowed only in the live replay mode.
+                if rel.as_posix() != "replay/live.py":
+                    offenders.append(f"{rel}:{node.lineno}")
+    assert not offenders, f"rclpy imported outside uncertainty_seg_node/ros/: {offenders}"
