@@ -1,0 +1,1 @@
+"""Offline (bag replay) and live evaluation, reports, baseline comparison, frame ranking."""
