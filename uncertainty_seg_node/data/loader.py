@@ -1,0 +1,147 @@
+"""An endless, seeded, resumable batch stream without DataLoader workers.
+
+Why no worker processes: the target CPU machine has 2 cores that torch already uses for the
+forward/backward pass, and reading + resizing a 480x360 frame costs a few milliseconds, far below
+a training step, so workers would only add fork/IPC overhead and non-determinism. Everything here
+is a pure function of (seed, rank, epoch, position), so a run resumes bit-exactly from
+`state_dict()`, and each DDP rank reads its own shard (DistributedSampler-style: the epoch
+permutation is padded to a multiple of world_size and rank r takes every world_size-th index).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from uncertainty_seg_node.config import ModelConfig
+from uncertainty_seg_node.data.sample import LabelledSample
+from uncertainty_seg_node.data.transforms import labels_to_tensor, to_tensor_batch
+from uncertainty_seg_node.errors import UserError
+
+if TYPE_CHECKING:
+    import torch
+
+
+class _Dataset(Protocol):
+    def __len__(self) -> int: ...
+    def __getitem__(self, index: int) -> Any: ...
+
+
+class _Transform(Protocol):
+    def __call__(
+        self, sample: LabelledSample, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+    def image(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray: ...
+
+
+@dataclass
+class Batch:
+    """A batch ready for the network."""
+
+    images: torch.Tensor  # float32 (B, 3, H, W), normalised
+    labels: torch.Tensor | None  # int64 (B, H, W), 255 = ignore; None for unlabelled data
+    names: list[str]
+    indices: list[int]  # dataset indices
+
+
+class InfiniteLoader:
+    """Draws batches forever from a labelled or unlabelled dataset; `next(loader)` -> Batch."""
+
+    def __init__(
+        self,
+        dataset: _Dataset,
+        batch_size: int,
+        transform: _Transform,
+        config: ModelConfig,
+        *,
+        seed: int = 0,
+        rank: int | None = None,
+        world_size: int | None = None,
+        shuffle: bool = True,
+    ) -> None:
+        if batch_size < 1:
+            raise UserError(f"batch size must be >= 1, got {batch_size}")
+        if len(dataset) == 0:
+            raise UserError("cannot draw batches from an empty dataset")
+        if rank is None or world_size is None:
+            rank, world_size = _dist_rank_world()
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} is outside world size {world_size}")
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.transform = transform
+        self.config = config
+        self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        self.shuffle = shuffle
+        self.epoch = 0
+        self.position = 0  # index into this rank's shard of the current epoch
+        self._shard = self._shard_for(0)
+
+    def shard_indices(self, epoch: int) -> list[int]:
+        """Dataset indices this rank visits in `epoch`, in order."""
+        return self._shard_for(epoch).tolist()
+
+    def _shard_for(self, epoch: int) -> np.ndarray:
+        n = len(self.dataset)
+        if self.shuffle:
+            order = np.random.default_rng([self.seed, epoch]).permutation(n)
+        else:
+            order = np.arange(n)
+        total = -(-n // self.world_size) * self.world_size
+        order = np.resize(order, total)  # wraps around, like DistributedSampler's padding
+        return order[self.rank :: self.world_size]
+
+    def __iter__(self) -> InfiniteLoader:
+        return self
+
+    def __next__(self) -> Batch:
+        images: list[np.ndarray] = []
+        labels: list[np.ndarray] = []
+        names: list[str] = []
+        indices: list[int] = []
+        for _ in range(self.batch_size):
+            if self.position >= len(self._shard):
+                self.epoch += 1
+                self.position = 0
+                self._shard = self._shard_for(self.epoch)
+            index = int(self._shard[self.position])
+            rng = np.random.default_rng([self.seed, self.rank, self.epoch, self.position, 1])
+            self.position += 1
+            item = self.dataset[index]
+            if isinstance(item, LabelledSample):
+                image, label = self.transform(item, rng)
+                labels.append(label)
+                names.append(item.name)
+            else:
+                image = self.transform.image(item, rng)
+                dataset_names = getattr(self.dataset, "names", None)
+                names.append(dataset_names[index] if dataset_names is not None else str(index))
+            images.append(image)
+            indices.append(index)
+        label_tensor = labels_to_tensor(labels) if labels else None
+        return Batch(to_tensor_batch(images, self.config), label_tensor, names, indices)
+
+    def state_dict(self) -> dict[str, int]:
+        """Where the stream is, for checkpoints."""
+        return {"seed": self.seed, "epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Continue a stream saved by `state_dict()` (same dataset, seed and world size)."""
+        self.seed = int(state["seed"])
+        self.epoch = int(state["epoch"])
+        self.position = int(state["position"])
+        self._shard = self._shard_for(self.epoch)
+
+
+def _dist_rank_world() -> tuple[int, int]:
+    try:
+        import torch.distributed as dist
+    except ImportError:  # pragma: no cover - torch is a training requirement
+        return 0, 1
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
