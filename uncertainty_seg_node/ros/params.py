@@ -1,0 +1,261 @@
+"""The node's parameters: one table of specs, their validation, and the typed settings they give.
+
+Pure Python except `declare_parameters` (which turns the table into rclpy declarations with
+`ParameterDescriptor`s), so every rule here is tested without a ROS graph. The node validates
+run-time changes with `validate_change` in its `add_on_set_parameters_callback`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from uncertainty_seg_node.config import SCORE_METHODS
+from uncertainty_seg_node.errors import UserError
+
+if TYPE_CHECKING:
+    from rclpy.node import Node
+
+PACKAGE = "uncertainty_seg_node"
+NODE_NAME = "uncertainty_seg_node"
+DEFAULT_MODEL_PATH = "models/default.onnx"
+BACKENDS = ("auto", "onnxruntime", "torch", "tensorrt")
+RELIABILITIES = ("best_effort", "reliable")
+ON_MODEL_ERROR = ("fail", "wait")
+_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
+
+ParamValue = bool | int | float | str
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One declared parameter: default, description and the rule its values must follow."""
+
+    name: str
+    default: ParamValue
+    description: str
+    read_only: bool = True  # most settings shape publishers, threads or the model: restart
+    choices: tuple[str, ...] = ()
+    int_range: tuple[int, int] | None = None
+    float_range: tuple[float, float] | None = None
+    dynamic_typing: bool = False  # gamma: a float or the string "auto"
+
+
+PARAMETERS: tuple[ParamSpec, ...] = (
+    ParamSpec("model_path", DEFAULT_MODEL_PATH,
+              "Model file (.onnx, .pt checkpoint, .engine); a relative path is looked up in the "
+              "package share directory, then in the working directory."),
+    ParamSpec("backend", "auto", "Inference backend; auto picks it from the model file type.",
+              choices=BACKENDS),
+    ParamSpec("device", "cpu", "Device for the backend: cpu, cuda or cuda:N."),
+    ParamSpec("score_method", "auto",
+              "Uncertainty score mapped to confidence; auto = the one stored in the model.",
+              choices=("auto", *SCORE_METHODS)),
+    ParamSpec("gamma", "auto",
+              "Confidence threshold: certain where confidence > gamma. A float in [0, 1] or "
+              "'auto' for the model's calibrated value. Can be changed at run time.",
+              read_only=False, dynamic_typing=True),
+    ParamSpec("image_topic", "/camera/image_raw",
+              "Camera topic (sensor_msgs/Image); with compressed=true the node subscribes to "
+              "<image_topic>/compressed (sensor_msgs/CompressedImage) instead."),
+    ParamSpec("compressed", False, "Subscribe to CompressedImage (jpeg/png) instead of Image."),
+    ParamSpec("qos_reliability", "best_effort",
+              "Input QoS reliability; best_effort is the sensor-data profile.",
+              choices=RELIABILITIES),
+    ParamSpec("qos_depth", 5, "Input QoS history depth (keep last).", int_range=(1, 100)),
+    ParamSpec("publish_color", True,
+              "Publish ~/segmentation_color and ~/confidence_color (only rendered while "
+              "something subscribes).", read_only=False),
+    ParamSpec("color_overlay_alpha", 0.0,
+              "Opacity of the palette over the camera image in ~/segmentation_color "
+              "(0 = palette only).", read_only=False, float_range=(0.0, 1.0)),
+    ParamSpec("max_image_pixels", 4096 * 4096,
+              "Frames with more pixels are rejected as bad input (counted in diagnostics).",
+              read_only=False, int_range=(1, 1 << 30)),
+    ParamSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages.",
+              float_range=(0.1, 60.0)),
+    ParamSpec("on_model_error", "fail",
+              "When the model cannot load: fail (exit at start with the reason) or wait "
+              "(stay up, report ERROR in /diagnostics, retry every model_retry_period s).",
+              choices=ON_MODEL_ERROR),
+    ParamSpec("model_retry_period", 5.0, "Seconds between load attempts with on_model_error=wait.",
+              float_range=(0.1, 3600.0)),
+    ParamSpec("warmup", True, "Run one inference on a blank frame at start so the first camera "
+              "frame does not pay for lazy initialisation."),
+)
+SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
+# Declared by rclpy itself for every node; allowed in a params file.
+_BUILTIN = ("use_sim_time", "start_type_description_service")
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """The validated, typed values the node works with (cached, replaced on a change)."""
+
+    model_path: str = DEFAULT_MODEL_PATH
+    backend: str = "auto"
+    device: str = "cpu"
+    score_method: str = "auto"
+    gamma: float | None = None  # None = the model's calibrated value
+    image_topic: str = "/camera/image_raw"
+    compressed: bool = False
+    qos_reliability: str = "best_effort"
+    qos_depth: int = 5
+    publish_color: bool = True
+    color_overlay_alpha: float = 0.0
+    max_image_pixels: int = 4096 * 4096
+    diagnostics_period: float = 1.0
+    on_model_error: str = "fail"
+    model_retry_period: float = 5.0
+    warmup: bool = True
+
+    @property
+    def input_topic(self) -> str:
+        """The topic actually subscribed (image_transport's `/compressed` suffix when asked)."""
+        if self.compressed and not self.image_topic.endswith("/compressed"):
+            return self.image_topic.rstrip("/") + "/compressed"
+        return self.image_topic
+
+
+def parse_gamma(value: Any) -> float | None:
+    """A gamma parameter value -> float in [0, 1], or None for `auto`. ValueError says why not."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "auto":
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"gamma {value!r} is neither a number in [0, 1] nor 'auto'") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"gamma {value!r} is neither a number in [0, 1] nor 'auto'")
+    gamma = float(value)
+    if not math.isfinite(gamma) or not 0.0 <= gamma <= 1.0:
+        raise ValueError(f"gamma {value!r} is outside [0, 1]")
+    return gamma
+
+
+def check_value(name: str, value: Any) -> str | None:
+    """Why `value` is not acceptable for parameter `name`, or None when it is."""
+    spec = SPECS.get(name)
+    if spec is None:
+        return f"unknown parameter {name!r}"
+    if spec.dynamic_typing:
+        try:
+            parse_gamma(value)
+        except ValueError as exc:
+            return str(exc)
+        return None
+    expected = type(spec.default)
+    # A double parameter may receive an integer from YAML or the command line (`-p x:=1`).
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if type(value) is not expected:
+        return f"{name} must be a {expected.__name__}, got {type(value).__name__} {value!r}"
+    return _check_rules(spec, value)
+
+
+def _check_rules(spec: ParamSpec, value: Any) -> str | None:
+    """The choices, range and format rules of a value already of the right type."""
+    name = spec.name
+    if spec.choices and value not in spec.choices:
+        return f"{name} {value!r} is not one of {', '.join(spec.choices)}"
+    low_high = spec.int_range or spec.float_range
+    if low_high is not None and not low_high[0] <= value <= low_high[1]:
+        return f"{name} {value!r} is outside [{low_high[0]}, {low_high[1]}]"
+    if name == "device" and not _DEVICE.match(value):
+        return f"device {value!r} must be cpu, cuda or cuda:N"
+    if name in ("model_path", "image_topic") and not value.strip():
+        return f"{name} is empty"
+    return None
+
+
+def settings_from_values(values: dict[str, Any], base: NodeSettings | None = None) -> NodeSettings:
+    """Validated settings from {name: value}; every bad value is named in one UserError."""
+    problems = [reason for name, value in values.items() if (reason := check_value(name, value))]
+    if problems:
+        raise UserError("; ".join(problems))
+    typed: dict[str, Any] = {}
+    for name, value in values.items():
+        if name == "gamma":
+            typed[name] = parse_gamma(value)
+        elif isinstance(SPECS[name].default, float):
+            typed[name] = float(value)
+        else:
+            typed[name] = value
+    return dataclasses.replace(base or NodeSettings(), **typed)
+
+
+def unknown_names(names: list[str]) -> list[str]:
+    """Parameter names given to the node that it does not declare (typos in a params file)."""
+    return sorted(n for n in names if n not in SPECS and n not in _BUILTIN
+                  and not n.startswith("qos_overrides."))
+
+
+def package_share_dir() -> Path:
+    """The package share directory: ament index, else a pip install prefix, else the repo."""
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        return Path(get_package_share_directory(PACKAGE))
+    except Exception:  # noqa: BLE001 - not found, or AMENT_PREFIX_PATH unset outside ROS
+        pass
+    installed = Path(sys.prefix) / "share" / PACKAGE
+    if (installed / "config" / "params.yaml").is_file():
+        return installed
+    return Path(__file__).resolve().parents[2]  # a source checkout (`pip install -e .`)
+
+
+def resolve_model_path(path: str, share_dir: Path | None = None) -> Path:
+    """An absolute model path; a relative one is looked up in the share dir, then the cwd."""
+    candidate = Path(path).expanduser()
+    if candidate.is_absolute():
+        return candidate
+    share = share_dir if share_dir is not None else package_share_dir()
+    in_share = share / candidate
+    if in_share.exists() or not candidate.exists():
+        return in_share
+    return candidate.resolve()
+
+
+def declare_parameters(node: Node) -> NodeSettings:
+    """Declare every parameter with its descriptor on `node` and return the validated settings.
+
+    Raises UserError naming every bad or unknown value (the node then fails at start).
+    """
+    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+    from rclpy.exceptions import (
+        InvalidParameterTypeException,
+        InvalidParameterValueException,
+    )
+
+    unknown = unknown_names(list(getattr(node, "_parameter_overrides", {})))
+    if unknown:
+        raise UserError(
+            f"unknown parameter(s) {unknown}; the node declares {sorted(SPECS)}"
+        )
+    declarations = []
+    for spec in PARAMETERS:
+        descriptor = ParameterDescriptor(
+            description=spec.description, read_only=spec.read_only,
+            dynamic_typing=spec.dynamic_typing,
+        )
+        if spec.choices:
+            descriptor.additional_constraints = f"one of: {', '.join(spec.choices)}"
+        if spec.int_range is not None:
+            descriptor.integer_range = [IntegerRange(
+                from_value=spec.int_range[0], to_value=spec.int_range[1], step=0)]
+        if spec.float_range is not None:
+            descriptor.floating_point_range = [FloatingPointRange(
+                from_value=spec.float_range[0], to_value=spec.float_range[1], step=0.0)]
+        declarations.append((spec.name, spec.default, descriptor))
+    try:
+        params = node.declare_parameters("", declarations)
+    except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
+        raise UserError(f"bad parameter value: {exc}") from None
+    return settings_from_values({p.name: p.value for p in params})
