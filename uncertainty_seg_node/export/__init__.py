@@ -1,0 +1,1 @@
+"""Export a checkpoint to ONNX (post-processing in the graph) and TensorRT, with metadata."""

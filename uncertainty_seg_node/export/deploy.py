@@ -1,0 +1,117 @@
+"""The deployed network: uint8 camera pixels in, class ids and confidence out.
+
+`DeployModel` wraps a Segmenter with the pre- and post-processing that belong inside the graph:
+uint8 NHWC RGB -> normalised NCHW float -> logits -> argmax + confidence (the score chosen at
+export). The CPU side of inference is then only a resize and a channel order. The same module
+runs in eager PyTorch (the torch backend) and is what gets exported, so both compute the same.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from uncertainty_seg_node.config import SCORE_METHODS, ModelConfig
+from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.model.segmenter import Segmenter
+
+IDS_DTYPES = {"uint8": torch.uint8, "int32": torch.int32}
+CONFIDENCE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+
+
+def confidence(
+    logits: Tensor, method: str, *, temperature: float | Tensor = 1.0, energy_sigma: float = 0.0
+) -> Tensor:
+    """(B, K, H, W) logits -> (B, H, W) confidence in [0, 1], higher = more certain.
+
+    Temperature scaling is max softmax of logits / T, computed here so that T can be a graph
+    initializer (`uncertainty-seg calibrate` rewrites it in an exported file). Every other score
+    comes from `uncertainty_seg_node.scores`.
+    """
+    if method not in SCORE_METHODS:
+        raise UserError(f"unknown score method {method!r}; choose one of {SCORE_METHODS}")
+    logits = logits.float()
+    if method == "temperature":
+        logits, method = logits / temperature, "msp"
+    if method == "msp":
+        return torch.softmax(logits, dim=1).amax(dim=1)
+    try:
+        from uncertainty_seg_node.scores import confidence_from_logits
+    except ImportError:
+        raise UserError(
+            f"score method {method!r} needs uncertainty_seg_node.scores, which is not installed"
+        ) from None
+    return confidence_from_logits(logits, method, energy_smoothing_sigma=energy_sigma)
+
+
+class DeployModel(nn.Module):
+    """uint8 (B, H, W, 3) RGB at network size -> class ids, confidence [, logits].
+
+    Outputs: class_ids (B, H, W), confidence (B, H, W), and logits (B, K, H, W) if asked for.
+    """
+
+    def __init__(
+        self,
+        segmenter: Segmenter,
+        *,
+        score_method: str | None = None,
+        temperature: float | None = None,
+        energy_sigma: float = 0.0,
+        with_logits: bool = False,
+        ids_dtype: str = "uint8",
+        confidence_dtype: str = "float32",
+    ) -> None:
+        super().__init__()
+        config: ModelConfig = segmenter.config
+        self.segmenter = segmenter
+        self.score_method = score_method or config.score_method
+        if self.score_method not in SCORE_METHODS:
+            raise UserError(
+                f"unknown score method {self.score_method!r}; choose one of {SCORE_METHODS}"
+            )
+        if ids_dtype not in IDS_DTYPES:
+            raise UserError(f"class id dtype {ids_dtype!r} must be one of {sorted(IDS_DTYPES)}")
+        if confidence_dtype not in CONFIDENCE_DTYPES:
+            raise UserError(
+                f"confidence dtype {confidence_dtype!r} must be one of {sorted(CONFIDENCE_DTYPES)}"
+            )
+        if ids_dtype == "uint8" and config.num_classes > 255:
+            raise UserError(f"{config.num_classes} classes do not fit uint8; use ids dtype int32")
+        t = config.temperature if temperature is None else temperature
+        if not t > 0:
+            raise UserError(f"temperature must be > 0, got {t}")
+        self.energy_sigma = float(energy_sigma)
+        self.with_logits = with_logits
+        self.ids_dtype = IDS_DTYPES[ids_dtype]
+        self.confidence_dtype = CONFIDENCE_DTYPES[confidence_dtype]
+        std = torch.tensor(config.std, dtype=torch.float32).view(1, 3, 1, 1)
+        mean = torch.tensor(config.mean, dtype=torch.float32).view(1, 3, 1, 1)
+        # (x / 255 - mean) / std == x * scale - shift: one multiply-add in the graph.
+        self.register_buffer("scale", 1.0 / (255.0 * std), persistent=False)
+        self.register_buffer("shift", mean / std, persistent=False)
+        # A named 0-d buffer becomes the ONNX initializer `temperature` (rewritable later).
+        self.register_buffer("temperature", torch.tensor(float(t)), persistent=False)
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.segmenter.config
+
+    def normalize(self, image: Tensor) -> Tensor:
+        """uint8 (B, H, W, 3) RGB -> float32 (B, 3, H, W) normalised."""
+        return image.permute(0, 3, 1, 2).to(torch.float32) * self.scale - self.shift
+
+    def head(self, logits: Tensor) -> tuple[Tensor, ...]:
+        """Logits -> (class_ids, confidence[, logits]) as exported."""
+        logits = logits.float()
+        conf = confidence(
+            logits, self.score_method, temperature=self.temperature,
+            energy_sigma=self.energy_sigma,
+        )
+        ids = logits.argmax(dim=1).to(self.ids_dtype)
+        outputs: tuple[Tensor, ...] = (ids, conf.to(self.confidence_dtype))
+        if self.with_logits:
+            outputs = (*outputs, logits)
+        return outputs
+
+    def forward(self, image: Tensor) -> tuple[Tensor, ...]:
+        return self.head(self.segmenter(self.normalize(image)))

@@ -1,0 +1,201 @@
+"""The metadata every exported model carries: its ModelConfig and how it was exported.
+
+An ONNX file keeps both as JSON strings in `metadata_props` (readable through ONNX Runtime's
+`custom_metadata_map`, so loading a model never needs the `onnx` package). A TensorRT engine
+cannot hold them, so they travel in a sidecar JSON beside it (`<engine>.json`), together with the
+engine's cache key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from uncertainty_seg_node.config import ModelConfig, from_dict
+from uncertainty_seg_node.errors import UserError
+
+CONFIG_KEY = "uncertainty_seg_node.config"
+EXPORT_KEY = "uncertainty_seg_node.export"
+ONNX_FORMAT = "uncertainty_seg_node/onnx/v1"
+SIDECAR_FORMAT = "uncertainty_seg_node/engine/v1"
+
+INPUT_NAME = "image"
+OUTPUT_IDS = "class_ids"
+OUTPUT_CONFIDENCE = "confidence"
+OUTPUT_LOGITS = "logits"
+TEMPERATURE_INITIALIZER = "temperature"
+
+
+@dataclass
+class ExportInfo:
+    """How a model file was produced and what its graph computes."""
+
+    format: str = ONNX_FORMAT
+    score_method: str = "msp"
+    temperature: float = 1.0
+    energy_sigma: float = 0.0
+    with_logits: bool = False
+    ids_dtype: str = "uint8"
+    confidence_dtype: str = "float32"
+    input_size: tuple[int, int] = (224, 448)
+    dynamic_batch: bool = True
+    opset: int = 17
+    torch_version: str = ""
+    checkpoint: str = ""
+    checkpoint_sha256: str = ""
+    parity: dict[str, Any] = field(default_factory=dict)
+    created: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ExportInfo:
+        return from_dict(cls, json.loads(text), where="export metadata")
+
+
+def metadata_props(config: ModelConfig, info: ExportInfo) -> dict[str, str]:
+    """The key -> JSON string pairs stored in an exported model."""
+    return {CONFIG_KEY: config.to_json(), EXPORT_KEY: info.to_json()}
+
+
+def parse_metadata(props: dict[str, str], source: str | Path) -> tuple[ModelConfig, ExportInfo]:
+    """ModelConfig and ExportInfo back from `metadata_props` (e.g. ORT's custom_metadata_map)."""
+    if CONFIG_KEY not in props or EXPORT_KEY not in props:
+        raise UserError(
+            f"{source} has no uncertainty_seg_node metadata (keys {CONFIG_KEY!r}, "
+            f"{EXPORT_KEY!r}); make the model with "
+            "`uncertainty-seg export --checkpoint CKPT --onnx OUT.onnx`"
+        )
+    try:
+        config = ModelConfig.from_json(props[CONFIG_KEY])
+        info = ExportInfo.from_json(props[EXPORT_KEY])
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"{source} has unreadable metadata ({exc}); re-export it") from None
+    if info.format != ONNX_FORMAT:
+        raise UserError(f"{source} has export format {info.format!r}; expected {ONNX_FORMAT}")
+    return config, info
+
+
+def set_onnx_metadata(model_proto: Any, config: ModelConfig, info: ExportInfo) -> None:
+    """Write (or replace) our keys in an `onnx.ModelProto`'s metadata_props, in place."""
+    props = metadata_props(config, info)
+    kept = [p for p in model_proto.metadata_props if p.key not in props]
+    del model_proto.metadata_props[:]
+    for prop in kept:
+        model_proto.metadata_props.append(prop)
+    for key, value in props.items():
+        entry = model_proto.metadata_props.add()
+        entry.key, entry.value = key, value
+
+
+def read_onnx_metadata(path: str | Path) -> tuple[ModelConfig, ExportInfo]:
+    """Read the metadata of an ONNX file through ONNX Runtime (no `onnx` package needed)."""
+    import onnxruntime as ort
+
+    path = Path(path)
+    check_model_file(path)
+    try:
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - ORT raises several private exception types
+        raise corrupt_model_error(path, exc) from None
+    return parse_metadata(dict(session.get_modelmeta().custom_metadata_map), path)
+
+
+def check_model_file(path: Path) -> None:
+    """A missing model file -> UserError naming the path and how to make one."""
+    if not path.exists():
+        raise UserError(
+            f"model file {path} does not exist; make one with `uncertainty-seg export "
+            f"--checkpoint CKPT --onnx {path.with_suffix('.onnx')} --size HxW` (or train a "
+            "checkpoint with `uncertainty-seg train ...`)"
+        )
+    if not path.is_file():
+        raise UserError(f"model path {path} is not a file")
+
+
+def corrupt_model_error(path: Path, exc: BaseException) -> UserError:
+    """The error for a file that exists but cannot be loaded."""
+    reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+    return UserError(
+        f"model file {path} is corrupt or not a model ({reason}); re-create it with "
+        "`uncertainty-seg export --checkpoint CKPT --onnx OUT.onnx --size HxW`"
+    )
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sidecar_path(engine_path: str | Path) -> Path:
+    """Where an engine's metadata lives: `<engine>.json`."""
+    engine_path = Path(engine_path)
+    return engine_path.with_name(engine_path.name + ".json")
+
+
+def write_sidecar(
+    engine_path: str | Path, config: ModelConfig, info: ExportInfo, cache: dict[str, Any]
+) -> Path:
+    """Write an engine's sidecar JSON (config, export info, cache key) atomically."""
+    payload = {
+        "format": SIDECAR_FORMAT,
+        "config": json.loads(config.to_json()),
+        "export": json.loads(info.to_json()),
+        "cache": cache,
+    }
+    path = sidecar_path(engine_path)
+    write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def read_sidecar(engine_path: str | Path) -> tuple[ModelConfig, ExportInfo, dict[str, Any]]:
+    """An engine's ModelConfig, ExportInfo and cache record from its sidecar JSON."""
+    path = sidecar_path(engine_path)
+    if not path.is_file():
+        raise UserError(
+            f"engine {engine_path} has no metadata file {path}; rebuild it with "
+            "`uncertainty-seg export --checkpoint CKPT --onnx OUT.onnx --tensorrt OUT.engine`"
+        )
+    try:
+        payload = json.loads(path.read_text())
+        if payload.get("format") != SIDECAR_FORMAT:
+            raise ValueError(f"format {payload.get('format')!r}, expected {SIDECAR_FORMAT}")
+        config = ModelConfig.from_dict(payload["config"])
+        info = from_dict(ExportInfo, payload["export"], where="export metadata")
+        cache = dict(payload["cache"])
+    except (ValueError, KeyError, TypeError, UserError) as exc:
+        raise UserError(
+            f"engine metadata {path} is unreadable ({exc}); rebuild the engine"
+        ) from None
+    return config, info, cache
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a text file through a temp file + rename."""
+    write_bytes_atomic(path, text.encode())
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write a file through a temp file + rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

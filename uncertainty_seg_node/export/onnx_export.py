@@ -1,0 +1,180 @@
+"""Checkpoint -> ONNX file with post-processing in the graph, metadata, and a parity check.
+
+Graph interface (fixed H, W per export; dynamic batch by default):
+    input  `image`      uint8   (B, H, W, 3) RGB at the network size
+    output `class_ids`  uint8   (B, H, W)    (int32 with ids_dtype="int32")
+    output `confidence` float32 (B, H, W)    in [0, 1] (float16 with confidence_dtype="float16")
+    output `logits`     float32 (B, K, H, W) only with with_logits=True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from uncertainty_seg_node.config import ModelConfig
+from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.export.deploy import DeployModel
+from uncertainty_seg_node.export.metadata import (
+    INPUT_NAME,
+    OUTPUT_CONFIDENCE,
+    OUTPUT_IDS,
+    OUTPUT_LOGITS,
+    ExportInfo,
+    file_sha256,
+    set_onnx_metadata,
+    write_bytes_atomic,
+)
+from uncertainty_seg_node.export.parity import ParityReport, compare_outputs, sample_images
+from uncertainty_seg_node.model.checkpoint import load_checkpoint
+from uncertainty_seg_node.model.segmenter import Segmenter
+
+DEFAULT_OPSET = 17  # LayerNormalization is one op from 17 on: TensorRT can keep it in fp32
+
+
+@dataclass
+class ExportResult:
+    """What `export_onnx` wrote and how it checked it."""
+
+    path: Path
+    config: ModelConfig
+    info: ExportInfo
+    parity: ParityReport | None
+
+
+def export_onnx(
+    source: str | Path | Segmenter,
+    out_path: str | Path,
+    *,
+    size: tuple[int, int] | None = None,
+    score_method: str | None = None,
+    temperature: float | None = None,
+    energy_sigma: float = 0.0,
+    with_logits: bool = False,
+    ids_dtype: str = "uint8",
+    confidence_dtype: str = "float32",
+    dynamic_batch: bool = True,
+    opset: int = DEFAULT_OPSET,
+    parity: bool = True,
+    parity_images: int = 4,
+) -> ExportResult:
+    """Export a checkpoint (path) or a Segmenter to ONNX; raise UserError if parity fails."""
+    checkpoint = ""
+    checkpoint_sha = ""
+    if isinstance(source, Segmenter):
+        segmenter = source
+    else:
+        segmenter = load_checkpoint(source).model
+        checkpoint, checkpoint_sha = str(Path(source).resolve()), file_sha256(source)
+    segmenter = segmenter.cpu().eval()
+    overrides: dict[str, object] = {}
+    if size is not None:
+        overrides["input_size"] = tuple(size)
+    if score_method is not None:
+        overrides["score_method"] = score_method
+    if temperature is not None:
+        overrides["temperature"] = float(temperature)
+    config = dataclasses.replace(segmenter.config, **overrides)
+    config.validate()
+    deploy = DeployModel(
+        segmenter, score_method=config.score_method, temperature=config.temperature,
+        energy_sigma=energy_sigma, with_logits=with_logits, ids_dtype=ids_dtype,
+        confidence_dtype=confidence_dtype,
+    ).eval()
+    info = ExportInfo(
+        score_method=config.score_method, temperature=config.temperature,
+        energy_sigma=float(energy_sigma), with_logits=with_logits, ids_dtype=ids_dtype,
+        confidence_dtype=confidence_dtype, input_size=tuple(config.input_size),  # type: ignore[arg-type]
+        dynamic_batch=dynamic_batch, opset=opset, torch_version=torch.__version__,
+        checkpoint=checkpoint, checkpoint_sha256=checkpoint_sha,
+        created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    )
+    data = onnx_bytes(deploy, config, info)
+    out_path = Path(out_path)
+    write_bytes_atomic(out_path, data)
+    report = None
+    if parity:
+        report = check_onnx_parity(deploy, out_path, count=parity_images)
+        info.parity = report.to_dict()
+        write_bytes_atomic(out_path, _with_metadata(out_path.read_bytes(), config, info))
+        if not report.passed:
+            raise UserError(f"{report.summary()}; {out_path} is kept for inspection")
+    return ExportResult(out_path, config, info, report)
+
+
+def onnx_bytes(deploy: DeployModel, config: ModelConfig, info: ExportInfo) -> bytes:
+    """Trace `deploy` to a serialised ONNX model carrying its metadata."""
+    height, width = config.input_size
+    example = torch.zeros((1, height, width, 3), dtype=torch.uint8)
+    outputs = [OUTPUT_IDS, OUTPUT_CONFIDENCE] + ([OUTPUT_LOGITS] if info.with_logits else [])
+    dynamic = None
+    if info.dynamic_batch:
+        dynamic = {name: {0: "batch"} for name in [INPUT_NAME, *outputs]}
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        # The TorchScript exporter is deprecated but needs no onnxscript and traces HF models.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            deploy, (example,), buffer, dynamo=False, opset_version=info.opset,
+            input_names=[INPUT_NAME], output_names=outputs, dynamic_axes=dynamic,
+            do_constant_folding=True,
+        )
+    return _with_metadata(buffer.getvalue(), config, info, fix_shapes=True)
+
+
+def _with_metadata(data: bytes, config: ModelConfig, info: ExportInfo, *,
+                   fix_shapes: bool = False) -> bytes:
+    import onnx
+
+    model = onnx.load_from_string(data)
+    if fix_shapes:
+        _set_output_shapes(model, config, info)
+    set_onnx_metadata(model, config, info)
+    model.producer_name = "uncertainty_seg_node"
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def _set_output_shapes(model: object, config: ModelConfig, info: ExportInfo) -> None:
+    """Name the output dims concretely (the tracer leaves H, W, K symbolic)."""
+    height, width = config.input_size
+    dims = {
+        OUTPUT_IDS: [height, width],
+        OUTPUT_CONFIDENCE: [height, width],
+        OUTPUT_LOGITS: [config.num_classes, height, width],
+    }
+    for output in model.graph.output:  # type: ignore[attr-defined]
+        shape = output.type.tensor_type.shape
+        for dim, value in zip(list(shape.dim)[1:], dims[output.name]):
+            dim.Clear()
+            dim.dim_value = value
+        if not info.dynamic_batch:
+            shape.dim[0].Clear()
+            shape.dim[0].dim_value = 1
+
+
+def check_onnx_parity(
+    deploy: DeployModel, onnx_path: Path, *, count: int = 4, seed: int = 0
+) -> ParityReport:
+    """ORT (CPU) vs the eager DeployModel on `count` sample images at the network size."""
+    from uncertainty_seg_node.inference.ort_backend import OrtPredictor
+
+    predictor = OrtPredictor(onnx_path, device="cpu")
+    images, source = sample_images(predictor.input_size, count, seed)
+
+    @torch.no_grad()
+    def reference(batch):  # type: ignore[no-untyped-def]
+        ids, conf = deploy(torch.from_numpy(batch))[:2]
+        return ids.numpy(), conf.float().numpy()
+
+    def candidate(batch):  # type: ignore[no-untyped-def]
+        out = predictor.run_network(batch)
+        return out.class_ids, out.confidence
+
+    return compare_outputs("onnxruntime", reference, candidate, images, source=source)

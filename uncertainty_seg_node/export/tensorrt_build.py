@@ -1,0 +1,213 @@
+"""ONNX -> TensorRT engine, fp16 with the numerically fragile layers kept in fp32.
+
+ViTs lose accuracy in fp16 LayerNorm and softmax, so those layers (and the in-graph
+post-processing: confidence and argmax) are pinned to fp32 through layer precision constraints.
+
+An engine only runs on the GPU model and TensorRT version it was built with. Its cache key
+(GPU name, compute capability, TensorRT version, input shape, ONNX hash, precision) is stored in
+the sidecar JSON beside it; a loader compares it with the machine it runs on and rebuilds or
+refuses with the reason, so a stale engine is never loaded.
+
+TensorRT is imported lazily: nothing here needs it until an engine is actually built or run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.export.metadata import (
+    INPUT_NAME,
+    file_sha256,
+    read_onnx_metadata,
+    write_bytes_atomic,
+    write_sidecar,
+)
+
+INSTALL_HINT = (
+    "install TensorRT >= 10 for your CUDA version (`pip install tensorrt` on x86_64 with an "
+    "NVIDIA driver; JetPack already ships it on Jetson), or use the onnxruntime backend"
+)
+FP32_LAYER_TYPES = ("NORMALIZATION", "SOFTMAX")
+PRECISIONS = ("fp16", "fp32")
+
+
+def import_tensorrt() -> Any:
+    """`import tensorrt`, or a UserError that says how to install it."""
+    try:
+        import tensorrt as trt
+    except ImportError as exc:
+        raise UserError(f"the TensorRT backend needs the `tensorrt` package ({exc}); "
+                        f"{INSTALL_HINT}") from None
+    return trt
+
+
+@dataclass(frozen=True)
+class EngineKey:
+    """Everything an engine depends on; any difference means the engine must be rebuilt."""
+
+    gpu_name: str
+    compute_capability: str
+    tensorrt_version: str
+    input_shape: tuple[int, int, int, int]  # (max batch, H, W, 3)
+    onnx_sha256: str
+    precision: str = "fp16"
+
+    def digest(self) -> str:
+        """Stable hex digest of the key (the short form names cached engine files)."""
+        text = json.dumps(asdict(self), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "input_shape": list(self.input_shape), "digest": self.digest()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EngineKey:
+        fields = {k: v for k, v in data.items() if k != "digest"}
+        fields["input_shape"] = tuple(int(v) for v in fields["input_shape"])
+        return cls(**fields)
+
+
+_FIELD_NAMES = {
+    "gpu_name": "GPU",
+    "compute_capability": "compute capability",
+    "tensorrt_version": "TensorRT version",
+    "input_shape": "input shape",
+    "onnx_sha256": "ONNX file hash",
+    "precision": "precision",
+}
+
+
+def key_mismatches(stored: EngineKey, current: EngineKey) -> list[str]:
+    """Human-readable differences between the key an engine was built for and this machine's."""
+    reasons = []
+    for name, label in _FIELD_NAMES.items():
+        built, here = getattr(stored, name), getattr(current, name)
+        if built != here:
+            reasons.append(f"{label}: engine built for {built!r}, this machine has {here!r}")
+    return reasons
+
+
+def engine_path_for(onnx_path: str | Path, key: EngineKey) -> Path:
+    """The cache file of an engine built from `onnx_path` under `key`, beside the ONNX file."""
+    onnx_path = Path(onnx_path)
+    return onnx_path.with_name(f"{onnx_path.stem}.{key.digest()[:12]}.engine")
+
+
+def wants_fp32(layer_name: str, layer_type: str) -> bool:
+    """Whether a layer is pinned to fp32 in an fp16 engine.
+
+    LayerNorm / GroupNorm (NORMALIZATION) and softmax layers, layers of a decomposed norm
+    (their ONNX names carry the module name `norm`), and the post-processing at the graph's top
+    level (names without the `/segmenter/` module prefix: normalisation, confidence, argmax).
+    """
+    if layer_type in FP32_LAYER_TYPES:
+        return True
+    lowered = layer_name.lower()
+    if "/segmenter/" not in lowered:
+        return True
+    return any(part.startswith("norm") or part.endswith("norm") or part == "layernorm"
+               for part in lowered.split("/"))
+
+
+def current_engine_key(
+    onnx_path: str | Path, *, device_index: int = 0, precision: str = "fp16", max_batch: int = 1
+) -> EngineKey:
+    """The key an engine built here, now, from `onnx_path` would have (needs TensorRT + CUDA)."""
+    trt = import_tensorrt()
+    name, capability = gpu_identity(device_index)
+    _, info = read_onnx_metadata(onnx_path)
+    height, width = info.input_size
+    return EngineKey(
+        gpu_name=name, compute_capability=capability, tensorrt_version=str(trt.__version__),
+        input_shape=(int(max_batch), int(height), int(width), 3),
+        onnx_sha256=file_sha256(onnx_path), precision=precision,
+    )
+
+
+def gpu_identity(device_index: int = 0) -> tuple[str, str]:
+    """(GPU name, 'major.minor' compute capability) of a CUDA device, via torch."""
+    try:
+        import torch
+    except ImportError:
+        raise UserError("the TensorRT backend uses torch for CUDA buffers; install a CUDA "
+                        "build of torch") from None
+    if not torch.cuda.is_available():
+        raise UserError("the TensorRT backend needs a CUDA GPU, and torch sees none")
+    major, minor = torch.cuda.get_device_capability(device_index)
+    return torch.cuda.get_device_name(device_index), f"{major}.{minor}"
+
+
+def build_engine(
+    onnx_path: str | Path,
+    engine_path: str | Path | None = None,
+    *,
+    precision: str = "fp16",
+    max_batch: int = 1,
+    workspace_gib: float = 4.0,
+    device_index: int = 0,
+) -> tuple[Path, EngineKey]:
+    """Build and serialise an engine from an exported ONNX file; write its sidecar JSON.
+
+    Returns the engine path (default: the cache name beside the ONNX file) and its key.
+    """
+    if precision not in PRECISIONS:
+        raise UserError(f"TensorRT precision {precision!r} must be one of {PRECISIONS}")
+    trt = import_tensorrt()
+    onnx_path = Path(onnx_path)
+    config, info = read_onnx_metadata(onnx_path)
+    key = current_engine_key(onnx_path, device_index=device_index, precision=precision,
+                             max_batch=max_batch)
+    engine_path = Path(engine_path) if engine_path else engine_path_for(onnx_path, key)
+
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)  # explicit batch is the only mode in TensorRT 10
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(onnx_path.read_bytes()):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise UserError(f"TensorRT cannot parse {onnx_path}: {errors}. If it rejects the uint8 "
+                        "class ids, re-export with `--ids-dtype int32`")
+    builder_config = builder.create_builder_config()
+    builder_config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE,
+                                         int(workspace_gib * (1 << 30)))
+    if precision == "fp16":
+        builder_config.set_flag(trt.BuilderFlag.FP16)
+        builder_config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
+        _pin_fp32_layers(trt, network)
+    height, width = info.input_size
+    profile = builder.create_optimization_profile()
+    profile.set_shape(INPUT_NAME, (1, height, width, 3), (1, height, width, 3),
+                      (max_batch, height, width, 3))
+    builder_config.add_optimization_profile(profile)
+    serialized = builder.build_serialized_network(network, builder_config)
+    if serialized is None:
+        raise UserError(f"TensorRT failed to build an engine from {onnx_path} (see its log above)")
+    write_bytes_atomic(engine_path, bytes(serialized))
+    info.parity = {}
+    write_sidecar(engine_path, config, info,
+                  {"key": key.to_dict(), "onnx": str(onnx_path.resolve())})
+    return engine_path, key
+
+
+def _pin_fp32_layers(trt: Any, network: Any) -> int:
+    """Set fp32 precision and output types on the layers `wants_fp32` selects; return count."""
+    pinned = 0
+    for index in range(network.num_layers):
+        layer = network.get_layer(index)
+        type_name = str(layer.type).split(".")[-1]
+        if not wants_fp32(layer.name, type_name):
+            continue
+        # Integer / bool layers (shape arithmetic, argmax indices) keep their own types.
+        outputs = [layer.get_output(i) for i in range(layer.num_outputs)]
+        if any(out.dtype not in (trt.float32, trt.float16) for out in outputs):
+            continue
+        layer.precision = trt.float32
+        for i in range(layer.num_outputs):
+            layer.set_output_type(i, trt.float32)
+        pinned += 1
+    return pinned

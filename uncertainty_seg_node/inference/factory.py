@@ -1,0 +1,129 @@
+"""`load_predictor`: the one way the node, the replay, the evaluation and the bench get a model.
+
+The backend follows the file type unless named: checkpoints (.pt/.pth/.ckpt) run in PyTorch,
+.onnx files in ONNX Runtime (or TensorRT, built and cached, with backend='tensorrt'),
+.engine/.plan files in TensorRT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.export.metadata import check_model_file
+from uncertainty_seg_node.inference.pipeline import PipelinePredictor
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
+ONNX_SUFFIXES = (".onnx",)
+ENGINE_SUFFIXES = (".engine", ".plan")
+BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
+_ALIASES = {"ort": "onnxruntime", "onnx": "onnxruntime", "trt": "tensorrt", "pytorch": "torch"}
+
+
+def normalize_backend(name: str) -> str:
+    """Canonical backend name ('ort' -> 'onnxruntime', ...); UserError for unknown names."""
+    canonical = _ALIASES.get(name.lower(), name.lower())
+    if canonical not in BACKENDS:
+        raise UserError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    return canonical
+
+
+def model_kind(path: Path) -> str:
+    """'checkpoint', 'onnx' or 'engine' from the file suffix."""
+    suffix = path.suffix.lower()
+    if suffix in CHECKPOINT_SUFFIXES:
+        return "checkpoint"
+    if suffix in ONNX_SUFFIXES:
+        return "onnx"
+    if suffix in ENGINE_SUFFIXES:
+        return "engine"
+    raise UserError(
+        f"model file {path} has an unknown type {suffix or '(no suffix)'!r}; expected a "
+        f"checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}), an ONNX file (.onnx) or a TensorRT "
+        f"engine ({', '.join(ENGINE_SUFFIXES)})"
+    )
+
+
+def find_checkpoint_for(onnx_path: str | Path) -> Path | None:
+    """The checkpoint an exported model came from, or None.
+
+    The path recorded in its metadata when that file still exists with the recorded hash, else
+    a sibling `<stem>.pt|.pth|.ckpt`.
+    """
+    from uncertainty_seg_node.export.metadata import file_sha256, read_onnx_metadata
+
+    onnx_path = Path(onnx_path)
+    try:
+        _, info = read_onnx_metadata(onnx_path)
+    except UserError:
+        info = None
+    if info is not None and info.checkpoint:
+        recorded = Path(info.checkpoint)
+        if recorded.is_file() and file_sha256(recorded) == info.checkpoint_sha256:
+            return recorded
+    for suffix in CHECKPOINT_SUFFIXES:
+        sibling = onnx_path.with_suffix(suffix)
+        if sibling.is_file():
+            return sibling
+    return None
+
+
+def load_predictor(
+    path: str | Path | Sequence[str | Path],
+    backend: str = "auto",
+    device: str = "cpu",
+    score_method: str | None = None,
+    **options: Any,
+) -> PipelinePredictor:
+    """A Predictor for a model file (or a list of checkpoints: a deep ensemble).
+
+    `options` go to the backend: torch: precision, compile, mc_dropout, mc_dropout_p,
+    temperature, energy_sigma, input_size; onnxruntime: threads, io_binding; tensorrt: rebuild,
+    precision.
+    """
+    backend = normalize_backend(backend)
+    if not isinstance(path, (str, Path)):
+        paths = [Path(p) for p in path]
+        if len(paths) == 1:
+            return load_predictor(paths[0], backend, device, score_method, **options)
+        for member in paths:
+            check_model_file(member)
+            if model_kind(member) != "checkpoint" or backend not in ("auto", "torch"):
+                raise UserError(f"an ensemble needs checkpoints and the torch backend ({member})")
+        from uncertainty_seg_node.inference.torch_backend import TorchPredictor
+
+        return TorchPredictor.from_checkpoint(paths, device=device, score_method=score_method,
+                                              **options)
+    path = Path(path)
+    kind = model_kind(path)
+    check_model_file(path)
+    if backend == "auto":
+        backend = {"checkpoint": "torch", "onnx": "onnxruntime", "engine": "tensorrt"}[kind]
+    if backend == "torch":
+        if kind != "checkpoint":
+            source = find_checkpoint_for(path) if kind == "onnx" else None
+            if source is None:
+                raise UserError(f"the torch backend needs a checkpoint, not {path}; pass the "
+                                ".pt file the model was exported from")
+            path = source
+        from uncertainty_seg_node.inference.torch_backend import TorchPredictor
+
+        return TorchPredictor.from_checkpoint(path, device=device, score_method=score_method,
+                                              **options)
+    if backend == "onnxruntime":
+        if kind != "onnx":
+            raise UserError(f"ONNX Runtime needs an .onnx file, not {path}; make one with "
+                            f"`uncertainty-seg export --checkpoint CKPT --onnx OUT.onnx`")
+        from uncertainty_seg_node.inference.ort_backend import OrtPredictor
+
+        return OrtPredictor(path, device=device, score_method=score_method, **options)
+    if kind == "checkpoint":
+        raise UserError(f"TensorRT needs an .onnx or engine file, not {path}; export first with "
+                        "`uncertainty-seg export --checkpoint CKPT --onnx OUT.onnx`")
+    from uncertainty_seg_node.inference.trt_backend import TensorRTPredictor
+
+    if device == "cpu":
+        device = "cuda"
+    return TensorRTPredictor(path, device=device, score_method=score_method, **options)

@@ -1,0 +1,147 @@
+"""ONNX Runtime backend: an exported `.onnx` file on CPU or CUDA.
+
+The file's metadata (ModelConfig + export info) is read back from `metadata_props`, so the
+predictor knows its classes, palette, input size, default gamma and score without a checkpoint.
+On CUDA, I/O binding copies the small uint8 input once and writes outputs straight to host
+buffers, avoiding ORT's per-run allocations.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.export.metadata import (
+    INPUT_NAME,
+    OUTPUT_CONFIDENCE,
+    OUTPUT_IDS,
+    OUTPUT_LOGITS,
+    check_model_file,
+    corrupt_model_error,
+    parse_metadata,
+)
+from uncertainty_seg_node.inference.pipeline import NetworkOutputs, PipelinePredictor
+
+
+def default_threads() -> int:
+    """Intra-op threads: the CPUs this process may run on, at most 8 (more rarely pays)."""
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        available = os.cpu_count() or 1
+    return max(1, min(8, available))
+
+
+def session_options(threads: int | None = None) -> Any:
+    """SessionOptions: full graph optimisation, sequential execution, bounded threads."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.intra_op_num_threads = threads or default_threads()
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only; ORT warns about unused initializers
+    return options
+
+
+def providers_for(device: str) -> tuple[list[Any], str]:
+    """ORT execution providers for 'cpu', 'cuda' or 'cuda:N'; refuses a missing CUDA provider."""
+    import onnxruntime as ort
+
+    if device == "cpu":
+        return ["CPUExecutionProvider"], "cpu"
+    if device.startswith("cuda"):
+        index = int(device.split(":", 1)[1]) if ":" in device else 0
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise UserError(
+                f"device {device!r} needs ONNX Runtime's CUDAExecutionProvider, which this "
+                f"install lacks (has {ort.get_available_providers()}); install `onnxruntime-gpu` "
+                "matching your CUDA, or use --device cpu"
+            )
+        cuda = ("CUDAExecutionProvider", {"device_id": index})
+        return [cuda, "CPUExecutionProvider"], f"cuda:{index}"
+    raise UserError(f"unknown device {device!r}; use cpu, cuda or cuda:N")
+
+
+class OrtPredictor(PipelinePredictor):
+    """An exported ONNX model behind the inference interface."""
+
+    backend_name = "onnxruntime"
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        device: str = "cpu",
+        score_method: str | None = None,
+        threads: int | None = None,
+        io_binding: bool | None = None,
+    ) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        check_model_file(self.path)
+        providers, self.device = providers_for(str(device))
+        try:
+            self.session = ort.InferenceSession(
+                str(self.path), session_options(threads), providers=providers
+            )
+        except Exception as exc:  # noqa: BLE001 - ORT raises private exception types
+            raise corrupt_model_error(self.path, exc) from None
+        props = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.config, self.export_info = parse_metadata(props, self.path)
+        if score_method is not None and score_method != self.export_info.score_method:
+            raise UserError(
+                f"{self.path} computes confidence with {self.export_info.score_method!r}, "
+                f"fixed at export; re-export with `--score {score_method}` or run the checkpoint "
+                "with the torch backend"
+            )
+        self._check_io()
+        self.io_binding = self.device != "cpu" if io_binding is None else io_binding
+
+    def _check_io(self) -> None:
+        inputs = self.session.get_inputs()
+        names = {o.name for o in self.session.get_outputs()}
+        if (len(inputs) != 1 or inputs[0].name != INPUT_NAME or inputs[0].type != "tensor(uint8)"
+                or not {OUTPUT_IDS, OUTPUT_CONFIDENCE} <= names):
+            raise UserError(
+                f"{self.path} does not have the exported interface (input uint8 {INPUT_NAME!r}, "
+                f"outputs {OUTPUT_IDS!r}, {OUTPUT_CONFIDENCE!r}); re-export it"
+            )
+        self.has_logits = OUTPUT_LOGITS in names
+
+    def _outputs(self, with_logits: bool) -> list[str]:
+        if with_logits and not self.has_logits:
+            raise UserError(
+                f"{self.path} has no logits output; re-export with `--with-logits`"
+            )
+        return [OUTPUT_IDS, OUTPUT_CONFIDENCE] + ([OUTPUT_LOGITS] if with_logits else [])
+
+    def run_network(self, batch: np.ndarray, *, with_logits: bool = False) -> NetworkOutputs:
+        names = self._outputs(with_logits)
+        batch = np.ascontiguousarray(batch)
+        if self.io_binding:
+            results = self._run_bound(batch, names)
+        else:
+            results = self.session.run(names, {INPUT_NAME: batch})
+        return NetworkOutputs(
+            class_ids=results[0],
+            confidence=results[1].astype(np.float32, copy=False),
+            logits=results[2] if with_logits else None,
+        )
+
+    def _run_bound(self, batch: np.ndarray, names: list[str]) -> list[np.ndarray]:
+        binding = self.session.io_binding()
+        binding.bind_cpu_input(INPUT_NAME, batch)
+        for name in names:
+            binding.bind_output(name, "cpu")  # ORT copies device -> host once, into new arrays
+        self.session.run_with_iobinding(binding)
+        return list(binding.copy_outputs_to_cpu())
+
+    def close(self) -> None:
+        self.session = None  # type: ignore[assignment]

@@ -1,0 +1,173 @@
+"""TensorRT backend: a serialised engine (`.engine` / `.plan`), or one built from an ONNX file.
+
+Before deserialising, the engine's sidecar key is compared with this machine's (GPU model,
+compute capability, TensorRT version, input shape, ONNX hash): a mismatch rebuilds the engine
+from its ONNX source when that is available and allowed, and otherwise refuses with the reason.
+CUDA buffers are torch tensors (TensorRT only needs their addresses and the stream).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.export.metadata import (
+    INPUT_NAME,
+    OUTPUT_CONFIDENCE,
+    OUTPUT_IDS,
+    OUTPUT_LOGITS,
+    check_model_file,
+    read_sidecar,
+)
+from uncertainty_seg_node.export.tensorrt_build import (
+    EngineKey,
+    build_engine,
+    current_engine_key,
+    engine_path_for,
+    import_tensorrt,
+    key_mismatches,
+)
+from uncertainty_seg_node.inference.pipeline import NetworkOutputs, PipelinePredictor
+
+
+def check_engine_key(engine_path: Path, stored: dict[str, Any], current: EngineKey) -> None:
+    """Refuse (UserError with every reason) an engine whose key differs from this machine's."""
+    try:
+        built_for = EngineKey.from_dict(stored["key"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(
+            f"engine {engine_path} has no valid cache key ({exc}); rebuild it"
+        ) from None
+    reasons = key_mismatches(built_for, current)
+    if reasons:
+        raise UserError(
+            f"engine {engine_path} was built for another machine or model and is not loaded: "
+            + "; ".join(reasons)
+            + ". Rebuild it here: `uncertainty-seg export --checkpoint CKPT --onnx M.onnx "
+            "--tensorrt OUT.engine`, or load the .onnx with --backend tensorrt (builds and caches)"
+        )
+
+
+class TensorRTPredictor(PipelinePredictor):
+    """A TensorRT engine behind the inference interface (CUDA only)."""
+
+    backend_name = "tensorrt"
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        device: str = "cuda",
+        score_method: str | None = None,
+        rebuild: bool = True,
+        precision: str = "fp16",
+    ) -> None:
+        path = Path(path)
+        check_model_file(path)
+        if not str(device).startswith("cuda"):
+            raise UserError(f"the TensorRT backend runs on CUDA only, not on {device!r}")
+        self.device_index = int(str(device).split(":", 1)[1]) if ":" in str(device) else 0
+        trt = import_tensorrt()
+        if path.suffix == ".onnx":
+            self.engine_path = self._cached_engine(path, precision)
+        else:
+            self.engine_path = path
+            self._check_or_rebuild(rebuild)
+        self.config, self.export_info, _ = read_sidecar(self.engine_path)
+        if score_method is not None and score_method != self.export_info.score_method:
+            raise UserError(
+                f"{self.engine_path} computes confidence with {self.export_info.score_method!r}; "
+                f"re-export with `--score {score_method}`"
+            )
+        self._load(trt)
+
+    def _cached_engine(self, onnx_path: Path, precision: str) -> Path:
+        key = current_engine_key(onnx_path, device_index=self.device_index, precision=precision)
+        engine_path = engine_path_for(onnx_path, key)
+        if not engine_path.is_file():
+            build_engine(onnx_path, engine_path, precision=precision,
+                         device_index=self.device_index)
+        return engine_path
+
+    def _check_or_rebuild(self, rebuild: bool) -> None:
+        _, _, cache = read_sidecar(self.engine_path)
+        stored = EngineKey.from_dict(cache["key"])
+        onnx_source = Path(cache.get("onnx", ""))
+        if onnx_source.is_file():
+            current = current_engine_key(onnx_source, device_index=self.device_index,
+                                         precision=stored.precision,
+                                         max_batch=stored.input_shape[0])
+        else:  # without the ONNX file only the machine part of the key can be checked
+            trt = import_tensorrt()
+            from uncertainty_seg_node.export.tensorrt_build import gpu_identity
+
+            name, capability = gpu_identity(self.device_index)
+            current = EngineKey(name, capability, str(trt.__version__), stored.input_shape,
+                                stored.onnx_sha256, stored.precision)
+        if not key_mismatches(stored, current):
+            return
+        if rebuild and onnx_source.is_file():
+            build_engine(onnx_source, self.engine_path, precision=stored.precision,
+                         max_batch=stored.input_shape[0], device_index=self.device_index)
+            return
+        check_engine_key(self.engine_path, cache, current)
+
+    def _load(self, trt: Any) -> None:
+        import torch
+
+        self._torch = torch
+        logger = trt.Logger(trt.Logger.WARNING)
+        self._runtime = trt.Runtime(logger)
+        self._engine = self._runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
+        if self._engine is None:
+            raise UserError(f"TensorRT could not deserialise {self.engine_path}; rebuild it")
+        self._context = self._engine.create_execution_context()
+        self._names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
+        self._dtypes = {
+            name: _torch_dtype(torch, trt, self._engine.get_tensor_dtype(name))
+            for name in self._names
+        }
+        self._device = torch.device("cuda", self.device_index)
+        self._stream = torch.cuda.Stream(device=self._device)
+        self.has_logits = OUTPUT_LOGITS in self._names
+
+    def run_network(self, batch: np.ndarray, *, with_logits: bool = False) -> NetworkOutputs:
+        torch = self._torch
+        if with_logits and not self.has_logits:
+            raise UserError(
+                f"{self.engine_path} has no logits output; re-export with --with-logits"
+            )
+        with torch.cuda.stream(self._stream):
+            image = torch.from_numpy(np.ascontiguousarray(batch)).to(self._device,
+                                                                      non_blocking=True)
+            self._context.set_input_shape(INPUT_NAME, tuple(image.shape))
+            self._context.set_tensor_address(INPUT_NAME, image.data_ptr())
+            outputs = {}
+            for name in self._names:
+                if name == INPUT_NAME:
+                    continue
+                shape = tuple(self._context.get_tensor_shape(name))
+                outputs[name] = torch.empty(shape, dtype=self._dtypes[name], device=self._device)
+                self._context.set_tensor_address(name, outputs[name].data_ptr())
+            if not self._context.execute_async_v3(self._stream.cuda_stream):
+                raise UserError(f"TensorRT execution of {self.engine_path} failed")
+            host = {name: t.cpu() for name, t in outputs.items()}  # synchronises the stream
+        return NetworkOutputs(
+            class_ids=host[OUTPUT_IDS].numpy(),
+            confidence=host[OUTPUT_CONFIDENCE].float().numpy(),
+            logits=host[OUTPUT_LOGITS].float().numpy() if with_logits else None,
+        )
+
+
+def _torch_dtype(torch: Any, trt: Any, dtype: Any) -> Any:
+    table = {
+        trt.float32: torch.float32, trt.float16: torch.float16, trt.int32: torch.int32,
+        trt.int8: torch.int8, trt.bool: torch.bool, trt.uint8: torch.uint8,
+        trt.int64: torch.int64,
+    }
+    if dtype not in table:
+        raise UserError(f"unsupported TensorRT tensor type {dtype}")
+    return table[dtype]
