@@ -12,6 +12,7 @@ This is the data the uncertainty training (L_c) learns from: a drive recorded on
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,8 +115,10 @@ def open_unlabelled(
 
 
 def _is_bag(path: Path) -> bool:
-    if path.is_dir():
-        return (path / "metadata.yaml").is_file()
+    if path.is_dir():  # a bag folder; one without metadata.yaml (crashed recorder) too
+        return (path / "metadata.yaml").is_file() or any(
+            p.suffix in BAG_EXTENSIONS for p in path.iterdir() if p.is_file()
+        )
     return path.suffix.lower() in BAG_EXTENSIONS
 
 
@@ -225,14 +228,20 @@ def _open_bag(
     store = FrameStore(memory_mb)
     names: list[str] = []
     stamps: list[int] = []
-    for index, message in enumerate(bag_io.read_images(bag, topic)):
-        if max_frames is not None and len(names) >= max_frames:
-            break
-        if index % stride:
-            continue
-        store.append(message.image)
-        stamps.append(message.stamp_ns)
-        names.append(f"{message.stamp_ns}")
+    try:
+        for index, message in enumerate(bag_io.read_images(bag, topic)):
+            if max_frames is not None and len(names) >= max_frames:
+                break
+            if index % stride:
+                continue
+            store.append(message.image)
+            stamps.append(message.stamp_ns)
+            names.append(f"{message.stamp_ns}")
+    except bag_io.BagReadError as exc:
+        if not names:
+            raise
+        # A crashed recording: the frames before the damage are good training data.
+        warnings.warn(f"{exc}; using the {len(names)} frames read before it", stacklevel=2)
     if not names:
         raise UserError(f"topic {topic} of bag {bag} has no messages")
     return UnlabelledDataset(path, "bag", names, store=store, stamps_ns=stamps, topic=topic)
