@@ -131,6 +131,18 @@ def test_bag(tmp_path: Path, storage: str, compressed: bool) -> None:
         open_unlabelled(bag, topic="/nope")
 
 
+def test_truncated_bag_keeps_the_good_frames(tmp_path: Path) -> None:
+    bag = tmp_path / "crashed"
+    _write_bag(bag, "mcap", compressed=False)
+    storage = next(bag.glob("*.mcap"))
+    data = storage.read_bytes()
+    storage.write_bytes(data[: int(len(data) * 0.6)])  # the recorder died mid-write
+    with pytest.warns(UserWarning, match="using the [1-5] frames read before it"):
+        frames = open_unlabelled(bag)
+    assert 1 <= len(frames) <= 5
+    np.testing.assert_array_equal(frames[0], _frame(0))
+
+
 def test_choose_topic_lists_candidates() -> None:
     img = "sensor_msgs/msg/Image"
     assert choose_image_topic({"/a": img, "/b": "std_msgs/msg/String"}, Path("x")) == "/a"
