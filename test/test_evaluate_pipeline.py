@@ -143,3 +143,23 @@ def test_cli_evaluate_errors(
                  "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert label.name in err and err.count("\n") == 1
+
+
+def test_cli_evaluate_onnx_matches_checkpoint(
+    dataset_dir: Path, checkpoint: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("onnxruntime")
+    from uncertainty_seg_node.export.onnx_export import export_onnx
+
+    onnx_path = export_onnx(checkpoint, tmp_path / "tiny.onnx", parity=False).path
+    results = {}
+    for name, model in (("torch", checkpoint), ("ort", onnx_path)):
+        out = tmp_path / f"{name}.json"
+        assert main(["evaluate", "--model", str(model), "--data", str(dataset_dir),
+                     "--json", str(out), "--no-progress"]) == 0
+        results[name] = json.loads(out.read_text())
+    torch_res, ort_res = results["torch"], results["ort"]
+    assert ort_res["backend"] == "onnxruntime" and ort_res.keys() >= set(REQUIRED)
+    assert ort_res["num_pixels"] == torch_res["num_pixels"]
+    for key in ("accuracy", "miou", "maxf05", "aupr", "auroc", "ece"):
+        assert ort_res[key] == pytest.approx(torch_res[key], abs=2e-3), key
