@@ -106,6 +106,20 @@ class ReplayResult:
         }
 
 
+@dataclass
+class _Sources:
+    """Where one frame's ground truth and domain come from, and which topics to copy."""
+
+    folder: LabelFolder | None = None
+    labels: StampJoiner[np.ndarray] | None = None
+    anomaly: StampJoiner[np.ndarray] | None = None
+    domains: DomainTrack | None = None
+    label_topic: str = ""
+    anomaly_topic: str = ""
+    domain_topic: str = ""
+    compressed: bool = False
+
+
 def _per_frame(seconds: float, frames: int) -> float:
     return 1e3 * seconds / frames if frames else float("nan")
 
@@ -199,37 +213,37 @@ def replay(
                                "model": getattr(predictor, "backend_name", "?"),
                                "gamma": gamma, "bag_messages": count}
 
-    folder: LabelFolder | None = None
-    labels_join: StampJoiner[np.ndarray] | None = None
-    anomaly_join: StampJoiner[np.ndarray] | None = None
+    src = _Sources(compressed=topics[options.image_topic].endswith("CompressedImage"))
     if options.labels is not None and options.label_topic:
         raise UserError("give either --labels DIR or --label-topic T, not both")
     if options.labels is not None:
-        folder = LabelFolder(options.labels, options.label_match)
-        folder.check_count(count if options.max_frames is None else None)
-        sources.update(labels=str(options.labels), label_match=folder.match)
+        src.folder = LabelFolder(options.labels, options.label_match)
+        src.folder.check_count(count if options.max_frames is None else None)
+        sources.update(labels=str(options.labels), label_match=src.folder.match)
     elif options.label_topic:
         _require_topic(bag, topics, options.label_topic, "label")
-        labels_join = StampJoiner(
+        src.label_topic = options.label_topic
+        src.labels = StampJoiner(
             (m.stamp_ns, m.image) for m in bag_io.read_mono(bag, options.label_topic))
         sources["label_topic"] = options.label_topic
     anomaly_topic = options.anomaly_topic
-    if anomaly_topic is None and labels_join is not None and ANOMALY_TOPIC in topics:
+    if anomaly_topic is None and src.labels is not None and ANOMALY_TOPIC in topics:
         anomaly_topic = ANOMALY_TOPIC
     if anomaly_topic:
         _require_topic(bag, topics, anomaly_topic, "anomaly")
-        anomaly_join = StampJoiner(
+        src.anomaly_topic = anomaly_topic
+        src.anomaly = StampJoiner(
             (m.stamp_ns, m.image) for m in bag_io.read_mono(bag, anomaly_topic))
         sources["anomaly_topic"] = anomaly_topic
     domain_topic = options.domain_topic
     if domain_topic is None:
         domain_topic = DOMAIN_TOPIC if DOMAIN_TOPIC in topics else ""
-    domains = DomainTrack([])
     if domain_topic:
         _require_topic(bag, topics, domain_topic, "domain")
-        domains = DomainTrack(list(bag_io.read_strings(bag, domain_topic)))
+        src.domain_topic = domain_topic
+        src.domains = DomainTrack(list(bag_io.read_strings(bag, domain_topic)))
         sources["domain_topic"] = domain_topic
-    if folder is None and labels_join is None:
+    if src.folder is None and src.labels is None:
         hint = [t for t in topics if t.endswith("/labels")]
         result.warnings.append(
             "no ground truth given: outputs written, no metrics"
@@ -237,7 +251,6 @@ def replay(
     sources["out"] = str(options.out) if options.out else None
     result.sources = sources
 
-    compressed = topics[options.image_topic].endswith("CompressedImage")
     stop = stop or threading.Event()
     writer_cm: Any = (bag_io.BagWriter(options.out, options.out_storage)
                       if options.out is not None else contextlib.nullcontext())
@@ -249,8 +262,8 @@ def replay(
             frames = _timed(bag_io.read_images(bag, options.image_topic), result)
             try:
                 for index, frame in enumerate(frames):
-                    _process(frame, index, predictor, options, gamma, evaluation, result, writer,
-                             folder, labels_join, anomaly_join, domains, compressed, on_frame)
+                    _process(frame, index, predictor, options, gamma, result, writer, src,
+                             on_frame)
                     progress.update(1)
                     if stop.is_set():
                         result.interrupted = True
@@ -270,49 +283,34 @@ def replay(
         progress.close()
         result.wall_s = time.perf_counter() - start
     result.labelled_frames = evaluation.labelled_frames
-    _finish_ground_truth(result, folder, labels_join, anomaly_join)
+    _finish_ground_truth(result, src)
     return result
 
 
 def _process(frame: Any, index: int, predictor: Predictor, options: ReplayOptions, gamma: float,
-             evaluation: ReplayEvaluation, result: ReplayResult, writer: Any,
-             folder: LabelFolder | None, labels_join: StampJoiner[np.ndarray] | None,
-             anomaly_join: StampJoiner[np.ndarray] | None, domains: DomainTrack,
-             compressed: bool, on_frame: Callable[[FrameRecord], None] | None) -> None:
+             result: ReplayResult, writer: Any, src: _Sources,
+             on_frame: Callable[[FrameRecord], None] | None) -> None:
     """One frame: predict, write the node's topics, evaluate."""
     t0 = time.perf_counter()
     prediction = predictor.predict(frame.image, encoding="rgb8", gamma=gamma)
     t1 = time.perf_counter()
     result.predict_s += t1 - t0
     result.network_s += prediction.timings_ms.get("inference", 0.0) / 1e3
-    shape = frame.image.shape[:2]
-    truth = _ground_truth(frame.stamp_ns, index, shape, predictor.config.num_classes, folder,
-                          labels_join, anomaly_join)
+    truth = _ground_truth(frame.stamp_ns, index, frame.image.shape[:2],
+                          predictor.config.num_classes, src)
+    domain = src.domains.at(frame.stamp_ns) if src.domains is not None else UNKNOWN_DOMAIN
     t2 = time.perf_counter()
     result.read_s += t2 - t1
     if writer is not None:
-        if options.copy_input:
-            if compressed:
-                writer.write_compressed(options.image_topic, frame.stamp_ns, frame.frame_id,
-                                        frame.image, "jpeg")
-            else:
-                writer.write_image(options.image_topic, frame.stamp_ns, frame.frame_id,
-                                   frame.image, "rgb8")
-        rendered = output_images(prediction.class_ids, prediction.confidence, prediction.certain,
-                                 predictor.config.palette, names=options.outputs)
-        for name, (array, encoding) in rendered.items():
-            writer.write_image(f"{options.namespace}/{name}", frame.stamp_ns, frame.frame_id,
-                               array, encoding)
-        if labels_join is not None and truth is not None and options.label_topic:
-            writer.write_labels(options.label_topic, frame.stamp_ns, frame.frame_id,
-                                truth.labels)
+        _write_frame(writer, frame, prediction, predictor.config.palette, options, src, truth,
+                     domain)
     t3 = time.perf_counter()
     result.write_s += t3 - t2
-    record = evaluation.add(
+    record = result.evaluation.add(
         index=index, stamp_ns=frame.stamp_ns, image=frame.image,
         class_ids=prediction.class_ids, confidence=prediction.confidence,
         certain=prediction.certain, labels=None if truth is None else truth.labels,
-        anomaly=None if truth is None else truth.anomaly, domain=domains.at(frame.stamp_ns),
+        anomaly=None if truth is None else truth.anomaly, domain=domain,
         predict_ms=1e3 * (t1 - t0),
     )
     result.evaluate_s += time.perf_counter() - t3
@@ -324,25 +322,46 @@ def _process(frame: Any, index: int, predictor: Predictor, options: ReplayOption
         on_frame(record)
 
 
+def _write_frame(writer: Any, frame: Any, prediction: Any, palette: Any, options: ReplayOptions,
+                 src: _Sources, truth: GroundTruth | None, domain: str) -> None:
+    """The input image, the node's topics and the ground truth that came from topics."""
+    stamp, frame_id = frame.stamp_ns, frame.frame_id
+    if options.copy_input:
+        if src.compressed:
+            writer.write_compressed(options.image_topic, stamp, frame_id, frame.image, "jpeg")
+        else:
+            writer.write_image(options.image_topic, stamp, frame_id, frame.image, "rgb8")
+    rendered = output_images(prediction.class_ids, prediction.confidence, prediction.certain,
+                             palette, names=options.outputs)
+    for name, (array, encoding) in rendered.items():
+        writer.write_image(f"{options.namespace}/{name}", stamp, frame_id, array, encoding)
+    if truth is not None and src.label_topic:
+        writer.write_labels(src.label_topic, stamp, frame_id, truth.labels)
+    if truth is not None and truth.anomaly is not None and src.anomaly_topic:
+        writer.write_image(src.anomaly_topic, stamp, frame_id,
+                           truth.anomaly.astype(np.uint8) * np.uint8(255), "mono8")
+    if src.domain_topic:
+        writer.write_string(src.domain_topic, stamp, domain)
+
+
 def _ground_truth(stamp_ns: int, index: int, shape: tuple[int, int], num_classes: int,
-                  folder: LabelFolder | None, labels_join: StampJoiner[np.ndarray] | None,
-                  anomaly_join: StampJoiner[np.ndarray] | None) -> GroundTruth | None:
-    anomaly = anomaly_join.get(stamp_ns) if anomaly_join is not None else None
+                  src: _Sources) -> GroundTruth | None:
+    anomaly = src.anomaly.get(stamp_ns) if src.anomaly is not None else None
     if anomaly is not None:
         if anomaly.shape != shape:
             raise UserError(f"anomaly mask at stamp {stamp_ns} is {anomaly.shape[1]}x"
                             f"{anomaly.shape[0]} but its image is {shape[1]}x{shape[0]} (WxH)")
         anomaly = anomaly > 0
-    if folder is not None:
-        found = folder.lookup(index, stamp_ns)
+    if src.folder is not None:
+        found = src.folder.lookup(index, stamp_ns)
         if found is None:
             return None
-        truth = folder.load(found, shape, num_classes)
+        truth = src.folder.load(found, shape, num_classes)
         if anomaly is not None:
             truth.anomaly = anomaly
         return truth
-    if labels_join is not None:
-        labels = labels_join.get(stamp_ns)
+    if src.labels is not None:
+        labels = src.labels.get(stamp_ns)
         if labels is None:
             return None
         where = f"label message at stamp {stamp_ns}"
@@ -353,15 +372,13 @@ def _ground_truth(stamp_ns: int, index: int, shape: tuple[int, int], num_classes
     return None
 
 
-def _finish_ground_truth(result: ReplayResult, folder: LabelFolder | None,
-                         labels_join: StampJoiner[np.ndarray] | None,
-                         anomaly_join: StampJoiner[np.ndarray] | None) -> None:
+def _finish_ground_truth(result: ReplayResult, src: _Sources) -> None:
     """Warnings for ground truth that found no frame (the caller decides whether it fails)."""
-    if folder is not None and result.stopped is None:
-        message = folder.mismatch_message(result.first_stamp_ns, result.last_stamp_ns)
+    if src.folder is not None and result.stopped is None:
+        message = src.folder.mismatch_message(result.first_stamp_ns, result.last_stamp_ns)
         if message:
             result.warnings.append(message)
-    for what, join in (("label", labels_join), ("anomaly", anomaly_join)):
+    for what, join in (("label", src.labels), ("anomaly", src.anomaly)):
         if join is None:
             continue
         unmatched = join.finish()
