@@ -23,11 +23,14 @@ def quantize(scores: np.ndarray, num_bins: int = DEFAULT_NUM_BINS) -> np.ndarray
     """Scores in [0, 1] (values outside are clipped, NaN refused) -> int64 levels 0..num_bins-1."""
     if num_bins < 2:
         raise ValueError(f"num_bins must be at least 2, got {num_bins}")
-    values = np.asarray(scores, dtype=np.float64).ravel()
+    values = np.asarray(scores).ravel()
+    if values.dtype != np.float32:  # float32 (the usual confidence) is computed as it is
+        values = values.astype(np.float64)
     if values.size and np.isnan(values).any():
         raise ValueError("scores contain NaN; confidences must be finite numbers in [0, 1]")
-    levels = np.rint(np.clip(values, 0.0, 1.0) * (num_bins - 1))
-    return levels.astype(np.int64)
+    # Round half up: after the clip the values are >= 0.5, so truncation is floor.
+    scaled = np.clip(values, 0.0, 1.0) * values.dtype.type(num_bins - 1) + values.dtype.type(0.5)
+    return scaled.astype(np.int64)
 
 
 def level_values(num_bins: int = DEFAULT_NUM_BINS) -> np.ndarray:

@@ -15,8 +15,10 @@ def confusion_matrix(
     labels: np.ndarray, predictions: np.ndarray, num_classes: int
 ) -> np.ndarray:
     """Counts of (label, prediction) pairs; both arrays hold ids in [0, num_classes) only."""
-    labels = np.asarray(labels).ravel().astype(np.int64)
-    predictions = np.asarray(predictions).ravel().astype(np.int64)
+    # int32 arithmetic is about twice as fast as int64 for the usual few classes.
+    dtype = np.int32 if num_classes * num_classes < 2**31 else np.int64
+    labels = np.asarray(labels).ravel().astype(dtype)
+    predictions = np.asarray(predictions).ravel().astype(dtype)
     if labels.shape != predictions.shape:
         raise ValueError(f"{labels.size} labels but {predictions.size} predictions")
     index = labels * num_classes + predictions
