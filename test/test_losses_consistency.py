@@ -181,7 +181,7 @@ def test_none_consistent_gives_zero_loss_with_graph_intact() -> None:
     masked = (-t).clone().requires_grad_(True)  # opposite argmax everywhere
     loss, stats = uncertainty_loss(t, masked, u, certainty_from="masked")
     assert stats.consistency_rate == 0.0 and stats.certain_fraction == 0.0
-    assert float(loss) == 0.0 and loss.requires_grad
+    assert float(loss.detach()) == 0.0 and loss.requires_grad
     loss.backward()
     assert masked.grad is not None and float(masked.grad.abs().sum()) == 0.0
 
@@ -190,7 +190,7 @@ def test_everything_ignored_gives_zero_loss_with_graph_intact() -> None:
     t, m, u = _random_logits(13)
     m.requires_grad_(True)
     loss, stats = uncertainty_loss(t, m, u, ignore_mask=torch.ones(2, 6, 7, dtype=torch.bool))
-    assert float(loss) == 0.0 and stats.valid_pixels == 0
+    assert float(loss.detach()) == 0.0 and stats.valid_pixels == 0
     loss.backward()
     assert m.grad is not None and float(m.grad.abs().sum()) == 0.0
 

@@ -1,0 +1,147 @@
+"""`uncertainty-seg train task|uncertainty`: a thin layer over `uncertainty_seg_node.train`.
+
+Values: dataclass defaults < config/train_<mode>.yaml (or --config) < --set key=value < flags.
+Multi-GPU / multi-process: `torchrun --nproc-per-node N -m uncertainty_seg_node train ...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from uncertainty_seg_node.config import parse_size
+
+# flag dest -> TrainConfig field (dests not listed map to the same name)
+_COMMON_FLAGS = (
+    "data", "classes", "split", "out", "model", "size", "init", "freeze_encoder", "dropout",
+    "steps", "batch_size", "lr", "seed", "resume", "quiet", "device", "checkpoint_every",
+    "warmup_steps", "schedule", "augment",
+)
+_UNCERTAINTY_FLAGS = (
+    "teacher", "unlabelled", "unlabelled_topic", "p_mask", "certainty_from", "loss_weight",
+    "sharpen_T", "consistency_temperature", "unlabelled_batch_size", "init_from_teacher",
+)
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register `train` with its two stages."""
+    parser = subparsers.add_parser(
+        "train", help="train f_theta (`task`) or f_phi (`uncertainty`)",
+        description="Train the task network f_theta (step 2) or the uncertainty-trained f_phi "
+        "(step 3, Masked gamma-SSL).",
+    )
+    stages = parser.add_subparsers(dest="stage", metavar="STAGE", required=True)
+
+    task = stages.add_parser(
+        "task", help="step 2: f_theta with labels on the source domain",
+        description="Supervised training of f_theta (also the MaxS / E* / MC-dropout / ensemble "
+        "baselines via --freeze-encoder, --dropout, --seed).",
+    )
+    _add_common(task)
+    task.set_defaults(func=run, mode="task")
+
+    unc = stages.add_parser(
+        "uncertainty", help="step 3: f_phi with L_c on unlabelled target images",
+        description="Masked gamma-SSL: f_phi = supervised loss on --data + w_c * L_c on "
+        "--unlabelled, with the frozen --teacher f_theta.",
+    )
+    _add_common(unc)
+    unc.add_argument("--teacher", required=True, metavar="CKPT", help="f_theta checkpoint")
+    unc.add_argument("--unlabelled", required=True, metavar="DIR_OR_BAG",
+                     help="target-domain images: folder, video file or ROS 2 bag")
+    unc.add_argument("--unlabelled-topic", metavar="TOPIC", help="image topic of a bag")
+    unc.add_argument("--p-mask", type=float, help="patch masking probability (0.5)")
+    unc.add_argument("--certainty-from", choices=("unmasked", "masked"),
+                     help="student output whose max softmax defines M_gamma (unmasked)")
+    unc.add_argument("--loss-weight", type=float, help="w_c, the weight of L_c (1.0)")
+    unc.add_argument("--sharpen-t", dest="sharpen_T", type=float,
+                     help="sharpening temperature T of the teacher (0.5)")
+    unc.add_argument("--consistency-temperature", type=float,
+                     help="softmax temperature of both logits inside L_c (1.0; authors' ViT: 0.1)")
+    unc.add_argument("--unlabelled-batch-size", type=int,
+                     help="target images per step (default: --batch-size)")
+    unc.add_argument("--init-from-teacher", action="store_true", default=None,
+                     help="start f_phi's encoder from f_theta's (a variant to measure)")
+    unc.set_defaults(func=run, mode="uncertainty")
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, metavar="DIR", help="labelled source data")
+    parser.add_argument("--classes", metavar="YAML", help="class-map YAML of the labels")
+    parser.add_argument("--split", help="split of the labelled folder (e.g. train)")
+    parser.add_argument("--out", required=True, metavar="CKPT", help="checkpoint to write")
+    parser.add_argument("--model", help="tiny | vits14 | vitb14")
+    parser.add_argument("--size", type=_size, metavar="HxW", help="network input size (x14)")
+    parser.add_argument("--init", metavar="FILE_OR_DIR",
+                        help="encoder weights: DINOv2 .pth, HF Dinov2Model folder or ONNX")
+    parser.add_argument("--freeze-encoder", action="store_true", default=None,
+                        help="E*: train the decoder only")
+    parser.add_argument("--dropout", type=float, help="decoder dropout (MC-dropout baseline)")
+    parser.add_argument("--steps", type=int, help="optimiser steps")
+    parser.add_argument("--batch-size", type=int, help="labelled images per step per process")
+    parser.add_argument("--lr", type=float, help="decoder learning rate (AdamW)")
+    parser.add_argument("--seed", type=int, help="seed (ensemble members differ by seed)")
+    parser.add_argument("--warmup-steps", type=int, help="linear warmup steps")
+    parser.add_argument("--schedule", choices=("cosine", "poly", "constant"))
+    parser.add_argument("--no-augment", dest="augment", action="store_false", default=None,
+                        help="no random zoom/flip of the training images")
+    parser.add_argument("--checkpoint-every", type=int, metavar="N", help="save every N steps")
+    parser.add_argument("--resume", action="store_true", default=None,
+                        help="continue from the checkpoint at --out")
+    parser.add_argument("--device", help="auto | cpu | cuda | cuda:N")
+    parser.add_argument("--quiet", action="store_true", default=None, help="no progress output")
+    parser.add_argument("--config", metavar="YAML",
+                        help="TrainConfig YAML (default: config/train_<stage>.yaml)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="override any TrainConfig key (repeatable)")
+
+
+def _size(text: str) -> tuple[int, int]:
+    return parse_size(text)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the TrainConfig from the arguments and train."""
+    from uncertainty_seg_node.train import load_train_config, train_task, train_uncertainty
+
+    names = _COMMON_FLAGS + (_UNCERTAINTY_FLAGS if args.mode == "uncertainty" else ())
+    flags = {name: getattr(args, name, None) for name in names}
+    config = load_train_config(args.mode, args.config, args.overrides, flags)
+    config.command = _command_line(args.mode, flags, args.config, args.overrides)
+    result = (train_task if args.mode == "task" else train_uncertainty)(config)
+    if not config.quiet and result.model is not None and _is_main():
+        last = result.history[-1] if result.history else {}
+        summary = " ".join(
+            f"{k}={last[k]:.4g}" for k in ("loss", "source_miou", "gamma_ema") if k in last
+        )
+        gamma = result.model.config.default_gamma
+        print(f"wrote {result.checkpoint} ({summary}; default_gamma={gamma:.4g})")
+    return 0
+
+
+def _command_line(
+    mode: str, flags: dict[str, Any], config: str | None, overrides: list[str]
+) -> list[str]:
+    """The equivalent command line, for provenance (argv may be a test's or torchrun's)."""
+    words = ["uncertainty-seg", "train", mode]
+    for name, value in flags.items():
+        if value is None:
+            continue
+        flag = "--" + name.replace("_", "-").lower()
+        if isinstance(value, bool):
+            words.append(flag if value or name != "augment" else "--no-augment")
+        elif isinstance(value, tuple):
+            words += [flag, "x".join(str(v) for v in value)]
+        else:
+            words += [flag, str(value)]
+    if config:
+        words += ["--config", config]
+    for item in overrides:
+        words += ["--set", item]
+    return words
+
+
+def _is_main() -> bool:
+    import os
+
+    return os.environ.get("RANK", "0") == "0"

@@ -1,0 +1,86 @@
+"""Set-up shared by both training stages: labelled data, the student network, its init."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from uncertainty_seg_node.config import ModelConfig, model_config_for
+from uncertainty_seg_node.data import (
+    EvalTransform,
+    InfiniteLoader,
+    LabelledDataset,
+    TrainTransform,
+    open_labelled,
+)
+from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.losses.supervised import batch_confusion, miou_from_confusion
+from uncertainty_seg_node.model.segmenter import Segmenter
+from uncertainty_seg_node.train.config import TrainConfig
+from uncertainty_seg_node.train.distributed import DistEnv
+
+DEFAULT_SIZE = (224, 448)
+
+
+def open_source_data(config: TrainConfig) -> LabelledDataset:
+    """The labelled source-domain dataset (a UserError when missing or empty)."""
+    dataset = open_labelled(config.data, classes_yaml=config.classes, split=config.split)
+    if len(dataset) == 0:
+        raise UserError(f"dataset {config.data} is empty; it needs at least one labelled image")
+    return dataset
+
+
+def student_config(config: TrainConfig, dataset: LabelledDataset) -> ModelConfig:
+    """The ModelConfig of the network to train: size, classes and palette from the data."""
+    return model_config_for(
+        config.model,
+        input_size=tuple(config.size or DEFAULT_SIZE),
+        class_names=tuple(dataset.class_names),
+        palette=tuple(tuple(int(c) for c in color) for color in dataset.palette),
+        dropout=float(config.dropout),
+    )
+
+
+def build_student(model_config: ModelConfig, config: TrainConfig) -> Segmenter:
+    """A fresh network, seeded by the run's seed, its encoder loaded from `--init` if given."""
+    torch.manual_seed(config.seed)
+    model = Segmenter(model_config)
+    if config.init:
+        from uncertainty_seg_node.model.weights import load_encoder_weights
+
+        load_encoder_weights(model, config.init)
+    return model
+
+
+def freeze_encoder(model: Segmenter) -> None:
+    """E*: the encoder (mask token included) keeps its weights; only the decoder trains."""
+    for param in model.encoder.parameters():
+        param.requires_grad_(False)
+
+
+def labelled_loader(
+    dataset: LabelledDataset, model_config: ModelConfig, config: TrainConfig, env: DistEnv
+) -> InfiniteLoader:
+    """Endless seeded batches of the source data for this rank."""
+    return InfiniteLoader(dataset, config.batch_size, sample_transform(model_config, config),
+                          model_config,
+                          seed=config.seed, rank=env.rank, world_size=env.world)
+
+
+def sample_transform(model_config: ModelConfig, config: TrainConfig) -> Any:
+    """Random zoom/crop/flip when `config.augment`, else the plain evaluation resize."""
+    return TrainTransform(model_config) if config.augment else EvalTransform(model_config)
+
+
+def mask_generator(seed: int, rank: int, step: int) -> torch.Generator:
+    """The patch-mask generator of one step: a pure function of (seed, rank, step)."""
+    state = np.random.SeedSequence([seed, rank, step, 0x6D61736B]).generate_state(1)[0]
+    return torch.Generator().manual_seed(int(state))
+
+
+def source_miou(logits: Tensor, labels: Tensor) -> float:
+    """The mIoU of one training batch (classes present in labels or predictions)."""
+    return miou_from_confusion(batch_confusion(logits, labels, logits.shape[1]))

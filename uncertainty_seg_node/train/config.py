@@ -1,0 +1,172 @@
+"""TrainConfig: the one dataclass behind `uncertainty-seg train task|uncertainty`.
+
+Values come from, in order: the dataclass defaults, `config/train_<mode>.yaml` (or `--config`),
+`--set key=value`, then the explicit command-line flags. Unknown keys are a UserError.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from uncertainty_seg_node.config import ENCODER_SIZES, load_yaml_config
+from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.losses.consistency import CERTAINTY_FROM
+
+MODES = ("task", "uncertainty")
+SCHEDULES = ("cosine", "poly", "constant")
+AMP_MODES = ("auto", "bf16", "off")
+PACKAGE = "uncertainty_seg_node"
+
+
+@dataclass
+class TrainConfig:
+    """Everything one training run needs (step 2 `task` or step 3 `uncertainty`)."""
+
+    mode: str = "task"
+    # --- data ---
+    data: str = ""  # labelled source-domain folder
+    classes: str | None = None  # class-map YAML for generic image/label folders
+    split: str | None = None  # split of the labelled folder (None: the loader's default)
+    unlabelled: str | None = None  # target-domain images: folder, video or ROS 2 bag (uncertainty)
+    unlabelled_topic: str | None = None  # image topic when `unlabelled` is a bag
+    teacher: str | None = None  # f_theta checkpoint (uncertainty)
+    out: str = ""  # checkpoint to write; logs go beside it
+    # --- model ---
+    model: str = "tiny"
+    size: tuple[int, int] | None = None  # network input H, W (x14); None: teacher's or 224x448
+    init: str | None = None  # encoder weights: DINOv2 .pth, HF folder or ONNX backbone
+    init_from_teacher: bool = False  # f_phi's encoder starts as f_theta's (an extra variant)
+    freeze_encoder: bool = False  # E*: train the decoder only
+    dropout: float = 0.0  # decoder Dropout2d (MC-dropout baseline)
+    # --- optimisation ---
+    steps: int = 1000
+    batch_size: int = 8  # labelled images per step (per process)
+    unlabelled_batch_size: int = 0  # target images per step (0: same as batch_size)
+    lr: float = 3e-4  # decoder learning rate (AdamW)
+    encoder_lr_scale: float | None = None  # encoder lr = lr * scale; None: 0.1 with init, else 1
+    weight_decay: float = 0.05
+    warmup_steps: int = 50
+    schedule: str = "cosine"  # after warmup: cosine | poly | constant
+    poly_power: float = 0.9
+    min_lr_ratio: float = 0.01  # the schedule's floor, as a fraction of the peak lr
+    grad_clip: float = 1.0  # max global grad norm (0: off)
+    seed: int = 0
+    augment: bool = True  # random scale-crop, flip, colour jitter on the labelled source
+    # --- the uncertainty loss (METHOD.md) ---
+    p_mask: float = 0.5
+    sharpen_T: float = 0.5  # noqa: N815 (the paper's name)
+    consistency_temperature: float = 1.0
+    certainty_from: str = "unmasked"  # unmasked (paper) | masked (authors' code)
+    loss_weight: float = 1.0  # w_c
+    gamma_ema_decay: float = 0.99
+    # --- running ---
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: str = "auto"  # auto (bf16 on CUDA) | bf16 | off
+    checkpoint_every: int = 0  # save every N steps (0: at the end only)
+    log_every: int = 1  # log-file rows every N steps
+    resume: bool = False
+    quiet: bool = False
+    # Filled in by the CLI, kept for provenance.
+    command: list[str] = field(default_factory=list)
+
+    @property
+    def target_batch_size(self) -> int:
+        return self.unlabelled_batch_size or self.batch_size
+
+    def encoder_lr(self) -> float:
+        scale = self.encoder_lr_scale
+        if scale is None:
+            scale = 0.1 if (self.init or self.init_from_teacher) else 1.0
+        return self.lr * scale
+
+    def validate(self) -> None:
+        """Check every value a user can get wrong; raise UserError saying what to fix."""
+        if self.mode not in MODES:
+            raise UserError(f"mode {self.mode!r} is not one of {MODES}")
+        if not self.data:
+            raise UserError("no labelled data: give --data DIR")
+        if not self.out:
+            raise UserError("no output checkpoint: give --out FILE")
+        if self.model not in ENCODER_SIZES:
+            raise UserError(f"unknown model {self.model!r}; choose one of {sorted(ENCODER_SIZES)}")
+        if self.mode == "uncertainty":
+            if not self.teacher:
+                raise UserError("train uncertainty needs the f_theta checkpoint: --teacher CKPT")
+            if not self.unlabelled:
+                raise UserError(
+                    "train uncertainty needs target-domain images: --unlabelled DIR_OR_BAG"
+                )
+        if self.steps <= 0:
+            raise UserError(f"steps must be positive, got {self.steps}")
+        if self.batch_size <= 0 or self.unlabelled_batch_size < 0:
+            raise UserError("batch sizes must be positive")
+        if self.lr <= 0:
+            raise UserError(f"lr must be positive, got {self.lr}")
+        if self.schedule not in SCHEDULES:
+            raise UserError(f"schedule {self.schedule!r} is not one of {SCHEDULES}")
+        if self.amp not in AMP_MODES:
+            raise UserError(f"amp {self.amp!r} is not one of {AMP_MODES}")
+        if not 0.0 <= self.p_mask <= 1.0:
+            raise UserError(f"p_mask must be in [0, 1], got {self.p_mask}")
+        if self.sharpen_T <= 0 or self.consistency_temperature <= 0:
+            raise UserError("sharpen_T and consistency_temperature must be positive")
+        if self.certainty_from not in CERTAINTY_FROM:
+            raise UserError(
+                f"certainty_from {self.certainty_from!r} is not one of {CERTAINTY_FROM}"
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise UserError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0.0 <= self.gamma_ema_decay < 1.0:
+            raise UserError(f"gamma_ema_decay must be in [0, 1), got {self.gamma_ema_decay}")
+        if self.init_from_teacher and self.init:
+            raise UserError("give either --init or init_from_teacher, not both")
+        if self.init_from_teacher and self.mode != "uncertainty":
+            raise UserError("init_from_teacher only applies to `train uncertainty`")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def default_config_path(mode: str) -> Path | None:
+    """`config/train_<mode>.yaml` of the source tree or of the installed package share dir."""
+    name = f"train_{mode}.yaml"
+    candidates = [
+        Path(__file__).resolve().parents[2] / "config" / name,
+        Path(sys.prefix) / "share" / PACKAGE / "config" / name,
+    ]
+    try:  # a colcon install on a ROS 2 machine
+        from ament_index_python.packages import get_package_share_directory
+
+        candidates.append(Path(get_package_share_directory(PACKAGE)) / "config" / name)
+    except Exception:  # noqa: BLE001 (absent or package not in the index)
+        pass
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def load_train_config(
+    mode: str,
+    config_path: str | Path | None = None,
+    overrides: list[str] | None = None,
+    flags: dict[str, Any] | None = None,
+) -> TrainConfig:
+    """Defaults < YAML (given or the mode's default file) < `--set` overrides < explicit flags."""
+    path = config_path if config_path is not None else default_config_path(mode)
+    config = load_yaml_config(TrainConfig, path, list(overrides or []))
+    config.mode = mode
+    unknown = sorted(set(flags or {}) - {f.name for f in dataclasses.fields(TrainConfig)})
+    if unknown:
+        raise UserError(f"unknown TrainConfig flag(s) {unknown}")
+    for key, value in (flags or {}).items():
+        if value is not None:
+            setattr(config, key, value)
+    if isinstance(config.size, list):
+        config.size = (int(config.size[0]), int(config.size[1]))
+    if isinstance(config.size, str):
+        from uncertainty_seg_node.config import parse_size
+
+        config.size = parse_size(config.size)
+    return config
