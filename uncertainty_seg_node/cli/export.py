@@ -106,7 +106,7 @@ def _tensorrt_parity(checkpoint: Path, engine: Path, size: tuple[int, int], coun
         temperature=trt_predictor.export_info.temperature,
         energy_sigma=trt_predictor.export_info.energy_sigma,
     )
-    images, source = sample_images(tuple(size), count)
+    images, source = sample_images((int(size[0]), int(size[1])), count)
     loose = precision == "fp16"
     return compare_outputs(
         f"tensorrt-{precision}",

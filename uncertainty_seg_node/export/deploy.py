@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from uncertainty_seg_node.config import SCORE_METHODS, ModelConfig
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.model.segmenter import Segmenter
+from uncertainty_seg_node.scores import confidence_from_logits
 
 IDS_DTYPES = {"uint8": torch.uint8, "int32": torch.int32}
 CONFIDENCE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
@@ -22,26 +23,14 @@ CONFIDENCE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 def confidence(
     logits: Tensor, method: str, *, temperature: float | Tensor = 1.0, energy_sigma: float = 0.0
 ) -> Tensor:
-    """(B, K, H, W) logits -> (B, H, W) confidence in [0, 1], higher = more certain.
+    """(B, K, H, W) logits -> (B, H, W) confidence in [0, 1] (`scores.confidence_from_logits`).
 
-    Temperature scaling is max softmax of logits / T, computed here so that T can be a graph
-    initializer (`uncertainty-seg calibrate` rewrites it in an exported file). Every other score
-    comes from `uncertainty_seg_node.scores`.
+    `temperature` may be a 0-d tensor: in an exported graph it is then the initializer
+    `temperature`, which `uncertainty-seg calibrate` rewrites in place.
     """
-    if method not in SCORE_METHODS:
-        raise UserError(f"unknown score method {method!r}; choose one of {SCORE_METHODS}")
-    logits = logits.float()
-    if method == "temperature":
-        logits, method = logits / temperature, "msp"
-    if method == "msp":
-        return torch.softmax(logits, dim=1).amax(dim=1)
-    try:
-        from uncertainty_seg_node.scores import confidence_from_logits
-    except ImportError:
-        raise UserError(
-            f"score method {method!r} needs uncertainty_seg_node.scores, which is not installed"
-        ) from None
-    return confidence_from_logits(logits, method, energy_smoothing_sigma=energy_sigma)
+    return confidence_from_logits(
+        logits, method, temperature=temperature, energy_smoothing_sigma=energy_sigma
+    )
 
 
 class DeployModel(nn.Module):
@@ -49,6 +38,10 @@ class DeployModel(nn.Module):
 
     Outputs: class_ids (B, H, W), confidence (B, H, W), and logits (B, K, H, W) if asked for.
     """
+
+    scale: Tensor
+    shift: Tensor
+    temperature: Tensor
 
     def __init__(
         self,
@@ -89,8 +82,9 @@ class DeployModel(nn.Module):
         # (x / 255 - mean) / std == x * scale - shift: one multiply-add in the graph.
         self.register_buffer("scale", 1.0 / (255.0 * std), persistent=False)
         self.register_buffer("shift", mean / std, persistent=False)
-        # A named 0-d buffer becomes the ONNX initializer `temperature` (rewritable later).
-        self.register_buffer("temperature", torch.tensor(float(t)), persistent=False)
+        # A persistent 0-d buffer becomes the ONNX initializer `temperature` (rewritable later);
+        # non-persistent buffers are folded into anonymous constants by the exporter.
+        self.register_buffer("temperature", torch.tensor(float(t)))
 
     @property
     def config(self) -> ModelConfig:

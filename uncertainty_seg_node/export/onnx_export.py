@@ -15,6 +15,7 @@ import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -73,7 +74,7 @@ def export_onnx(
         segmenter = load_checkpoint(source).model
         checkpoint, checkpoint_sha = str(Path(source).resolve()), file_sha256(source)
     segmenter = segmenter.cpu().eval()
-    overrides: dict[str, object] = {}
+    overrides: dict[str, Any] = {}
     if size is not None:
         overrides["input_size"] = tuple(size)
     if score_method is not None:
@@ -121,7 +122,8 @@ def onnx_bytes(deploy: DeployModel, config: ModelConfig, info: ExportInfo) -> by
         # The TorchScript exporter is deprecated but needs no onnxscript and traces HF models.
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            deploy, (example,), buffer, dynamo=False, opset_version=info.opset,
+            deploy, (example,), buffer,  # type: ignore[arg-type]
+            dynamo=False, opset_version=info.opset,
             input_names=[INPUT_NAME], output_names=outputs, dynamic_axes=dynamic,
             do_constant_folding=True,
         )

@@ -1,0 +1,128 @@
+"""TensorRT export without TensorRT: engine cache keys, stale-engine refusal, fp32 layer choice,
+sidecar metadata, and the install hint. (The build itself needs TensorRT and a GPU.)"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from pathlib import Path
+
+import onnx
+import pytest
+from inference_fixtures import tiny_checkpoint
+
+from uncertainty_seg_node.config import model_config_for
+from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.export.metadata import (
+    ExportInfo,
+    read_sidecar,
+    sidecar_path,
+    write_sidecar,
+)
+from uncertainty_seg_node.export.onnx_export import export_onnx
+from uncertainty_seg_node.export.tensorrt_build import (
+    EngineKey,
+    engine_path_for,
+    key_mismatches,
+    wants_fp32,
+)
+from uncertainty_seg_node.inference.trt_backend import TensorRTPredictor, check_engine_key
+
+KEY = EngineKey(
+    gpu_name="NVIDIA H100 80GB HBM3", compute_capability="9.0", tensorrt_version="10.9.0",
+    input_shape=(1, 518, 1036, 3), onnx_sha256="ab" * 32, precision="fp16",
+)
+
+
+def test_key_digest_is_stable_and_sensitive_to_every_field() -> None:
+    assert KEY.digest() == EngineKey.from_dict(KEY.to_dict()).digest()
+    assert len(KEY.digest()) == 64
+    changes = {
+        "gpu_name": "NVIDIA A100-SXM4-40GB", "compute_capability": "8.0",
+        "tensorrt_version": "10.3.0", "input_shape": (1, 518, 1022, 3),
+        "onnx_sha256": "cd" * 32, "precision": "fp32",
+    }
+    digests = {KEY.digest()}
+    for field, value in changes.items():
+        other = dataclasses.replace(KEY, **{field: value})
+        digests.add(other.digest())
+        (reason,) = key_mismatches(KEY, other)
+        assert repr(value) in reason and "engine built for" in reason
+    assert len(digests) == 1 + len(changes)
+    assert key_mismatches(KEY, KEY) == []
+
+
+def test_stale_engine_is_refused_with_every_reason(tmp_path: Path) -> None:
+    engine = tmp_path / "m.engine"
+    here = dataclasses.replace(KEY, gpu_name="Orin", compute_capability="8.7",
+                               tensorrt_version="10.3.0")
+    with pytest.raises(UserError) as info:
+        check_engine_key(engine, {"key": KEY.to_dict()}, here)
+    message = str(info.value)
+    assert str(engine) in message and "not loaded" in message
+    assert "GPU: engine built for 'NVIDIA H100 80GB HBM3', this machine has 'Orin'" in message
+    assert "TensorRT version" in message and "compute capability" in message
+    assert "input shape" not in message
+    check_engine_key(engine, {"key": KEY.to_dict()}, KEY)  # same machine: accepted
+    with pytest.raises(UserError, match="no valid cache key"):
+        check_engine_key(engine, {}, KEY)
+
+
+def test_cached_engine_names_differ_per_key(tmp_path: Path) -> None:
+    onnx_path = tmp_path / "model.onnx"
+    a = engine_path_for(onnx_path, KEY)
+    b = engine_path_for(onnx_path, dataclasses.replace(KEY, gpu_name="Orin"))
+    assert a != b and a.parent == tmp_path and a.suffix == ".engine"
+    assert a.name.startswith("model.") and KEY.digest()[:12] in a.name
+
+
+def test_fp32_layers_chosen_on_a_real_exported_graph(tmp_path: Path) -> None:
+    checkpoint = tiny_checkpoint(tmp_path / "m.pt")
+    onnx_path = tmp_path / "m.onnx"
+    export_onnx(checkpoint, onnx_path, parity=False)
+    nodes = [(n.name, n.op_type) for n in onnx.load(str(onnx_path)).graph.node]
+    type_of = {"LayerNormalization": "NORMALIZATION", "Softmax": "SOFTMAX",
+               "InstanceNormalization": "NORMALIZATION"}
+    pinned = {name for name, op in nodes if wants_fp32(name, type_of.get(op, op.upper()))}
+    norms = {name for name, op in nodes if op == "LayerNormalization"}
+    assert norms and norms <= pinned
+    softmaxes = {name for name, op in nodes if op == "Softmax"}
+    assert "/Softmax" in softmaxes and softmaxes <= pinned  # attention + confidence
+    assert {"/ArgMax", "/ReduceMax"} <= pinned  # post-processing at the top level
+    matmuls = [name for name, op in nodes if op == "MatMul"]
+    assert matmuls and not any(wants_fp32(n, "MATRIX_MULTIPLY") for n in matmuls)
+    convs = [name for name, op in nodes if op == "Conv"]
+    assert not any(wants_fp32(n, "CONVOLUTION") for n in convs)
+    # Decomposed norms (older opsets) are caught by their module names.
+    assert wants_fp32("/segmenter/encoder/vit/encoder/layer.0/norm1/ReduceMean", "REDUCE")
+    assert wants_fp32("/segmenter/encoder/vit/layernorm/Sub", "ELEMENTWISE")
+
+
+def test_sidecar_round_trip_and_errors(tmp_path: Path) -> None:
+    engine = tmp_path / "m.engine"
+    config = model_config_for("tiny", input_size=(28, 56), default_gamma=0.8)
+    info = ExportInfo(score_method="entropy", input_size=(28, 56))
+    path = write_sidecar(engine, config, info, {"key": KEY.to_dict(), "onnx": "m.onnx"})
+    assert path == sidecar_path(engine) == tmp_path / "m.engine.json"
+    config2, info2, cache = read_sidecar(engine)
+    assert config2 == config and info2 == info
+    assert EngineKey.from_dict(cache["key"]) == KEY
+    path.write_text("{not json")
+    with pytest.raises(UserError, match="unreadable"):
+        read_sidecar(engine)
+    path.unlink()
+    with pytest.raises(UserError, match="has no metadata file"):
+        read_sidecar(engine)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None,
+                    reason="TensorRT is installed here")
+def test_engine_without_tensorrt_explains_the_install(tmp_path: Path) -> None:
+    engine = tmp_path / "m.plan"
+    engine.write_bytes(b"engine")
+    with pytest.raises(UserError, match="needs the `tensorrt` package.*pip install tensorrt"):
+        TensorRTPredictor(engine)
+    with pytest.raises(UserError, match="CUDA only"):
+        TensorRTPredictor(engine, device="cpu")
+    with pytest.raises(UserError, match="does not exist"):
+        TensorRTPredictor(tmp_path / "missing.engine")
