@@ -144,9 +144,14 @@ def test_bad_inputs_give_one_line_user_errors(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="4 register tokens"):
         load_encoder_weights(model, tmp_path / "reg.pth")
     del official["blocks.2.mlp.fc2.weight"]
+    official["pos_embed"] = official["pos_embed"][:, :17]  # a 4x4 grid, as an export might have
     torch.save(official, tmp_path / "partial.pth")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
     with pytest.raises(UserError, match=r"lacks 1 encoder tensor.*layer\.2\.mlp\.fc2\.weight"):
         load_encoder_weights(model, tmp_path / "partial.pth")
+    assert model.config.num_pos_patches == 37  # a refused file leaves the model untouched
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
     truncated = tmp_path / "truncated.pth"
     torch.save(to_official_state_dict(random_dinov2(_config()).state_dict()), truncated)
     truncated.write_bytes(truncated.read_bytes()[:5000])

@@ -35,6 +35,7 @@ _LEGACY_RENAMES = (
 # Tensors a source may lack: the mask token is unused at inference, so ONNX exports drop it.
 OPTIONAL_KEYS = ("embeddings.mask_token",)
 _VIT_NAMES = {384: "ViT-S/14", 768: "ViT-B/14", 1024: "ViT-L/14", 1536: "ViT-g/14"}
+_POS_KEY = "embeddings.position_embeddings"
 _LAYER_RE = re.compile(r"^encoder\.layer\.(\d+)\.")
 
 
@@ -98,7 +99,7 @@ def load_hf_state_dict(model: Segmenter, state: dict[str, Tensor], *, what: str)
             "only patch-14 DINOv2 weights fit"
         )
     vit = model.encoder.vit
-    pos_grid = _adopt_position_grid(model, state, what)
+    grid = _source_grid(state, config.hidden_size, what)
     target = vit.state_dict()
     rename = _to_model_naming(target)
     incoming = {rename(canonical_hf_key(k)): v for k, v in state.items()}
@@ -111,11 +112,16 @@ def load_hf_state_dict(model: Segmenter, state: dict[str, Tensor], *, what: str)
             "the file is incomplete or not a DINOv2 ViT"
         )
     for key, value in incoming.items():
-        if key in target and tuple(value.shape) != tuple(target[key].shape):
+        if key == _POS_KEY or key not in target:
+            continue
+        if tuple(value.shape) != tuple(target[key].shape):
             raise UserError(
                 f"{what}: tensor {key} has shape {tuple(value.shape)} but the encoder needs "
                 f"{tuple(target[key].shape)}; the weights do not fit --model {config.arch}"
             )
+    # Everything checked: only now change the model.
+    pos_grid = [config.num_pos_patches, grid]
+    _keep_position_grid(model, grid)
     params: dict[str, Tensor] = dict(vit.named_parameters())
     params.update(dict(vit.named_buffers()))
     with torch.no_grad():
@@ -126,38 +132,41 @@ def load_hf_state_dict(model: Segmenter, state: dict[str, Tensor], *, what: str)
     return {"loaded": loaded, "missing": missing, "skipped": skipped, "pos_grid": pos_grid}
 
 
-def _adopt_position_grid(model: Segmenter, state: dict[str, Tensor], what: str) -> list[int]:
-    """Keep the source's position grid: resize the parameter and record it in the config.
-
-    The encoder interpolates position embeddings to the input size at run time, so a 37x37
-    grid and a 16x16 grid both work; keeping the source's grid keeps its weights exact.
-    """
-    key = "embeddings.position_embeddings"
-    pos = state.get(key)
+def _source_grid(state: dict[str, Tensor], hidden_size: int, what: str) -> int:
+    """Side of the source's square position-embedding grid (37 for DINOv2's 518 / 14)."""
+    pos = state.get(_POS_KEY)
     if pos is None:
-        raise UserError(f"{what} has no position embedding ({key})")
-    embeddings = model.encoder.vit.embeddings
-    current = embeddings.position_embeddings
-    old_grid = model.config.num_pos_patches
-    if pos.ndim != 3 or pos.shape[0] != 1 or pos.shape[2] != current.shape[2]:
+        raise UserError(f"{what} has no position embedding ({_POS_KEY})")
+    if pos.ndim != 3 or pos.shape[0] != 1 or pos.shape[2] != hidden_size:
         raise UserError(
             f"{what}: position embedding has shape {tuple(pos.shape)}, expected "
-            f"(1, 1 + grid*grid, {current.shape[2]})"
+            f"(1, 1 + grid*grid, {hidden_size})"
         )
     positions = int(pos.shape[1]) - 1
-    grid = math.isqrt(positions)
+    grid = math.isqrt(max(positions, 0))
     if grid * grid != positions or grid == 0:
         raise UserError(
             f"{what}: position embedding has {positions} patch positions, not a square grid"
         )
-    if tuple(pos.shape) != tuple(current.shape):
+    return grid
+
+
+def _keep_position_grid(model: Segmenter, grid: int) -> None:
+    """Give the encoder a `grid` x `grid` position embedding and record it in the config.
+
+    The encoder interpolates position embeddings to the input size at run time, so a 37x37
+    grid and a 16x16 grid both work; keeping the source's grid keeps its weights exact.
+    """
+    embeddings = model.encoder.vit.embeddings
+    current = embeddings.position_embeddings
+    shape = (1, 1 + grid * grid, int(current.shape[2]))
+    if tuple(current.shape) != shape:
         embeddings.position_embeddings = nn.Parameter(
-            torch.zeros(tuple(pos.shape), dtype=current.dtype, device=current.device),
+            torch.zeros(shape, dtype=current.dtype, device=current.device),
             requires_grad=current.requires_grad,
         )
         model.config.num_pos_patches = grid
         model.encoder.vit.config.image_size = grid * model.config.patch_size
-    return [old_grid, grid]
 
 
 def _to_model_naming(target: dict[str, Tensor]) -> Any:
