@@ -157,9 +157,13 @@ def test_ctrl_c_leaves_a_valid_bag_and_partial_metrics(tmp_path: Path, tiny_mode
     result = replay(load_predictor(tiny_model), ReplayOptions(
         bag=tmp_path / "in", image_topic="/camera/image_raw", out=out,
         label_topic="/camera/labels", progress=False), on_frame=press_ctrl_c)
-    assert result.interrupted and result.frames == 4
-    assert "interrupted after 4 frames" in (result.stopped or "")
+    # Frames already predicted when Ctrl-C came (at most the queue depth + 1) are still written.
+    assert result.interrupted and 4 <= result.frames <= 7
+    assert f"interrupted after {result.frames} frames" in (result.stopped or "")
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
-    assert [m.stamp_ns for m in read_arrays(out, SEG)] == [START + i * STEP for i in range(4)]
+    stamps = [m.stamp_ns for m in read_arrays(out, SEG)]
+    assert stamps == [START + i * STEP for i in range(result.frames)]
+    assert result.last_stamp_ns == stamps[-1]
     doc = write_report(tmp_path / "report", result.evaluation, facts=result.facts())
-    assert doc["frames"] == 4 and doc["run"]["stopped_early"].startswith("interrupted")
+    assert doc["frames"] == result.frames
+    assert doc["run"]["stopped_early"].startswith("interrupted")

@@ -9,7 +9,6 @@ partial report.
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import signal
 import threading
@@ -21,15 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.inference.base import Predictor
-from uncertainty_seg_node.replay.evaluation import UNKNOWN_DOMAIN, FrameRecord, ReplayEvaluation
-from uncertainty_seg_node.replay.ground_truth import (
-    GroundTruth,
-    LabelFolder,
-    StampJoiner,
-    check_train_ids,
+from uncertainty_seg_node.replay.evaluation import FrameRecord, ReplayEvaluation
+from uncertainty_seg_node.replay.frame_sources import (
+    FrameSources,
+    open_frame_sources,
+    require_topic,
 )
+from uncertainty_seg_node.replay.ground_truth import GroundTruth
+from uncertainty_seg_node.replay.pipeline import BackgroundStage
 from uncertainty_seg_node.visualize import OUTPUT_ENCODINGS, output_images
 
 DEFAULT_NAMESPACE = "/uncertainty_seg_node"
@@ -106,39 +105,8 @@ class ReplayResult:
         }
 
 
-@dataclass
-class _Sources:
-    """Where one frame's ground truth and domain come from, and which topics to copy."""
-
-    folder: LabelFolder | None = None
-    labels: StampJoiner[np.ndarray] | None = None
-    anomaly: StampJoiner[np.ndarray] | None = None
-    domains: DomainTrack | None = None
-    label_topic: str = ""
-    anomaly_topic: str = ""
-    domain_topic: str = ""
-    compressed: bool = False
-
-
 def _per_frame(seconds: float, frames: int) -> float:
     return 1e3 * seconds / frames if frames else float("nan")
-
-
-class DomainTrack:
-    """The domain of each frame from a std_msgs/String topic logged with (or before) it."""
-
-    def __init__(self, entries: list[tuple[int, str]]) -> None:
-        entries = sorted(entries)
-        self._times = [t for t, _ in entries]
-        self._values = [v for _, v in entries]
-
-    def at(self, stamp_ns: int) -> str:
-        """The latest domain logged at or before `stamp_ns` ('' if none yet)."""
-        i = bisect.bisect_right(self._times, stamp_ns)
-        return self._values[i - 1] if i else UNKNOWN_DOMAIN
-
-    def __len__(self) -> int:
-        return len(self._times)
 
 
 def message_count(bag: Path, topic: str) -> int | None:
@@ -186,6 +154,20 @@ def _timed(iterator: Iterator[Any], result: ReplayResult) -> Iterator[Any]:
         yield item
 
 
+@dataclass
+class _Frame:
+    """A predicted frame on its way to the writer / evaluation stage."""
+
+    index: int
+    stamp_ns: int
+    frame_id: str
+    image: np.ndarray
+    prediction: Any
+    truth: GroundTruth | None
+    domain: str
+    predict_ms: float
+
+
 def replay(
     predictor: Predictor,
     options: ReplayOptions,
@@ -193,13 +175,16 @@ def replay(
     stop: threading.Event | None = None,
     on_frame: Callable[[FrameRecord], None] | None = None,
 ) -> ReplayResult:
-    """Stream the bag through `predictor`; see the module docstring. Never loses written data."""
+    """Stream the bag through `predictor`; see the module docstring. Never loses written data.
+
+    `stop` ends the replay after the current frame (Ctrl-C sets it); `on_frame` is called (on
+    the writer thread) with each frame's record once it is written and evaluated.
+    """
     from uncertainty_seg_node.bags import bag_io
-    from uncertainty_seg_node.bags.topics import ANOMALY_TOPIC, DOMAIN_TOPIC
 
     bag = Path(options.bag)
     topics = bag_io.list_topics(bag)
-    _require_topic(bag, topics, options.image_topic, "image")
+    require_topic(bag, topics, options.image_topic, "image")
     config = predictor.config
     gamma = config.default_gamma if options.gamma is None else float(options.gamma)
     evaluation = ReplayEvaluation(
@@ -209,130 +194,118 @@ def replay(
     )
     result = ReplayResult(evaluation)
     count = message_count(bag, options.image_topic)
-    sources: dict[str, Any] = {"bag": str(bag), "image_topic": options.image_topic,
-                               "model": getattr(predictor, "backend_name", "?"),
-                               "gamma": gamma, "bag_messages": count}
-
-    src = _Sources(compressed=topics[options.image_topic].endswith("CompressedImage"))
-    if options.labels is not None and options.label_topic:
-        raise UserError("give either --labels DIR or --label-topic T, not both")
-    if options.labels is not None:
-        src.folder = LabelFolder(options.labels, options.label_match)
-        src.folder.check_count(count if options.max_frames is None else None)
-        sources.update(labels=str(options.labels), label_match=src.folder.match)
-    elif options.label_topic:
-        _require_topic(bag, topics, options.label_topic, "label")
-        src.label_topic = options.label_topic
-        src.labels = StampJoiner(
-            (m.stamp_ns, m.image) for m in bag_io.read_mono(bag, options.label_topic))
-        sources["label_topic"] = options.label_topic
-    anomaly_topic = options.anomaly_topic
-    if anomaly_topic is None and src.labels is not None and ANOMALY_TOPIC in topics:
-        anomaly_topic = ANOMALY_TOPIC
-    if anomaly_topic:
-        _require_topic(bag, topics, anomaly_topic, "anomaly")
-        src.anomaly_topic = anomaly_topic
-        src.anomaly = StampJoiner(
-            (m.stamp_ns, m.image) for m in bag_io.read_mono(bag, anomaly_topic))
-        sources["anomaly_topic"] = anomaly_topic
-    domain_topic = options.domain_topic
-    if domain_topic is None:
-        domain_topic = DOMAIN_TOPIC if DOMAIN_TOPIC in topics else ""
-    if domain_topic:
-        _require_topic(bag, topics, domain_topic, "domain")
-        src.domain_topic = domain_topic
-        src.domains = DomainTrack(list(bag_io.read_strings(bag, domain_topic)))
-        sources["domain_topic"] = domain_topic
-    if src.folder is None and src.labels is None:
+    src = open_frame_sources(
+        bag, topics, labels=options.labels, label_match=options.label_match,
+        label_topic=options.label_topic, anomaly_topic=options.anomaly_topic,
+        domain_topic=options.domain_topic,
+        image_messages=count if options.max_frames is None else None,
+    )
+    if not src.has_ground_truth:
         hint = [t for t in topics if t.endswith("/labels")]
         result.warnings.append(
             "no ground truth given: outputs written, no metrics"
             + (f" (the bag has {hint[0]}: pass --label-topic {hint[0]})" if hint else ""))
-    sources["out"] = str(options.out) if options.out else None
-    result.sources = sources
-
+    result.sources = {
+        "bag": str(bag), "image_topic": options.image_topic,
+        "backend": getattr(predictor, "backend_name", "?"), "gamma": gamma,
+        "bag_messages": count, **src.facts, "out": str(options.out) if options.out else None,
+    }
+    compressed = topics[options.image_topic].endswith("CompressedImage")
     stop = stop or threading.Event()
     writer_cm: Any = (bag_io.BagWriter(options.out, options.out_storage)
                       if options.out is not None else contextlib.nullcontext())
-    progress = _progress(options.progress, count if options.max_frames is None else
-                         min(count or options.max_frames, options.max_frames))
+    total = count if options.max_frames is None else min(count or options.max_frames,
+                                                         options.max_frames)
+    progress = _progress(options.progress, total)
+    submitted = 0
     start = time.perf_counter()
     try:
         with stop_on_sigint(stop), writer_cm as writer:
+
+            def finish(item: _Frame) -> None:
+                t0 = time.perf_counter()
+                if writer is not None:
+                    _write_frame(writer, item, config.palette, options, src, compressed)
+                t1 = time.perf_counter()
+                record = _evaluate_frame(evaluation, item)
+                result.write_s += t1 - t0
+                result.evaluate_s += time.perf_counter() - t1
+                result.frames += 1
+                if result.first_stamp_ns is None:
+                    result.first_stamp_ns = item.stamp_ns
+                result.last_stamp_ns = item.stamp_ns
+                progress.update(1)
+                if on_frame is not None:
+                    on_frame(record)
+
             frames = _timed(bag_io.read_images(bag, options.image_topic), result)
             try:
-                for index, frame in enumerate(frames):
-                    _process(frame, index, predictor, options, gamma, result, writer, src,
-                             on_frame)
-                    progress.update(1)
-                    if stop.is_set():
-                        result.interrupted = True
-                        result.stopped = (f"interrupted after {result.frames} frames (last good "
-                                          f"stamp {result.last_stamp_ns} ns)")
-                        break
-                    if options.max_frames is not None and result.frames >= options.max_frames:
-                        break
+                with BackgroundStage(finish) as stage:
+                    for index, frame in enumerate(frames):
+                        stage.put(_predict_frame(predictor, frame, index, gamma, src, result))
+                        submitted += 1
+                        if stop.is_set():
+                            result.interrupted = True
+                            break
+                        if options.max_frames is not None and submitted >= options.max_frames:
+                            break
             except bag_io.BagReadError as exc:
                 result.stopped = str(exc)
             except KeyboardInterrupt:  # a second Ctrl-C, or one outside the main thread
                 result.interrupted = True
-                result.stopped = f"interrupted after {result.frames} frames"
             if writer is not None:
                 result.output_messages = writer.count
     finally:
         progress.close()
         result.wall_s = time.perf_counter() - start
+    if result.interrupted:
+        result.stopped = (f"interrupted after {result.frames} frames (last good stamp "
+                          f"{result.last_stamp_ns} ns)")
     result.labelled_frames = evaluation.labelled_frames
-    _finish_ground_truth(result, src)
+    result.warnings.extend(src.warnings(result.frames, result.first_stamp_ns,
+                                        result.last_stamp_ns, complete=result.stopped is None))
     return result
 
 
-def _process(frame: Any, index: int, predictor: Predictor, options: ReplayOptions, gamma: float,
-             result: ReplayResult, writer: Any, src: _Sources,
-             on_frame: Callable[[FrameRecord], None] | None) -> None:
-    """One frame: predict, write the node's topics, evaluate."""
+def _predict_frame(predictor: Predictor, frame: Any, index: int, gamma: float,
+                   src: FrameSources, result: ReplayResult) -> _Frame:
+    """Run the model and look up the frame's ground truth and domain (main thread)."""
     t0 = time.perf_counter()
     prediction = predictor.predict(frame.image, encoding="rgb8", gamma=gamma)
     t1 = time.perf_counter()
     result.predict_s += t1 - t0
     result.network_s += prediction.timings_ms.get("inference", 0.0) / 1e3
-    truth = _ground_truth(frame.stamp_ns, index, frame.image.shape[:2],
-                          predictor.config.num_classes, src)
-    domain = src.domains.at(frame.stamp_ns) if src.domains is not None else UNKNOWN_DOMAIN
-    t2 = time.perf_counter()
-    result.read_s += t2 - t1
-    if writer is not None:
-        _write_frame(writer, frame, prediction, predictor.config.palette, options, src, truth,
-                     domain)
-    t3 = time.perf_counter()
-    result.write_s += t3 - t2
-    record = result.evaluation.add(
-        index=index, stamp_ns=frame.stamp_ns, image=frame.image,
-        class_ids=prediction.class_ids, confidence=prediction.confidence,
-        certain=prediction.certain, labels=None if truth is None else truth.labels,
-        anomaly=None if truth is None else truth.anomaly, domain=domain,
-        predict_ms=1e3 * (t1 - t0),
+    truth = src.truth_for(frame.stamp_ns, index, frame.image.shape[:2],
+                          predictor.config.num_classes)
+    domain = src.domain_at(frame.stamp_ns)
+    result.read_s += time.perf_counter() - t1
+    return _Frame(index, frame.stamp_ns, frame.frame_id, frame.image, prediction, truth, domain,
+                  1e3 * (t1 - t0))
+
+
+def _evaluate_frame(evaluation: ReplayEvaluation, item: _Frame) -> FrameRecord:
+    p, truth = item.prediction, item.truth
+    return evaluation.add(
+        index=item.index, stamp_ns=item.stamp_ns, image=item.image, class_ids=p.class_ids,
+        confidence=p.confidence, certain=p.certain,
+        labels=None if truth is None else truth.labels,
+        anomaly=None if truth is None else truth.anomaly, domain=item.domain,
+        predict_ms=item.predict_ms,
     )
-    result.evaluate_s += time.perf_counter() - t3
-    result.frames += 1
-    if result.first_stamp_ns is None:
-        result.first_stamp_ns = frame.stamp_ns
-    result.last_stamp_ns = frame.stamp_ns
-    if on_frame is not None:
-        on_frame(record)
 
 
-def _write_frame(writer: Any, frame: Any, prediction: Any, palette: Any, options: ReplayOptions,
-                 src: _Sources, truth: GroundTruth | None, domain: str) -> None:
+def _write_frame(writer: Any, item: _Frame, palette: Any, options: ReplayOptions,
+                 src: FrameSources, compressed: bool) -> None:
     """The input image, the node's topics and the ground truth that came from topics."""
-    stamp, frame_id = frame.stamp_ns, frame.frame_id
+    stamp, frame_id, truth = item.stamp_ns, item.frame_id, item.truth
     if options.copy_input:
-        if src.compressed:
-            writer.write_compressed(options.image_topic, stamp, frame_id, frame.image, "jpeg")
+        if compressed:
+            writer.write_compressed(options.image_topic, stamp, frame_id, item.image, "jpeg")
         else:
-            writer.write_image(options.image_topic, stamp, frame_id, frame.image, "rgb8")
-    rendered = output_images(prediction.class_ids, prediction.confidence, prediction.certain,
-                             palette, names=options.outputs)
+            writer.write_image(options.image_topic, stamp, frame_id, item.image, "rgb8")
+    p = item.prediction
+    rendered = output_images(p.class_ids, p.confidence, p.certain, palette,
+                             names=options.outputs)
     for name, (array, encoding) in rendered.items():
         writer.write_image(f"{options.namespace}/{name}", stamp, frame_id, array, encoding)
     if truth is not None and src.label_topic:
@@ -341,59 +314,7 @@ def _write_frame(writer: Any, frame: Any, prediction: Any, palette: Any, options
         writer.write_image(src.anomaly_topic, stamp, frame_id,
                            truth.anomaly.astype(np.uint8) * np.uint8(255), "mono8")
     if src.domain_topic:
-        writer.write_string(src.domain_topic, stamp, domain)
-
-
-def _ground_truth(stamp_ns: int, index: int, shape: tuple[int, int], num_classes: int,
-                  src: _Sources) -> GroundTruth | None:
-    anomaly = src.anomaly.get(stamp_ns) if src.anomaly is not None else None
-    if anomaly is not None:
-        if anomaly.shape != shape:
-            raise UserError(f"anomaly mask at stamp {stamp_ns} is {anomaly.shape[1]}x"
-                            f"{anomaly.shape[0]} but its image is {shape[1]}x{shape[0]} (WxH)")
-        anomaly = anomaly > 0
-    if src.folder is not None:
-        found = src.folder.lookup(index, stamp_ns)
-        if found is None:
-            return None
-        truth = src.folder.load(found, shape, num_classes)
-        if anomaly is not None:
-            truth.anomaly = anomaly
-        return truth
-    if src.labels is not None:
-        labels = src.labels.get(stamp_ns)
-        if labels is None:
-            return None
-        where = f"label message at stamp {stamp_ns}"
-        if labels.shape != shape:
-            raise UserError(f"{where} is {labels.shape[1]}x{labels.shape[0]} but its image is "
-                            f"{shape[1]}x{shape[0]} (WxH); labels must have the image's size")
-        return GroundTruth(check_train_ids(labels, num_classes, where), anomaly, where)
-    return None
-
-
-def _finish_ground_truth(result: ReplayResult, src: _Sources) -> None:
-    """Warnings for ground truth that found no frame (the caller decides whether it fails)."""
-    if src.folder is not None and result.stopped is None:
-        message = src.folder.mismatch_message(result.first_stamp_ns, result.last_stamp_ns)
-        if message:
-            result.warnings.append(message)
-    for what, join in (("label", src.labels), ("anomaly", src.anomaly)):
-        if join is None:
-            continue
-        unmatched = join.finish()
-        if join.matched == 0 and result.frames:
-            result.warnings.append(
-                f"no {what} message matched an image stamp (timestamps mismatch): {what}s must "
-                "carry the header stamp of their image")
-        elif unmatched:
-            result.warnings.append(f"{unmatched} {what} message(s) matched no image stamp")
-
-
-def _require_topic(bag: Path, topics: dict[str, str], topic: str, what: str) -> None:
-    if topic not in topics:
-        have = ", ".join(f"{t} ({m.rsplit('/', 1)[-1]})" for t, m in sorted(topics.items()))
-        raise UserError(f"{what} topic {topic} is not in bag {bag}; its topics: {have or 'none'}")
+        writer.write_string(src.domain_topic, stamp, item.domain)
 
 
 def _progress(enabled: bool, total: int | None) -> Any:
