@@ -116,6 +116,17 @@ class TorchPredictor(PipelinePredictor):
         self.config = dataclasses.replace(self.config, score_method=method)
         self.deploy.score_method = method
 
+    @property
+    def temperature(self) -> float:
+        return self.config.temperature
+
+    @temperature.setter
+    def temperature(self, value: float) -> None:
+        if not value > 0:
+            raise UserError(f"temperature must be > 0, got {value}")
+        self.config = dataclasses.replace(self.config, temperature=float(value))
+        self.deploy.temperature.fill_(float(value))
+
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         dtype = PRECISIONS[self.precision]
         if dtype is None:

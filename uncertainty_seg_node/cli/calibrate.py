@@ -1,0 +1,105 @@
+"""`uncertainty-seg calibrate`: fit gamma (and temperature), write them into the model."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from uncertainty_seg_node.errors import UserError
+
+BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "calibrate", help="fit gamma (and temperature) on labelled validation data",
+        description="Pick the model's default gamma on labelled validation data: at MaxF0.5 of "
+        "'certain = accurate', or, with --target-precision P, the gamma with the most recall "
+        "whose certain pixels reach precision P. Optionally fit the softmax temperature by NLL "
+        "(--fit-temperature). Both are written into the model's metadata (in place, or --out).",
+    )
+    parser.add_argument("--model", required=True, type=Path,
+                        help="checkpoint (.pt), .onnx file or TensorRT engine")
+    parser.add_argument("--data", required=True, type=Path, help="labelled validation folder")
+    parser.add_argument("--classes", type=Path, default=None, help="class-map YAML of the labels")
+    parser.add_argument("--split", default=None, help="dataset split (e.g. val)")
+    parser.add_argument("--target-precision", type=float, default=None,
+                        help="write the gamma reaching this precision of certain pixels "
+                        "(e.g. 0.99) instead of the MaxF0.5 gamma")
+    parser.add_argument("--fit-temperature", action="store_true",
+                        help="also fit the softmax temperature on the validation NLL (needs "
+                        "logits: a checkpoint or an ONNX file exported --with-logits)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="write the calibrated model here (default: rewrite --model)")
+    parser.add_argument("--dry-run", action="store_true", help="report only, write nothing")
+    parser.add_argument("--backend", choices=BACKENDS, default="auto")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--max-frames", type=int, default=None)
+    parser.add_argument("--json", type=Path, default=None, help="write the result as JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from uncertainty_seg_node.calibration import (
+        calibrate_gamma,
+        fit_temperature_on,
+        jsonable,
+        summary_lines,
+        write_calibration,
+    )
+    from uncertainty_seg_node.data import open_labelled
+    from uncertainty_seg_node.evaluation import collect_evaluator
+    from uncertainty_seg_node.inference.factory import load_predictor
+
+    if args.target_precision is not None and not 0.0 < args.target_precision <= 1.0:
+        raise UserError(f"target precision {args.target_precision} must be in (0, 1]")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise UserError(f"--max-frames must be at least 1, got {args.max_frames}")
+    predictor: Any = load_predictor(args.model, backend=args.backend, device=args.device)
+    dataset = open_labelled(args.data, args.classes, args.split)
+    temperature = nll_before = nll_after = None
+    with tempfile.TemporaryDirectory() as scratch:
+        if args.fit_temperature:
+            temperature, nll_before, nll_after = fit_temperature_on(
+                predictor, dataset, max_frames=args.max_frames)
+            if predictor.config.score_method == "temperature":
+                # gamma must be chosen on the confidence the recalibrated model will output.
+                predictor = _with_temperature(predictor, args.model, temperature, Path(scratch))
+        evaluator = collect_evaluator(predictor, dataset, progress=False,
+                                      max_frames=args.max_frames)
+    result = calibrate_gamma(evaluator, args.target_precision)
+    result.temperature, result.nll_before, result.nll_after = temperature, nll_before, nll_after
+    for line in summary_lines(result):
+        print(line)
+    if not args.dry_run:
+        record = {"data": str(args.data), "gamma_source": result.gamma_source,
+                  "frames": result.frames, "pixels": result.pixels,
+                  "gamma_maxf05": result.maxf05.gamma, "maxf05": result.maxf05.f05,
+                  "precision": result.at_gamma.precision, "recall": result.at_gamma.recall,
+                  "p_ac": result.at_gamma.p_ac, "target_precision": result.target_precision,
+                  "temperature": temperature, "nll_before": nll_before, "nll_after": nll_after}
+        out = write_calibration(args.model, args.out, gamma=result.gamma,
+                                temperature=temperature, record=record)
+        print(f"wrote {out}")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(jsonable(result) + "\n")
+    return 0
+
+
+def _with_temperature(predictor: Any, model: Path, temperature: float, scratch: Path) -> Any:
+    """The same model with a new temperature: set in place (torch) or via a rewritten copy."""
+    from uncertainty_seg_node.calibration import write_calibration
+    from uncertainty_seg_node.inference.factory import load_predictor
+    from uncertainty_seg_node.inference.torch_backend import TorchPredictor
+
+    if isinstance(predictor, TorchPredictor):
+        predictor.temperature = temperature
+        return predictor
+    if model.suffix != ".onnx":
+        raise UserError(f"{model} has its temperature compiled in; calibrate the .onnx file and "
+                        "rebuild the engine from it")
+    copy = write_calibration(model, scratch / model.name, temperature=temperature)
+    return load_predictor(copy, backend=predictor.backend_name, device=predictor.device)
