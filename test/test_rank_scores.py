@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from uncertainty_seg_node.replay.image_scores import image_uncertainty, rankdata, spearman
+from uncertainty_seg_node.replay.image_scores import (
+    image_uncertainties,
+    image_uncertainty,
+    rankdata,
+    spearman,
+)
 
 
 def test_image_scores_match_their_definitions() -> None:
@@ -14,6 +19,11 @@ def test_image_scores_match_their_definitions() -> None:
     assert image_uncertainty(conf, "mean") == pytest.approx(u.mean())
     assert image_uncertainty(conf, "uaal") == pytest.approx(np.mean(u**2))
     assert image_uncertainty(conf, "uaal", exponent=3) == pytest.approx(np.mean(u**3))
+    rng = np.random.default_rng(0)
+    big = rng.random((120, 240)).astype(np.float32)
+    mean, uaal = image_uncertainties(big)
+    assert mean == pytest.approx(image_uncertainty(big, "mean"), rel=1e-6)
+    assert uaal == pytest.approx(image_uncertainty(big, "uaal"), rel=1e-5)
 
 
 def test_uaal_weighs_concentrated_uncertainty_more_than_the_mean_does() -> None:

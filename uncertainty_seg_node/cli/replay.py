@@ -62,6 +62,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help=f"namespace of the output topics (default {DEFAULT_NAMESPACE})")
     parser.add_argument("--no-color", action="store_true",
                         help="skip segmentation_color / confidence_color (faster, smaller)")
+    parser.add_argument("--no-background", action="store_true",
+                        help="write and evaluate in the main thread (for timing comparisons)")
     parser.add_argument("--max-frames", type=int, default=None, help="replay at most N frames")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
@@ -94,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         label_topic=args.label_topic, anomaly_topic=args.anomaly_topic,
         domain_topic=args.domain_topic, gamma=args.gamma, namespace=args.namespace,
         outputs=outputs, max_frames=args.max_frames, progress=not args.no_progress,
+        background=not args.no_background,
     )
     predictor = load_predictor(Path(args.model), backend=args.backend, device=args.device)
     result = replay(predictor, options)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from uncertainty_seg_node.metrics import Evaluator, frame_summary
-from uncertainty_seg_node.replay.image_scores import image_uncertainty
+from uncertainty_seg_node.replay.image_scores import image_uncertainties
 from uncertainty_seg_node.replay.plots import example_panel
 
 OVERALL = "overall"
@@ -90,6 +90,7 @@ class ReplayEvaluation:
     ) -> FrameRecord:
         """Add one frame; `labels` None means unlabelled (only the frame record is kept)."""
         summary = frame_summary(class_ids, confidence, labels, self.gamma, self.ignore_index)
+        uncertainty_mean, uncertainty_uaal = image_uncertainties(confidence)
         if labels is not None:
             evaluator = self.evaluators.get(domain)
             if evaluator is None:
@@ -102,8 +103,8 @@ class ReplayEvaluation:
             labelled=labels is not None,
             certain_fraction=summary["certain_fraction"],
             mean_confidence=summary["mean_confidence"],
-            uncertainty_mean=image_uncertainty(confidence, "mean"),
-            uncertainty_uaal=image_uncertainty(confidence, "uaal"),
+            uncertainty_mean=uncertainty_mean,
+            uncertainty_uaal=uncertainty_uaal,
             error_rate=summary["error_rate"],
             certain_accuracy=summary["certain_accuracy"],
             predict_ms=float(predict_ms),

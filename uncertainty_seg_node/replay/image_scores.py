@@ -29,6 +29,15 @@ def image_uncertainty(
     return float(np.mean(uncertainty**exponent))
 
 
+def image_uncertainties(confidence: np.ndarray) -> tuple[float, float]:
+    """(mean, uaal) in one pass over a float32 map: the two image scores of every frame."""
+    if confidence.size == 0:
+        raise ValueError("empty confidence map")
+    u = 1.0 - np.clip(np.asarray(confidence, dtype=np.float32), 0.0, 1.0)
+    n = float(u.size)
+    return float(u.sum(dtype=np.float64) / n), float(np.vdot(u, u) / n)
+
+
 def rankdata(values: np.ndarray) -> np.ndarray:
     """Ranks 1..n with ties given their average rank (scipy.stats.rankdata 'average')."""
     values = np.asarray(values, dtype=np.float64).ravel()

@@ -80,3 +80,24 @@ class BackgroundStage:
             self.close()
         except BaseException:  # noqa: BLE001, S110
             pass
+
+
+class InlineStage:
+    """`BackgroundStage`'s interface, working in the caller's thread (`--no-background`)."""
+
+    def __init__(self, work: Callable[[Any], None]) -> None:
+        self._work = work
+
+    def put(self, item: Any) -> None:
+        """Work the item now."""
+        self._work(item)
+
+    def close(self) -> None:
+        """Nothing queued, nothing to do."""
+
+    def __enter__(self) -> InlineStage:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        return None

@@ -28,7 +28,7 @@ from uncertainty_seg_node.replay.frame_sources import (
     require_topic,
 )
 from uncertainty_seg_node.replay.ground_truth import GroundTruth
-from uncertainty_seg_node.replay.pipeline import BackgroundStage
+from uncertainty_seg_node.replay.pipeline import BackgroundStage, InlineStage
 from uncertainty_seg_node.visualize import OUTPUT_ENCODINGS, output_images
 
 DEFAULT_NAMESPACE = "/uncertainty_seg_node"
@@ -54,6 +54,7 @@ class ReplayOptions:
     max_frames: int | None = None
     progress: bool = True
     examples_per_domain: int = 2
+    background: bool = True  # write + evaluate on a worker thread while the next frame runs
 
 
 @dataclass
@@ -208,7 +209,8 @@ def replay(
     result.sources = {
         "bag": str(bag), "image_topic": options.image_topic,
         "backend": getattr(predictor, "backend_name", "?"), "gamma": gamma,
-        "bag_messages": count, **src.facts, "out": str(options.out) if options.out else None,
+        "bag_messages": count, "background_writer": options.background, **src.facts,
+        "out": str(options.out) if options.out else None,
     }
     compressed = topics[options.image_topic].endswith("CompressedImage")
     stop = stop or threading.Event()
@@ -240,7 +242,8 @@ def replay(
 
             frames = _timed(bag_io.read_images(bag, options.image_topic), result)
             try:
-                with BackgroundStage(finish) as stage:
+                stage_cm = BackgroundStage(finish) if options.background else InlineStage(finish)
+                with stage_cm as stage:
                     for index, frame in enumerate(frames):
                         stage.put(_predict_frame(predictor, frame, index, gamma, src, result))
                         submitted += 1
