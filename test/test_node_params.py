@@ -141,3 +141,13 @@ def test_declared_with_descriptors_in_rclpy() -> None:
             declare_parameters(bad)
     finally:
         context.try_shutdown()
+
+
+def test_input_reliability_follows_publishers_only_in_auto() -> None:
+    from uncertainty_seg_node.ros.params import input_reliability
+
+    assert input_reliability("auto", []) == "best_effort"  # sensor data until a camera shows
+    assert input_reliability("auto", ["reliable", "reliable"]) == "reliable"
+    assert input_reliability("auto", ["reliable", "best_effort"]) == "best_effort"
+    assert input_reliability("best_effort", ["reliable"]) == "best_effort"
+    assert input_reliability("reliable", ["best_effort"]) == "reliable"

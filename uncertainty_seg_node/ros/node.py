@@ -19,6 +19,7 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.subscription import Subscription
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
@@ -37,6 +38,7 @@ from uncertainty_seg_node.ros.params import (
     SPECS,
     check_value,
     declare_parameters,
+    input_reliability,
     resolve_model_path,
     settings_from_values,
 )
@@ -109,24 +111,48 @@ class UncertaintySegNode(Node):
         self.add_post_set_parameters_callback(self._apply_parameters)
 
         settings = self._settings
-        input_qos = QoSProfile(
-            history=HistoryPolicy.KEEP_LAST,
-            depth=settings.qos_depth,
-            reliability=ReliabilityPolicy.BEST_EFFORT
-            if settings.qos_reliability == "best_effort" else ReliabilityPolicy.RELIABLE,
-        )
-        msg_type: Any = CompressedImage if settings.compressed else Image
-        self._subscription = self.create_subscription(
-            msg_type, settings.input_topic, self._on_image, input_qos
-        )
+        self._reliability = input_reliability(settings.qos_reliability, [])
+        self._subscription = self._subscribe()
+        if settings.qos_reliability == "auto":
+            self._qos_timer = self.create_timer(0.5, self._match_publishers)
         self._timer = self.create_timer(settings.diagnostics_period, self._publish_diagnostics)
         self._worker.start()
         self.get_logger().info(
-            f"subscribed to {self._subscription.topic_name} "
-            f"({'CompressedImage' if settings.compressed else 'Image'}, "
-            f"{settings.qos_reliability}, depth {settings.qos_depth}); model {self._model_path} "
-            f"({self._backend_name()}); publishing under {self.get_fully_qualified_name()}/"
+            f"model {self._model_path} ({self._backend_name()}); publishing under "
+            f"{self.get_fully_qualified_name()}/"
         )
+
+    # -- input -------------------------------------------------------------------------------
+
+    def _subscribe(self) -> Subscription[Any]:
+        settings = self._settings
+        qos = QoSProfile(
+            history=HistoryPolicy.KEEP_LAST,
+            depth=settings.qos_depth,
+            reliability=ReliabilityPolicy.RELIABLE
+            if self._reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT,
+        )
+        msg_type: Any = CompressedImage if settings.compressed else Image
+        subscription = self.create_subscription(
+            msg_type, settings.input_topic, self._on_image, qos)
+        self.get_logger().info(
+            f"subscribed to {subscription.topic_name} ({msg_type.__name__}, "
+            f"{self._reliability}, depth {settings.qos_depth})"
+        )
+        return subscription
+
+    def _match_publishers(self) -> None:
+        """qos_reliability=auto: follow the publishers (timer, executor thread)."""
+        publishers = [
+            "reliable" if info.qos_profile.reliability == ReliabilityPolicy.RELIABLE
+            else "best_effort"
+            for info in self.get_publishers_info_by_topic(self._settings.input_topic)
+        ]
+        wanted = input_reliability("auto", publishers)
+        if publishers and wanted != self._reliability:
+            self.destroy_subscription(self._subscription)
+            self._reliability = wanted
+            self._subscription = self._subscribe()
 
     # -- model -------------------------------------------------------------------------------
 

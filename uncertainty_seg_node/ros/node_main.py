@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import rclpy
 from rclpy.executors import ExternalShutdownException
 
 from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.ros.dds import apply_default_profile
 from uncertainty_seg_node.ros.params import NODE_NAME
 
 
 def main(args: list[str] | None = None) -> int:
     """Spin the node until SIGINT/SIGTERM; a node that cannot start exits 2 with one line."""
+    # rclpy's handler shuts the context down (spin then raises ExternalShutdownException) and
+    # chains to the previous handler: for SIGTERM that must not be the default, which would
+    # kill the process before the worker thread is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    profile = apply_default_profile()  # before the first participant is created
     try:
         with rclpy.init(args=args):
             from uncertainty_seg_node.ros.node import UncertaintySegNode
@@ -22,6 +29,8 @@ def main(args: list[str] | None = None) -> int:
             except UserError as exc:
                 rclpy.logging.get_logger(NODE_NAME).fatal(f"cannot start: {exc}")
                 return 2
+            if profile is not None:
+                node.get_logger().info(f"Fast DDS transport profile: {profile}")
             try:
                 rclpy.spin(node)
             finally:

@@ -25,7 +25,7 @@ PACKAGE = "uncertainty_seg_node"
 NODE_NAME = "uncertainty_seg_node"
 DEFAULT_MODEL_PATH = "models/default.onnx"
 BACKENDS = ("auto", "onnxruntime", "torch", "tensorrt")
-RELIABILITIES = ("best_effort", "reliable")
+RELIABILITIES = ("auto", "best_effort", "reliable")
 ON_MODEL_ERROR = ("fail", "wait")
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
@@ -64,8 +64,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "Camera topic (sensor_msgs/Image); with compressed=true the node subscribes to "
               "<image_topic>/compressed (sensor_msgs/CompressedImage) instead."),
     ParamSpec("compressed", False, "Subscribe to CompressedImage (jpeg/png) instead of Image."),
-    ParamSpec("qos_reliability", "best_effort",
-              "Input QoS reliability; best_effort is the sensor-data profile.",
+    ParamSpec("qos_reliability", "auto",
+              "Input QoS reliability. best_effort is the sensor-data profile; auto starts so and "
+              "switches to reliable while every publisher of the topic is reliable (best effort "
+              "loses frames larger than a DDS shared-memory segment when fragments drop).",
               choices=RELIABILITIES),
     ParamSpec("qos_depth", 5, "Input QoS history depth (keep last).", int_range=(1, 100)),
     ParamSpec("publish_color", True,
@@ -104,7 +106,7 @@ class NodeSettings:
     gamma: float | None = None  # None = the model's calibrated value
     image_topic: str = "/camera/image_raw"
     compressed: bool = False
-    qos_reliability: str = "best_effort"
+    qos_reliability: str = "auto"
     qos_depth: int = 5
     publish_color: bool = True
     color_overlay_alpha: float = 0.0
@@ -120,6 +122,19 @@ class NodeSettings:
         if self.compressed and not self.image_topic.endswith("/compressed"):
             return self.image_topic.rstrip("/") + "/compressed"
         return self.image_topic
+
+
+def input_reliability(setting: str, publishers: list[str]) -> str:
+    """The input reliability to use: `setting`, or for `auto` the one every publisher allows.
+
+    `publishers` are the reliabilities ('reliable' / 'best_effort') of the topic's publishers.
+    A reliable subscription only matches reliable publishers; best effort matches all.
+    """
+    if setting != "auto":
+        return setting
+    if publishers and all(p == "reliable" for p in publishers):
+        return "reliable"
+    return "best_effort"
 
 
 def parse_gamma(value: Any) -> float | None:
