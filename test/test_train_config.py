@@ -95,3 +95,10 @@ def test_optimizer_gives_the_encoder_a_lower_lr_and_skips_frozen_params() -> Non
         param.requires_grad_(False)
     names = {g["name"] for g in build_optimizer(model, config).param_groups}
     assert names == {"decoder", "decoder/no_decay"}
+
+
+@pytest.mark.parametrize("item", ["steps=abc", "lr=fast", "freeze_encoder=3", "size=[1]"])
+def test_wrong_value_types_are_user_errors(item: str) -> None:
+    config = load_train_config("task", None, [item, "data=d", "out=o.pt"])
+    with pytest.raises(UserError):
+        config.validate()

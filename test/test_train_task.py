@@ -68,3 +68,21 @@ def test_seeds_give_different_ensemble_members(source: Path, tmp_path: Path) -> 
                              steps=1, batch_size=1, seed=seed, quiet=True)
         weights.append(train_task(config).model.decoder.classifier.weight.detach())
     assert (weights[0] - weights[1]).abs().max() > 1e-3
+
+
+def test_init_loads_encoder_weights_and_records_them(source: Path, tmp_path: Path) -> None:
+    from uncertainty_seg_node.config import model_config_for
+    from uncertainty_seg_node.model.segmenter import Segmenter
+
+    torch.manual_seed(123)
+    pretrained = Segmenter(model_config_for("tiny", input_size=(56, 112)))
+    folder = tmp_path / "hf_dinov2"
+    pretrained.encoder.vit.save_pretrained(folder)
+    config = TrainConfig(data=str(source), out=str(tmp_path / "init.pt"), size=(56, 112),
+                         steps=1, batch_size=1, lr=1e-12, init=str(folder), quiet=True)
+    result = train_task(config)
+    got = result.model.encoder.state_dict()
+    for name, value in pretrained.encoder.state_dict().items():
+        torch.testing.assert_close(got[name], value, msg=name)
+    prov = load_checkpoint(config.out).config.provenance
+    assert "encoder_init" in prov and prov["init"] == str(folder.resolve())

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +87,7 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Check every value a user can get wrong; raise UserError saying what to fix."""
+        _check_types(self)
         if self.mode not in MODES:
             raise UserError(f"mode {self.mode!r} is not one of {MODES}")
         if not self.data:
@@ -100,6 +103,10 @@ class TrainConfig:
                 raise UserError(
                     "train uncertainty needs target-domain images: --unlabelled DIR_OR_BAG"
                 )
+        if self.size is not None and (
+            len(self.size) != 2 or not all(isinstance(v, int) and v > 0 for v in self.size)
+        ):
+            raise UserError(f"size {self.size!r} must be HxW, two positive integers")
         if self.steps <= 0:
             raise UserError(f"steps must be positive, got {self.steps}")
         if self.batch_size <= 0 or self.unlabelled_batch_size < 0:
@@ -129,6 +136,31 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _check_types(config: TrainConfig) -> None:
+    """A YAML or `--set` value of the wrong type (e.g. `steps=abc`) is a UserError."""
+    hints = typing.get_type_hints(TrainConfig)
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        hint = hints[f.name]
+        is_union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+        allowed = typing.get_args(hint) if is_union else (hint,)
+        if value is None and type(None) in allowed:
+            continue
+        ok = False
+        for kind in allowed:
+            origin = typing.get_origin(kind) or kind
+            if origin is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+                ok = True
+            elif origin is int and isinstance(value, int) and not isinstance(value, bool):
+                ok = True
+            elif origin in (str, bool, list, tuple) and isinstance(value, origin):
+                ok = True
+        if not ok:
+            raise UserError(
+                f"TrainConfig key {f.name!r} has value {value!r}; expected {hints[f.name]}"
+            )
 
 
 def default_config_path(mode: str) -> Path | None:
@@ -164,7 +196,7 @@ def load_train_config(
         if value is not None:
             setattr(config, key, value)
     if isinstance(config.size, list):
-        config.size = (int(config.size[0]), int(config.size[1]))
+        config.size = tuple(config.size)  # type: ignore[assignment]
     if isinstance(config.size, str):
         from uncertainty_seg_node.config import parse_size
 

@@ -123,6 +123,8 @@ def run_training(
 ) -> TrainResult:
     """Train `model` for `config.steps` steps with `stepper`, save and return the result."""
     out = Path(config.out)
+    # Entries made while building the model (e.g. `encoder_init` from --init) are kept.
+    extra_provenance = {**model.config.provenance, **extra_provenance}
     model.to(env.device)
     optimizer = build_optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))
