@@ -14,6 +14,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from uncertainty_seg_node.errors import UserError
+
 MIN_LABEL_AGREEMENT = 0.999
 MAX_CONFIDENCE_DIFF = 1e-3
 
@@ -69,13 +71,14 @@ def sample_images(
 ) -> tuple[list[np.ndarray], str]:
     """Parity images at the network size: the synthetic world's if available, else smooth noise."""
     try:
-        from uncertainty_seg_node.synth import render_samples  # type: ignore[attr-defined]
+        from uncertainty_seg_node.synth import SOURCE_DOMAIN, render_frames
     except ImportError:
         return smooth_random_images(size, count, seed), "random"
-    frames = render_samples(count=count, size=size, seed=seed)
-    images = [cv2.resize(f, (size[1], size[0])) if f.shape[:2] != tuple(size) else f
-              for f in frames]
-    return images, "synthetic"
+    try:
+        frames = [frame.image for frame in render_frames(SOURCE_DOMAIN, count, size, seed)]
+    except UserError:  # e.g. a network input smaller than the renderer's minimum
+        return smooth_random_images(size, count, seed), "random"
+    return frames, "synthetic"
 
 
 def compare_outputs(

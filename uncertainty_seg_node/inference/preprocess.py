@@ -113,11 +113,9 @@ def postprocess(
     if class_ids.dtype != np.uint8:
         class_ids = class_ids.astype(np.uint8)  # int32-id exports; models have <= 255 classes
     ids = resize_labels(np.ascontiguousarray(class_ids), plan.image_size)
-    conf = resize_scores(np.ascontiguousarray(confidence), plan.image_size)
-    if conf.dtype != np.float32:
-        conf = conf.astype(np.float32)
-    # Bilinear resizing stays inside the range of its inputs; clip guards fp16 rounding only.
-    np.clip(conf, 0.0, 1.0, out=conf)
+    # float16 exports: widen first (OpenCV resizes float32). Bilinear interpolation stays
+    # inside the range of its inputs, so the confidence stays in [0, 1] without clipping.
+    conf = resize_scores(np.ascontiguousarray(confidence, dtype=np.float32), plan.image_size)
     return ids, conf, conf > gamma
 
 
