@@ -15,7 +15,7 @@ from uncertainty_seg_node.config import parse_size
 _COMMON_FLAGS = (
     "data", "classes", "split", "out", "model", "size", "init", "freeze_encoder", "dropout",
     "steps", "batch_size", "lr", "seed", "resume", "quiet", "device", "checkpoint_every",
-    "warmup_steps", "schedule", "augment",
+    "warmup_steps", "schedule", "augment", "cache_features", "feature_cache_file",
 )
 _UNCERTAINTY_FLAGS = (
     "teacher", "unlabelled", "unlabelled_topic", "p_mask", "certainty_from", "loss_weight",
@@ -85,6 +85,12 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--schedule", choices=("cosine", "poly", "constant"))
     parser.add_argument("--no-augment", dest="augment", action="store_false", default=None,
                         help="no random zoom/flip of the training images")
+    parser.add_argument("--cache-features", action="store_true", default=None,
+                        help="compute each frozen encoder's features of an image once and reuse "
+                        "them (exact; needs --no-augment, and --freeze-encoder for the student)")
+    parser.add_argument("--feature-cache-file", metavar="FILE",
+                        help="keep the cached features in FILE across runs (implies "
+                        "--cache-features)")
     parser.add_argument("--checkpoint-every", type=int, metavar="N", help="save every N steps")
     parser.add_argument("--resume", action="store_true", default=None,
                         help="continue from the checkpoint at --out")

@@ -44,6 +44,10 @@ class TrainConfig:
     init_from_teacher: bool = False  # f_phi's encoder starts as f_theta's (an extra variant)
     freeze_encoder: bool = False  # E*: train the decoder only
     dropout: float = 0.0  # decoder Dropout2d (MC-dropout baseline)
+    # Reuse frozen encoders' unmasked features (exact; needs E* and no augmentation), optionally
+    # kept in a file across runs (train/feature_cache.py).
+    cache_features: bool = False
+    feature_cache_file: str | None = None
     # --- optimisation ---
     steps: int = 1000
     batch_size: int = 8  # labelled images per step (per process)
@@ -78,6 +82,10 @@ class TrainConfig:
     @property
     def target_batch_size(self) -> int:
         return self.unlabelled_batch_size or self.batch_size
+
+    @property
+    def caches_features(self) -> bool:
+        return self.cache_features or bool(self.feature_cache_file)
 
     def encoder_lr(self) -> float:
         scale = self.encoder_lr_scale
@@ -129,6 +137,17 @@ class TrainConfig:
             raise UserError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0.0 <= self.gamma_ema_decay < 1.0:
             raise UserError(f"gamma_ema_decay must be in [0, 1), got {self.gamma_ema_decay}")
+        if self.caches_features:
+            if self.augment:
+                raise UserError(
+                    "--cache-features needs --no-augment: random crops never repeat an input, "
+                    "so no feature could be reused"
+                )
+            if self.mode == "task" and not self.freeze_encoder:
+                raise UserError(
+                    "--cache-features needs --freeze-encoder (E*): a training encoder's "
+                    "features change every step"
+                )
         if self.init_from_teacher and self.init:
             raise UserError("give either --init or init_from_teacher, not both")
         if self.init_from_teacher and self.mode != "uncertainty":

@@ -23,6 +23,7 @@ from uncertainty_seg_node.train.common import (
 )
 from uncertainty_seg_node.train.config import TrainConfig
 from uncertainty_seg_node.train.distributed import DistEnv, init_distributed, shutdown_distributed
+from uncertainty_seg_node.train.feature_cache import training_feature_cache
 from uncertainty_seg_node.train.loop import (
     AutocastFactory,
     StepOutput,
@@ -85,6 +86,8 @@ def train_task(config: TrainConfig) -> TrainResult:
         loader = labelled_loader(dataset, model_config, config, env)
         stepper = SupervisedStepper(loader, env, autocast_for(env, config))
         extra = {"labelled_images": len(dataset), "frozen_encoder": config.freeze_encoder}
-        return run_training(model, stepper, config, env, extra)
+        with training_feature_cache(config.caches_features, config.feature_cache_file, model,
+                                    save=env.is_main, quiet=config.quiet or not env.is_main):
+            return run_training(model, stepper, config, env, extra)
     finally:
         shutdown_distributed(env)

@@ -38,6 +38,7 @@ from uncertainty_seg_node.train.common import (
 )
 from uncertainty_seg_node.train.config import TrainConfig
 from uncertainty_seg_node.train.distributed import DistEnv, init_distributed, shutdown_distributed
+from uncertainty_seg_node.train.feature_cache import training_feature_cache
 from uncertainty_seg_node.train.loop import (
     AutocastFactory,
     StepOutput,
@@ -199,6 +200,9 @@ def train_uncertainty(config: TrainConfig) -> TrainResult:
             "frozen_encoder": config.freeze_encoder,
             "init_from_teacher": config.init_from_teacher,
         }
-        return run_training(model, stepper, config, env, extra)
+        with training_feature_cache(config.caches_features, config.feature_cache_file, model,
+                                    teacher, save=env.is_main,
+                                    quiet=config.quiet or not env.is_main):
+            return run_training(model, stepper, config, env, extra)
     finally:
         shutdown_distributed(env)
