@@ -23,7 +23,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_loss_decreases_on_four_images(source: Path, tmp_path: Path) -> None:
     out = tmp_path / "theta.pt"
     code = main(["train", "task", "--data", str(source), "--model", "tiny", "--size", "56x112",
-                 "--steps", "30", "--out", str(out), "--batch-size", "4", "--lr", "1e-3",
+                 "--steps", "30", "--out", str(out), "--batch-size", "2", "--lr", "1e-3",
                  "--set", "warmup_steps=2", "--quiet"])
     assert code == 0
     rows = read_log(out)

@@ -20,7 +20,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     source = write_labelled(root / "src", 4)
     target = write_unlabelled(root / "tgt", 4)
     teacher = root / "theta.pt"
-    train_task(TrainConfig(data=str(source), out=str(teacher), size=(56, 112), steps=8,
+    train_task(TrainConfig(data=str(source), out=str(teacher), size=(56, 112), steps=4,
                            batch_size=2, lr=1e-3, warmup_steps=1, quiet=True))
     return {"source": source, "target": target, "teacher": teacher, "root": root}
 
