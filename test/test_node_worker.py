@@ -90,13 +90,14 @@ def test_stats_snapshot_totals_rates_and_window() -> None:
     for _ in range(10):
         stats.received()
     stats.dropped()
+    stats.colored()
     stats.rejected("encoding", "unsupported encoding '32FC1'")
     stats.rejected("encoding")
     stats.rejected("step")
     for latency in (10.0, 20.0, 40.0):
         stats.published(latency, latency / 2, 0.5)
     first = stats.snapshot()
-    assert (first.received, first.published, first.dropped) == (10, 3, 1)
+    assert (first.received, first.published, first.dropped, first.colored) == (10, 3, 1, 1)
     assert first.rejected == {"encoding": 2, "step": 1} and first.rejected_total == 3
     assert first.latency_ms == [10.0, 20.0, 40.0] and first.certain_fraction == 0.5
     assert first.input_rate_hz > first.output_rate_hz > 0

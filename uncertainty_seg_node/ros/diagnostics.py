@@ -32,6 +32,7 @@ class StatsSnapshot:
     received: int
     published: int
     dropped: int
+    colored: int  # frames whose colour images were rendered (someone subscribed to them)
     rejected: dict[str, int]
     failed: dict[str, int]
     input_rate_hz: float
@@ -57,7 +58,7 @@ class NodeStats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._now = time.monotonic
-        self._received = self._published = self._dropped = 0
+        self._received = self._published = self._dropped = self._colored = 0
         self._rejected: Counter[str] = Counter()
         self._failed: Counter[str] = Counter()
         self._period_start = self._now()
@@ -75,6 +76,10 @@ class NodeStats:
     def dropped(self) -> None:
         with self._lock:
             self._dropped += 1
+
+    def colored(self) -> None:
+        with self._lock:
+            self._colored += 1
 
     def rejected(self, reason: str, message: str = "") -> None:
         with self._lock:
@@ -106,6 +111,7 @@ class NodeStats:
                 received=self._received,
                 published=self._published,
                 dropped=self._dropped,
+                colored=self._colored,
                 rejected=dict(self._rejected),
                 failed=dict(self._failed),
                 input_rate_hz=self._period_received / period,
@@ -147,6 +153,7 @@ def status_of(
         ("frames_received", str(snap.received)),
         ("frames_published", str(snap.published)),
         ("frames_dropped_busy", str(snap.dropped)),
+        ("frames_colored", str(snap.colored)),
         ("frames_rejected", str(snap.rejected_total)),
         *[(f"frames_rejected_{reason}", str(n)) for reason, n in sorted(snap.rejected.items())],
         ("frames_failed", str(snap.failed_total)),

@@ -68,8 +68,11 @@ class NodeProcess:
         domain_id: int,
         params_file: str | Path | None = None,
         log_path: str | Path | None = None,
+        namespace: str = "",
     ) -> None:
         self.command = [*node_executable(), "--ros-args"]
+        if namespace:
+            self.command += ["-r", f"__ns:={namespace}"]
         if params_file is not None:
             self.command += ["--params-file", str(params_file)]
         for name, value in params.items():
@@ -243,6 +246,22 @@ class GraphClient:
         while time.monotonic() < deadline:
             if pub.get_subscription_count() > 0 and all(
                     sub.get_publisher_count() > 0 for sub in self._subs[:-1]):
+                return True
+            time.sleep(0.02)
+        return False
+
+    def wait_input_reliable(self, timeout: float = 10.0, compressed: bool = False) -> bool:
+        """True once the node's camera subscription is reliable.
+
+        With qos_reliability=auto the node follows our reliable publisher; from then on
+        camera-sized frames cannot lose fragments.
+        """
+        topic = (self.compressed_pub if compressed else self.image_pub).topic_name
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            infos = self.node.get_subscriptions_info_by_topic(topic)
+            if infos and all(i.qos_profile.reliability == ReliabilityPolicy.RELIABLE
+                             for i in infos):
                 return True
             time.sleep(0.02)
         return False

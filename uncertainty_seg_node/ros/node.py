@@ -247,6 +247,8 @@ class UncertaintySegNode(Node):
                     for name, (array, enc) in arrays.items()]
         for name, msg in messages:
             self._outputs[name].publish(msg)
+        if len(names) > len(_ALWAYS):
+            self._stats.colored()
         self._stats.published(
             1e3 * (time.monotonic() - frame.received), inference_ms,
             float(np.count_nonzero(prediction.certain)) / max(1, prediction.certain.size),

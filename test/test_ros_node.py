@@ -1,0 +1,235 @@
+"""The node as its own process over real DDS: outputs equal the inference interface's, gamma.
+
+The node is started with the console script and config/params.yaml (the issue's contract); this
+process publishes camera frames and reads every output topic, /diagnostics and the parameter
+service. A random tiny model exported to ONNX stands in for a trained one.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rclpy")
+
+from uncertainty_seg_node.imageops import to_rgb  # noqa: E402
+from uncertainty_seg_node.ros.harness import (  # noqa: E402
+    GraphClient,
+    NodeProcess,
+    key_of,
+    output_array,
+)
+from uncertainty_seg_node.visualize import (  # noqa: E402
+    OUTPUT_ENCODINGS,
+    colorize_confidence,
+    colorize_segmentation,
+)
+
+pytestmark = pytest.mark.ros
+
+REPO = Path(__file__).resolve().parents[1]
+PARAMS = REPO / "config" / "params.yaml"
+DOMAIN = random.randint(1, 100)
+H, W = 50, 90  # not the network size (56x112): outputs must come back at the camera's size
+
+
+def tiny_onnx_model(directory: Path) -> Path:
+    """A random tiny segmenter exported to ONNX (made once per test session)."""
+    path = directory / "tiny.onnx"
+    if path.is_file():
+        return path
+    import torch
+
+    from uncertainty_seg_node.config import model_config_for
+    from uncertainty_seg_node.export.onnx_export import export_onnx
+    from uncertainty_seg_node.model.checkpoint import save_checkpoint
+    from uncertainty_seg_node.model.segmenter import build_segmenter
+
+    torch.manual_seed(0)
+    directory.mkdir(parents=True, exist_ok=True)
+    checkpoint = save_checkpoint(directory / "tiny.pt",
+                                 build_segmenter(model_config_for("tiny", input_size=(56, 112))))
+    export_onnx(checkpoint, directory / "tiny.part.onnx", parity=False)
+    (directory / "tiny.part.onnx").rename(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_onnx_model(tmp_path_factory.getbasetemp() / "node_model")
+
+
+@pytest.fixture(scope="module")
+def reference(model: Path):  # type: ignore[no-untyped-def]
+    from uncertainty_seg_node.inference.factory import load_predictor
+
+    return load_predictor(model)
+
+
+@pytest.fixture(scope="module")
+def node(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
+    log = tmp_path_factory.mktemp("node") / "node.log"
+    process = NodeProcess(
+        {"model_path": str(model), "image_topic": "/camera/image_raw",
+         "diagnostics_period": 0.25},
+        domain_id=DOMAIN, params_file=PARAMS, log_path=log,
+    ).start()
+    yield process
+    code = process.stop(signal.SIGINT)
+    output = process.output()
+    assert code == 0, output
+    assert "Traceback" not in output, output
+
+
+@pytest.fixture(scope="module")
+def client(node: NodeProcess) -> Iterator[GraphClient]:
+    graph = GraphClient(DOMAIN)
+    assert graph.wait_until_connected(30.0), node.output()
+    yield graph
+    graph.close()
+
+
+def _image(seed: int, encoding: str) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    channels = {"mono8": 0, "rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4}[encoding]
+    shape = (H, W) if channels == 0 else (H, W, channels)
+    return rng.integers(0, 256, shape, dtype=np.uint8)
+
+
+_STAMP = iter(range(1, 10**6))
+
+
+def _send(client: GraphClient, image: np.ndarray, encoding: str, frame_id: str = "camera",
+          names: tuple[str, ...] = tuple(OUTPUT_ENCODINGS)) -> tuple[tuple[int, int], dict]:
+    stamp_ns = 1_700_000_000_000_000_000 + next(_STAMP) * 33_000_017
+    key = client.publish_image(image, encoding, stamp_ns, frame_id)
+    return key, client.wait_outputs(key, names, timeout=15.0)
+
+
+@pytest.mark.parametrize("encoding", ["rgb8", "bgr8", "rgba8", "bgra8", "mono8"])
+def test_outputs_equal_the_inference_interface(client: GraphClient, reference,  # type: ignore[no-untyped-def]
+                                               encoding: str) -> None:
+    image = _image(len(encoding) * 31 + ord(encoding[0]), encoding)
+    key, outputs = _send(client, image, encoding, frame_id=f"cam_{encoding}")
+    assert set(outputs) == set(OUTPUT_ENCODINGS), "not every output arrived"
+    for name, msg in outputs.items():
+        assert msg.encoding == OUTPUT_ENCODINGS[name], name
+        assert (msg.height, msg.width) == (H, W), name
+        assert key_of(msg.header) == key and msg.header.frame_id == f"cam_{encoding}", name
+        assert msg.step * msg.height == len(msg.data), name
+
+    if encoding in ("rgba8", "bgra8"):
+        expected = reference.predict(to_rgb(image, encoding), encoding="rgb8")
+    else:
+        expected = reference.predict(image, encoding=encoding)
+    ids = output_array(outputs["segmentation"])
+    confidence = output_array(outputs["confidence"])
+    mask = output_array(outputs["certain_mask"])
+    np.testing.assert_array_equal(ids, expected.class_ids)
+    np.testing.assert_allclose(confidence, expected.confidence, atol=1e-6)
+    assert set(np.unique(mask)) <= {0, 255}
+    np.testing.assert_array_equal(mask == 255, confidence > expected.gamma)
+    np.testing.assert_array_equal(output_array(outputs["segmentation_color"]),
+                                  colorize_segmentation(ids, reference.config.palette))
+    np.testing.assert_array_equal(output_array(outputs["confidence_color"]),
+                                  colorize_confidence(confidence, mask == 255))
+
+
+def test_gamma_change_takes_effect_and_bad_values_are_refused(
+        client: GraphClient, reference) -> None:  # type: ignore[no-untyped-def]
+    image = _image(7, "rgb8")
+    confidence = reference.predict(image).confidence
+    gamma = float(np.median(confidence))
+    names = ("confidence", "certain_mask")
+
+    results = client.set_parameters({"gamma": gamma})
+    assert results[0].successful, results[0].reason
+    _, outputs = _send(client, image, "rgb8", names=names)
+    mask = output_array(outputs["certain_mask"]) == 255
+    np.testing.assert_array_equal(mask, output_array(outputs["confidence"]) > gamma)
+    assert 0.3 < mask.mean() < 0.7  # the median splits the frame: gamma really moved
+
+    for bad in (1.5, -0.1, "high"):
+        result = client.set_parameters({"gamma": bad})[0]
+        assert not result.successful and "gamma" in result.reason
+    readonly = client.set_parameters({"backend": "torch"})[0]
+    assert not readonly.successful and "read-only" in readonly.reason
+    _, outputs = _send(client, image, "rgb8", names=names)
+    np.testing.assert_array_equal(output_array(outputs["certain_mask"]) == 255, mask)
+
+    assert client.set_parameters({"gamma": "auto"})[0].successful
+    _, outputs = _send(client, image, "rgb8", names=names)
+    default = reference.config.default_gamma
+    np.testing.assert_array_equal(output_array(outputs["certain_mask"]) == 255,
+                                  output_array(outputs["confidence"]) > default)
+
+
+def test_diagnostics_report_the_running_node(client: GraphClient) -> None:
+    for seed in range(3):
+        _send(client, _image(100 + seed, "rgb8"), "rgb8", names=("certain_mask",))
+    values = client.wait_diagnostics(lambda v: int(v["frames_published"]) >= 3, timeout=10.0)
+    assert values, "no /diagnostics from the node"
+    assert values["backend"] == "onnxruntime" and values["model"] == "tiny.onnx (tiny)"
+    assert int(values["frames_received"]) >= int(values["frames_published"]) >= 3
+    assert int(values["frames_colored"]) >= 1  # this client subscribes to the colour topics
+    assert values["frames_rejected"] == "0" and values["frames_failed"] == "0"
+    for key in ("input_rate_hz", "output_rate_hz", "latency_median_ms", "latency_max_ms",
+                "inference_median_ms", "frames_dropped_busy", "certain_fraction", "gamma"):
+        assert key in values, key
+
+
+def test_node_refuses_to_start_without_a_model(tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(b"not a model")
+    for path in (tmp_path / "missing.onnx", corrupt):
+        process = NodeProcess({"model_path": str(path)}, domain_id=DOMAIN, params_file=PARAMS,
+                              log_path=tmp_path / f"{path.stem}.log",
+                              namespace="/failing").start()
+        assert process.process is not None
+        code = process.process.wait(60.0)
+        assert process.stop() == code == 2, process.output()
+        text = process.output()
+        assert "Traceback" not in text and str(path) in text
+        assert len([line for line in text.splitlines() if "FATAL" in line]) == 1, text
+
+
+def test_wait_mode_reports_error_then_loads_the_model(model: Path, tmp_path: Path) -> None:
+    late = tmp_path / "late.onnx"
+    namespace = "/waiting"
+    process = NodeProcess(
+        {"model_path": str(late), "on_model_error": "wait", "model_retry_period": 0.2,
+         "diagnostics_period": 0.2},
+        domain_id=DOMAIN, params_file=PARAMS, log_path=tmp_path / "wait.log",
+        namespace=namespace,
+    ).start()
+    graph = GraphClient(DOMAIN, node_name=f"{namespace}/uncertainty_seg_node",
+                        outputs=("certain_mask",))
+    try:
+        assert graph.wait_until_connected(30.0), process.output()
+        values = graph.wait_diagnostics(timeout=10.0)
+        assert values.get("_level") == "2" and "late.onnx" in values["_message"]
+        # The camera is live but there is no model: nothing is published, frames are counted.
+        key = graph.publish_image(_image(1, "rgb8"), "rgb8", 5_000)
+        values = graph.wait_diagnostics(lambda v: v["frames_failed"] != "0", timeout=10.0)
+        assert values.get("frames_failed_no_model") == "1"
+        assert graph.outputs_for(key) == {}
+        shutil.copy(model, tmp_path / "late.part")
+        (tmp_path / "late.part").rename(late)
+        assert graph.wait_diagnostics(lambda v: v["_level"] != "2", timeout=15.0)
+        deadline = time.monotonic() + 15.0
+        outputs: dict = {}
+        while not outputs and time.monotonic() < deadline:
+            key = graph.publish_image(_image(2, "rgb8"), "rgb8", int(time.time_ns()))
+            outputs = graph.wait_outputs(key, ("certain_mask",), timeout=1.0)
+        assert outputs, process.output()
+    finally:
+        graph.close()
+        code = process.stop(signal.SIGTERM)
+    assert code == 0 and "Traceback" not in process.output(), process.output()
