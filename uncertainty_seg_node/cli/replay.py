@@ -35,9 +35,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "name holds one (19-digit ns, or <sec>_<9-digit nsec>), else by index (sorted names "
         "vs bag order, counts must agree). <stem>_anomaly.png beside a label is its OoD mask.",
     )
-    parser.add_argument("--bag", required=True, help="input bag (folder, .mcap or .db3)")
-    parser.add_argument("--image-topic", required=True, help="Image or CompressedImage topic")
-    parser.add_argument("--model", required=True, help="checkpoint (.pt), .onnx or engine")
+    parser.add_argument("--bag", help="input bag (folder, .mcap or .db3)")
+    parser.add_argument("--image-topic", help="Image or CompressedImage topic")
+    parser.add_argument("--model", help="checkpoint (.pt), .onnx or engine (--live: optional, "
+                        "only its classes, palette and default gamma are used)")
     parser.add_argument("--out", help="output bag folder (MCAP); omit to only evaluate")
     parser.add_argument("--out-storage", choices=("mcap", "sqlite3"), default="mcap",
                         help="storage of the output bag (default mcap)")
@@ -66,11 +67,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="write and evaluate in the main thread (for timing comparisons)")
     parser.add_argument("--max-frames", type=int, default=None, help="replay at most N frames")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    live = parser.add_argument_group(
+        "live mode", "--live: no bag, no model run here. Subscribe to the running node's "
+        "outputs (--namespace) and the --label-topic (default /camera/labels) while "
+        "`ros2 bag play` runs, and write the same report on Ctrl-C / --duration / "
+        "--idle-timeout.")
+    live.add_argument("--live", action="store_true", help="evaluate the running node")
+    live.add_argument("--duration", type=float, default=None, help="stop after S seconds")
+    live.add_argument("--idle-timeout", type=float, default=None,
+                      help="stop S seconds after the last message (once a frame was seen)")
+    live.add_argument("--ros-domain-id", type=int, default=None,
+                      help="ROS domain id (default: $ROS_DOMAIN_ID)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Replay, write the report, print a summary; exit 1 when stopped early, 2 on bad input."""
+    if args.live:
+        return run_live_mode(args)
+    for flag in ("bag", "image_topic", "model"):
+        if getattr(args, flag) is None:
+            raise UserError(f"--{flag.replace('_', '-')} is required (except with --live)")
     from uncertainty_seg_node.inference.factory import load_predictor
     from uncertainty_seg_node.replay.replay import ReplayOptions, replay
     from uncertainty_seg_node.replay.report import write_report
@@ -114,6 +131,43 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: stopped early: {result.stopped}; what was processed is kept",
               file=sys.stderr)
         return 130 if result.interrupted else 1
+    return 0
+
+
+def run_live_mode(args: argparse.Namespace) -> int:
+    """`replay --live`: evaluate the running node's topics, write the report on exit."""
+    from uncertainty_seg_node.config import ModelConfig
+    from uncertainty_seg_node.replay.evaluation import ReplayEvaluation
+    from uncertainty_seg_node.replay.live import LiveOptions, run_live, write_live_report
+
+    if args.report is None:
+        raise UserError("--live needs --report DIR")
+    if args.bag or args.labels or args.out:
+        raise UserError("--live evaluates the running node: --bag, --labels and --out do not "
+                        "apply (play the bag with `ros2 bag play`)")
+    config = ModelConfig()
+    if args.model:
+        from uncertainty_seg_node.inference.factory import load_predictor
+
+        config = load_predictor(Path(args.model), backend=args.backend,
+                                device=args.device).config
+    gamma = config.default_gamma if args.gamma is None else args.gamma
+    evaluation = ReplayEvaluation(config.num_classes, config.palette,
+                                  class_names=config.class_names,
+                                  ignore_index=config.ignore_index, gamma=gamma)
+    domain_topic = "/camera/domain" if args.domain_topic is None else (args.domain_topic or None)
+    options = LiveOptions(
+        namespace=args.namespace, label_topic=args.label_topic or "/camera/labels",
+        anomaly_topic=args.anomaly_topic, domain_topic=domain_topic,
+        image_topic=args.image_topic, gamma=gamma, duration_s=args.duration,
+        idle_timeout_s=args.idle_timeout, domain_id=args.ros_domain_id)
+    print("listening (Ctrl-C writes the report) ...", file=sys.stderr)
+    facts = run_live(evaluation, options)
+    write_live_report(evaluation, facts, args.report)
+    metrics = evaluation.metrics()
+    print(f"live: {facts['frames']} frames evaluated ({facts['stopped']}); "
+          f"MaxF0.5 {_f(metrics.get('maxf05'))} @ {_f(metrics.get('p_ac_at_maxf05'))}, "
+          f"AUPR {_f(metrics.get('aupr'))}; wrote {args.report}/index.html", file=sys.stderr)
     return 0
 
 

@@ -1,0 +1,135 @@
+"""Live mode: pairing by stamp (no ROS), then the real node over real DDS with labels playing.
+
+The DDS test starts the node as its own process, publishes camera frames, labels and the domain
+like `ros2 bag play` of a synth bag would, runs `run_live` in this process (its own context) and
+checks the live metrics equal an offline evaluation of the same model on the same frames.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from uncertainty_seg_node.classes import CITYSCAPES_PALETTE
+from uncertainty_seg_node.metrics import Evaluator
+from uncertainty_seg_node.replay.evaluation import ReplayEvaluation
+from uncertainty_seg_node.replay.live import LiveSynchronizer
+
+H, W = 30, 60
+
+
+def _evaluation(gamma: float = 0.5) -> ReplayEvaluation:
+    return ReplayEvaluation(19, CITYSCAPES_PALETTE, gamma=gamma)
+
+
+def test_synchronizer_pairs_out_of_order_topics_and_bounds_memory() -> None:
+    rng = np.random.default_rng(0)
+    evaluation = _evaluation()
+    sync = LiveSynchronizer(evaluation, window=4)
+    reference = Evaluator(19, 255, 0.5)
+    frames = []
+    for stamp in range(10, 16):
+        ids = rng.integers(0, 19, (H, W)).astype(np.uint8)
+        conf = rng.random((H, W)).astype(np.float32)
+        labels = rng.integers(0, 19, (H, W)).astype(np.uint8)
+        frames.append((stamp, ids, conf, labels))
+        reference.update(ids, conf, labels)
+    # Labels first for all, then outputs in reverse order: pairing is by stamp, not arrival.
+    sync.set_domain("fog")
+    for stamp, _, _, labels in frames[:4]:
+        assert not sync.add("labels", stamp, labels)
+    for stamp, ids, conf, _ in reversed(frames[:4]):
+        assert not sync.add("confidence", stamp, conf)
+        assert sync.add("segmentation", stamp, ids)
+    for stamp, ids, conf, labels in frames[4:]:
+        sync.add("segmentation", stamp, ids)
+        sync.add("labels", stamp, labels)
+        assert sync.add("confidence", stamp, conf)
+    assert not sync.add("labels", 12, frames[2][3])  # a late duplicate is ignored
+    assert len(evaluation.frames) == 6 and sync.finish() == 0  # nothing left waiting
+    got = evaluation.metrics()
+    want = reference.compute()
+    for key in ("maxf05", "aupr", "auroc", "miou", "ece"):
+        assert got[key] == pytest.approx(want[key], abs=1e-12), key
+    assert set(got["domains"]) == {"fog"}
+    # A stream of stamps that never complete does not pile up.
+    for stamp in range(100, 200):
+        sync.add("segmentation", stamp, frames[0][1])
+    assert len(sync._pending) <= 4 and sync.dropped >= 96
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_live_evaluation_of_the_running_node_over_dds(tmp_path: Path) -> None:
+    pytest.importorskip("rclpy")
+    import torch
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import String
+
+    from uncertainty_seg_node.config import model_config_for
+    from uncertainty_seg_node.inference.factory import load_predictor
+    from uncertainty_seg_node.model.checkpoint import save_checkpoint
+    from uncertainty_seg_node.model.segmenter import Segmenter
+    from uncertainty_seg_node.replay.live import LiveOptions, run_live, write_live_report
+    from uncertainty_seg_node.ros.harness import GraphClient, NodeProcess, make_image
+
+    torch.manual_seed(0)
+    model = save_checkpoint(tmp_path / "tiny.pt",
+                            Segmenter(model_config_for("tiny", input_size=(28, 56))))
+    domain_id = random.randint(101, 200)
+    params = Path(__file__).resolve().parents[1] / "config" / "params.yaml"
+    node = NodeProcess({"model_path": str(model), "image_topic": "/camera/image_raw"},
+                       domain_id=domain_id, params_file=params,
+                       log_path=tmp_path / "node.log").start()
+    evaluation = _evaluation(gamma=0.5)
+    stop = threading.Event()
+    facts: dict = {}
+    live = threading.Thread(target=lambda: facts.update(run_live(
+        evaluation, LiveOptions(domain_id=domain_id, gamma=0.5), stop)))
+    live.start()
+    client = GraphClient(domain_id)
+    try:
+        assert client.wait_until_connected(60.0), node.output()
+        assert client.wait_input_reliable(10.0), node.output()
+        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        labels_pub = client.node.create_publisher(Image, "/camera/labels", qos)
+        domain_pub = client.node.create_publisher(String, "/camera/domain", qos)
+        deadline = time.monotonic() + 20.0
+        while labels_pub.get_subscription_count() == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)  # waiting for discovery of the live evaluator, not an assertion
+        rng = np.random.default_rng(3)
+        reference = Evaluator(19, 255, 0.5)
+        predictor = load_predictor(model)
+        for i in range(5):
+            stamp = 1_700_000_000 * 10**9 + i * 50_000_000
+            image = rng.integers(0, 255, (H, W, 3)).astype(np.uint8)
+            labels = rng.integers(0, 19, (H, W)).astype(np.uint8)
+            domain_pub.publish(String(data="day" if i < 3 else "night"))
+            labels_pub.publish(make_image(labels, "mono8", stamp, "camera"))
+            key = client.publish_image(image, "rgb8", stamp, "camera")
+            outputs = client.wait_outputs(key, ("segmentation", "confidence"), timeout=30.0)
+            assert {"segmentation", "confidence"} <= set(outputs), node.output()
+            expected = predictor.predict(image)
+            reference.update(expected.class_ids, expected.confidence, labels)
+        deadline = time.monotonic() + 20.0
+        while len(evaluation.frames) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        live.join(30.0)
+        client.close()
+        assert node.stop(signal.SIGINT) == 0, node.output()
+    assert len(evaluation.frames) == 5, facts
+    got, want = evaluation.metrics(), reference.compute()
+    for key in ("maxf05", "p_ac_at_maxf05", "aupr", "auroc", "miou"):
+        assert got[key] == pytest.approx(want[key], abs=1e-9), key
+    assert got["domains"]["day"]["frames"] == 3 and got["domains"]["night"]["frames"] == 2
+    doc = write_live_report(evaluation, facts, tmp_path / "report")
+    assert doc["run"]["mode"] == "live" and (tmp_path / "report" / "index.html").is_file()
