@@ -1,0 +1,110 @@
+"""`colcon build` of this repository, then the installed node as `ros2 run` would start it.
+
+colcon-common-extensions (PyPI) builds the ament_python package with setup.py; nothing of ROS
+but the PyPI wheels is installed here, so `ros2` itself is absent: the checks use the installed
+files, `install/setup.bash` and `ament_index_python`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = "uncertainty_seg_node"
+
+
+def _colcon() -> str:
+    beside = Path(sys.executable).with_name("colcon")
+    found = str(beside) if beside.exists() else shutil.which("colcon")
+    if found is None:
+        pytest.skip("colcon is not installed (colcon-common-extensions, tools/dev setup)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def install(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("colcon")
+    result = subprocess.run(
+        [_colcon(), "--log-base", str(base / "log"), "build", "--base-paths", str(REPO),
+         "--build-base", str(base / "build"), "--install-base", str(base / "install"),
+         "--event-handlers", "console_direct-"],
+        cwd=base, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return base / "install"
+
+
+def _bash(install: Path, script: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+    """Run `script` in bash after sourcing the workspace (with this venv active)."""
+    activate = Path(sys.executable).parent / "activate"
+    prelude = f"source {activate} && " if activate.exists() else ""
+    return subprocess.run(
+        ["bash", "-c", f"{prelude}source {install}/setup.bash && {script}"],
+        capture_output=True, text=True, timeout=timeout, cwd=install.parent,
+        env=dict(os.environ, ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST"),
+    )
+
+
+def test_installed_layout(install: Path) -> None:
+    prefix = install / PACKAGE
+    executable = prefix / "lib" / PACKAGE / PACKAGE  # where `ros2 run` looks
+    assert executable.is_file() and os.access(executable, os.X_OK)
+    share = prefix / "share" / PACKAGE
+    for rel in ("package.xml", "launch/run.launch.py", "config/params.yaml",
+                "config/uncertainty_seg.rviz", "config/fastdds_large_data.xml"):
+        assert (share / rel).is_file(), rel
+    assert (prefix / "share" / "ament_index" / "resource_index" / "packages" / PACKAGE).is_file()
+
+
+def test_sourced_workspace_finds_the_share_directory(install: Path) -> None:
+    share = install / PACKAGE / "share" / PACKAGE
+    probe = (
+        "from ament_index_python.packages import get_package_share_directory as g; "
+        f"print(g('{PACKAGE}')); "
+        "from uncertainty_seg_node.ros.params import package_share_dir, resolve_model_path; "
+        "print(package_share_dir()); print(resolve_model_path('models/default.onnx'))"
+    )
+    result = _bash(install, f'python -c "{probe}"')
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.split()
+    assert Path(lines[0]) == share and Path(lines[1]) == share
+    assert Path(lines[2]) == share / "models" / "default.onnx"
+
+
+def test_installed_node_starts_and_stops(install: Path, tmp_path: Path,
+                                         tmp_path_factory: pytest.TempPathFactory) -> None:
+    from test_ros_node import tiny_onnx_model
+
+    model = tiny_onnx_model(tmp_path_factory.getbasetemp() / "node_model")
+    executable = install / PACKAGE / "lib" / PACKAGE / PACKAGE
+    share = install / PACKAGE / "share" / PACKAGE
+    # The default model path resolves in the installed share dir and its absence is one line.
+    missing = _bash(install, f"ROS_DOMAIN_ID=97 {executable} --ros-args "
+                             f"--params-file {share}/config/params.yaml")
+    assert missing.returncode == 2, missing.stdout + missing.stderr
+    assert f"{share}/models/default.onnx" in missing.stderr and "Traceback" not in missing.stderr
+
+    log = tmp_path / "node.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            ["bash", "-c", f"source {install}/setup.bash && exec {executable} --ros-args "
+             f"--params-file {share}/config/params.yaml -p model_path:={model}"],
+            stdout=sink, stderr=subprocess.STDOUT,
+            env=dict(os.environ, ROS_DOMAIN_ID="97", ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST"),
+        )
+        deadline = time.monotonic() + 60.0
+        while "publishing under" not in log.read_text() and time.monotonic() < deadline:
+            assert process.poll() is None, log.read_text()
+            time.sleep(0.1)
+        assert "publishing under /uncertainty_seg_node/" in log.read_text()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(20.0) == 0, log.read_text()
+    assert "Traceback" not in log.read_text()
