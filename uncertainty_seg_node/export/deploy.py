@@ -33,6 +33,19 @@ def confidence(
     )
 
 
+def max_softmax(logits: Tensor, top: Tensor, temperature: Tensor | None = None) -> Tensor:
+    """max_k softmax(z / T)_k = 1 / sum_k exp((z_k - max z) / T), from the max already taken.
+
+    Equal to `scores.confidence_from_logits(z, "msp" | "temperature")` up to float rounding,
+    without materialising the K x H x W probabilities: ONNX Runtime's Softmax over the channel
+    axis alone took half of a tiny model's CPU time.
+    """
+    shifted = logits - top.unsqueeze(1)
+    if temperature is not None:
+        shifted = shifted / temperature
+    return 1.0 / torch.exp(shifted).sum(dim=1)
+
+
 class DeployModel(nn.Module):
     """uint8 (B, H, W, 3) RGB at network size -> class ids, confidence [, logits].
 
@@ -97,14 +110,16 @@ class DeployModel(nn.Module):
     def head(self, logits: Tensor) -> tuple[Tensor, ...]:
         """Logits -> (class_ids, confidence[, logits]) as exported."""
         logits = logits.float()
-        conf = confidence(
-            logits, self.score_method, temperature=self.temperature,
-            energy_sigma=self.energy_sigma,
-        )
-        # max(dim).indices, not argmax: same first-index tie rule, ~8x faster on CPU for a
-        # reduction over the channel axis (argmax takes 40 % of a tiny model's forward).
-        ids = logits.max(dim=1).indices.to(self.ids_dtype)
-        outputs: tuple[Tensor, ...] = (ids, conf.to(self.confidence_dtype))
+        # max(dim) rather than argmax: same first-index tie rule, ~8x faster on CPU for a
+        # reduction over the channel axis, and the max is reused by the softmax confidence.
+        top, ids = logits.max(dim=1)
+        if self.score_method in ("msp", "temperature"):
+            conf = max_softmax(logits, top, self.temperature if self.score_method ==
+                               "temperature" else None)
+        else:
+            conf = confidence(logits, self.score_method, temperature=self.temperature,
+                              energy_sigma=self.energy_sigma)
+        outputs: tuple[Tensor, ...] = (ids.to(self.ids_dtype), conf.to(self.confidence_dtype))
         if self.with_logits:
             outputs = (*outputs, logits)
         return outputs
