@@ -218,3 +218,13 @@ def test_fp16_needs_cuda() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(UserError, match="no CUDA GPU"):
             TorchPredictor(model, device="cuda")
+
+
+def test_io_binding_path_and_non_contiguous_images(files: tuple[Path, Path]) -> None:
+    bound = OrtPredictor(files[1], io_binding=True, threads=1)
+    plain = OrtPredictor(files[1], io_binding=False)
+    image = camera_image((50, 80), seed=6)[:, ::-1]  # a negative-stride view
+    a, b = bound.predict(image, with_logits=True), plain.predict(np.ascontiguousarray(image))
+    np.testing.assert_array_equal(a.class_ids, b.class_ids)
+    np.testing.assert_array_equal(a.confidence, b.confidence)
+    assert a.logits is not None and a.logits.shape == (19, *NET_SIZE)
