@@ -86,6 +86,16 @@ def compressed_message(stamp_ns: int, frame_id: str, rgb: np.ndarray, fmt: str,
     )
 
 
+def encoded_message(stamp_ns: int, frame_id: str, data: bytes, fmt: str) -> Any:
+    """A sensor_msgs/CompressedImage carrying encoded bytes as they are."""
+    if fmt not in ("jpeg", "png"):
+        raise UserError(f"compressed format {fmt!r} is not supported; use jpeg or png")
+    return typestore().types[COMPRESSED_IMAGE](
+        header=header(stamp_ns, frame_id), format=f"rgb8; {fmt} compressed bgr8",
+        data=np.frombuffer(data, dtype=np.uint8),
+    )
+
+
 def string_message(text: str) -> Any:
     """A std_msgs/String."""
     return typestore().types[STRING](data=text)

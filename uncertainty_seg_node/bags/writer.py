@@ -86,6 +86,12 @@ class BagWriter:
         msg = messages.compressed_message(stamp_ns, frame_id, rgb, fmt, quality)
         self._write(topic, messages.COMPRESSED_IMAGE, stamp_ns, msg)
 
+    def write_encoded(self, topic: str, stamp_ns: int, frame_id: str, data: bytes,
+                      fmt: str) -> None:
+        """A sensor_msgs/CompressedImage of already encoded jpeg/png bytes (no re-encoding)."""
+        msg = messages.encoded_message(stamp_ns, frame_id, data, fmt)
+        self._write(topic, messages.COMPRESSED_IMAGE, stamp_ns, msg)
+
     def write_labels(self, topic: str, stamp_ns: int, frame_id: str,
                      labels_uint8: np.ndarray) -> None:
         """Class ids (uint8 HxW, 255 ignore) as a mono8 sensor_msgs/Image."""
