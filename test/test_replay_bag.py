@@ -38,6 +38,11 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def predictor(tiny_model: Path):  # type: ignore[no-untyped-def]
+    return load_predictor(tiny_model)
+
+
 def write_bag(path: Path, storage: str, n: int, *, compressed: bool = False,
               labels: bool = True, domains: tuple[str, ...] = (), seed: int = 0) -> list[int]:
     """A camera bag like `synth --bag` writes; returns the stamps."""
@@ -67,11 +72,10 @@ def _messages(bag: Path, topic: str) -> list:
 
 
 @pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
-def test_raw_bag_with_labels_and_domains(tmp_path: Path, tiny_model: Path, storage: str) -> None:
+def test_raw_bag_with_labels_and_domains(tmp_path: Path, predictor, storage: str) -> None:
     bag = tmp_path / "in"
     stamps = write_bag(bag, storage, 6, domains=("city-day", "fog"))
     out = tmp_path / "out"
-    predictor = load_predictor(tiny_model)
     result = replay(predictor, ReplayOptions(
         bag=bag, image_topic="/camera/image_raw", out=out, label_topic="/camera/labels",
         progress=False))
@@ -115,11 +119,11 @@ def test_raw_bag_with_labels_and_domains(tmp_path: Path, tiny_model: Path, stora
 
 
 @pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
-def test_compressed_bag_without_labels(tmp_path: Path, tiny_model: Path, storage: str) -> None:
+def test_compressed_bag_without_labels(tmp_path: Path, predictor, storage: str) -> None:
     bag = tmp_path / "in"
     stamps = write_bag(bag, storage, 4, compressed=True, labels=False)
     out = tmp_path / "out"
-    result = replay(load_predictor(tiny_model), ReplayOptions(
+    result = replay(predictor, ReplayOptions(
         bag=bag, image_topic="/camera/image_raw/compressed", out=out, progress=False,
         outputs=("segmentation", "confidence")))
     assert result.frames == 4 and result.labelled_frames == 0
@@ -135,7 +139,7 @@ def test_compressed_bag_without_labels(tmp_path: Path, tiny_model: Path, storage
     assert (report / "index.html").is_file() and (report / "frames.csv").is_file()
 
 
-def test_label_folder_matched_by_stamp(tmp_path: Path, tiny_model: Path) -> None:
+def test_label_folder_matched_by_stamp(tmp_path: Path, predictor) -> None:
     import cv2
 
     bag = tmp_path / "in"
@@ -145,7 +149,7 @@ def test_label_folder_matched_by_stamp(tmp_path: Path, tiny_model: Path) -> None
     for stamp in stamps[1::2]:  # sparse labels: frames 1 and 3
         cv2.imwrite(str(folder / f"drive_{stamp}_gtFine_labelTrainIds.png"),
                     np.full((H, W), 2, np.uint8))
-    result = replay(load_predictor(tiny_model), ReplayOptions(
+    result = replay(predictor, ReplayOptions(
         bag=bag, image_topic="/camera/image_raw", labels=tmp_path / "gt", progress=False))
     assert result.frames == 5 and result.labelled_frames == 2
     assert result.sources["label_match"] == "stamp"

@@ -40,6 +40,11 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def predictor(tiny_model: Path):  # type: ignore[no-untyped-def]
+    return load_predictor(tiny_model)
+
+
 def write_bag(path: Path, n: int, *, label_size: tuple[int, int] = (H, W),
               storage: str = "mcap") -> list[int]:
     rng = np.random.default_rng(0)
@@ -93,10 +98,10 @@ def test_truncated_bag_keeps_what_was_read(tmp_path: Path, tiny_model: Path,
     assert written[-1].stamp_ns == metrics["run"]["last_good_stamp_ns"]
 
 
-def test_label_topic_of_another_size_is_an_error(tmp_path: Path, tiny_model: Path) -> None:
+def test_label_topic_of_another_size_is_an_error(tmp_path: Path, predictor) -> None:
     write_bag(tmp_path / "in", 2, label_size=(H + 2, W))
     with pytest.raises(UserError, match=r"is 56x30 but its image is 56x28"):
-        replay(load_predictor(tiny_model), ReplayOptions(
+        replay(predictor, ReplayOptions(
             bag=tmp_path / "in", image_topic="/camera/image_raw", out=tmp_path / "out",
             label_topic="/camera/labels", progress=False))
     assert list_topics(tmp_path / "out") == {}  # closed: a valid (empty) bag
@@ -146,7 +151,7 @@ def test_mismatched_timestamps_are_a_clear_error(tmp_path: Path, tiny_model: Pat
     assert json.loads((report / "metrics.json").read_text())["labelled"] is False
 
 
-def test_ctrl_c_leaves_a_valid_bag_and_partial_metrics(tmp_path: Path, tiny_model: Path) -> None:
+def test_ctrl_c_leaves_a_valid_bag_and_partial_metrics(tmp_path: Path, predictor) -> None:
     write_bag(tmp_path / "in", 10)
 
     def press_ctrl_c(record: FrameRecord) -> None:
@@ -154,7 +159,7 @@ def test_ctrl_c_leaves_a_valid_bag_and_partial_metrics(tmp_path: Path, tiny_mode
             os.kill(os.getpid(), signal.SIGINT)  # a real SIGINT, delivered to the main thread
 
     out = tmp_path / "out"
-    result = replay(load_predictor(tiny_model), ReplayOptions(
+    result = replay(predictor, ReplayOptions(
         bag=tmp_path / "in", image_topic="/camera/image_raw", out=out,
         label_topic="/camera/labels", progress=False), on_frame=press_ctrl_c)
     # Frames already predicted when Ctrl-C came (at most the queue depth + 1) are still written.
