@@ -32,7 +32,7 @@ def _viridis_lut() -> np.ndarray:
 CONFIDENCE_LUT: np.ndarray = _viridis_lut()
 
 
-def palette_array(palette: Sequence[Sequence[int]]) -> np.ndarray:
+def palette_array(palette: Sequence[Sequence[int]] | np.ndarray) -> np.ndarray:
     """A class palette (K tuples of RGB) -> (K, 3) uint8 array."""
     array = np.asarray(palette, dtype=np.int64).reshape(-1, 3)
     if array.size and (array.min() < 0 or array.max() > 255):

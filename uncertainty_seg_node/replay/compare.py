@@ -65,7 +65,9 @@ def build_methods(
 ) -> list[Method]:
     """The predictors of every requested method (see the module docstring)."""
     if load is None:
-        from uncertainty_seg_node.inference.factory import load_predictor as load
+        from uncertainty_seg_node.inference.factory import load_predictor
+
+        load = load_predictor
     methods = [Method("f_phi MSP", load(model, backend, device, "msp"), 1, str(model),
                       "uncertainty-trained model (the method)")]
     if baseline is not None:

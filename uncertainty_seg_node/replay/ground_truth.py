@@ -271,15 +271,15 @@ class StampJoiner(Generic[T]):
             self._pending[stamp] = item
             if len(self._pending) > self._window:
                 self._drop_oldest()
-        item = self._pending.pop(stamp_ns, None)
+        found = self._pending.pop(stamp_ns, None)
         stale = [s for s in self._pending if s < stamp_ns]
         if len(self._pending) > self._window // 2:
             for s in stale:
                 del self._pending[s]
                 self.unmatched += 1
-        if item is not None:
+        if found is not None:
             self.matched += 1
-        return item
+        return found
 
     def _drop_oldest(self) -> None:
         oldest = min(self._pending)
