@@ -40,17 +40,17 @@ def test_resume_continues_from_the_saved_step(
     # A 4-step run with a checkpoint every 2 steps that "crashes" right after that checkpoint.
     import uncertainty_seg_node.train.loop as loop
 
-    original_save = loop._save
+    original_save = loop._Session.save
 
-    def save_then_crash(*args: Any, **kwargs: Any) -> None:
-        original_save(*args, **kwargs)
+    def save_then_crash(self: Any, step: int, *, final: bool) -> None:
+        original_save(self, step, final=final)
         raise _CrashError
 
     partial = tmp_path / "partial.pt"
-    monkeypatch.setattr(loop, "_save", save_then_crash)
+    monkeypatch.setattr(loop._Session, "save", save_then_crash)
     with pytest.raises(_CrashError):
         train_uncertainty(_config(data, partial, 4, checkpoint_every=2))
-    monkeypatch.setattr(loop, "_save", original_save)
+    monkeypatch.setattr(loop._Session, "save", original_save)
     saved = read_checkpoint_payload(partial)["train_state"]
     assert saved["step"] == 2 and saved["final"] is False and "optimizer" in saved
 

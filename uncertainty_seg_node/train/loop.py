@@ -122,17 +122,15 @@ def run_training(
     extra_provenance: dict[str, Any],
 ) -> TrainResult:
     """Train `model` for `config.steps` steps with `stepper`, save and return the result."""
-    out = Path(config.out)
-    # Entries made while building the model (e.g. `encoder_init` from --init) are kept.
-    extra_provenance = {**model.config.provenance, **extra_provenance}
     model.to(env.device)
     optimizer = build_optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))
-    start_step = 0
-    if config.resume:
-        start_step = _resume(out, model, optimizer, scheduler, stepper, config, env)
-        if start_step >= config.steps:
-            return TrainResult(model=model, checkpoint=out, start_step=start_step)
+    # Entries made while building the model (e.g. `encoder_init` from --init) are kept.
+    session = _Session(Path(config.out), model, optimizer, scheduler, stepper, config, env,
+                       {**model.config.provenance, **extra_provenance})
+    start_step = session.resume() if config.resume else 0
+    if start_step >= config.steps:
+        return TrainResult(model=model, checkpoint=session.out, start_step=start_step)
     wrapped: nn.Module = model
     if env.distributed:
         from torch.nn.parallel import DistributedDataParallel
@@ -140,9 +138,8 @@ def run_training(
         device_ids = [env.device.index] if env.device.type == "cuda" else None
         wrapped = DistributedDataParallel(model, device_ids=device_ids)
 
-    log = TrainLog(out, enabled=env.is_main, start_step=start_step)
+    log = TrainLog(session.out, enabled=env.is_main, start_step=start_step)
     params = [p for p in model.parameters() if p.requires_grad]
-    started = time.perf_counter()
     model.train()
     with progress(config, env, start_step) as bar:
         for step in range(start_step, config.steps):
@@ -171,12 +168,11 @@ def run_training(
             bar.update(done, metrics)
             periodic = config.checkpoint_every and done % config.checkpoint_every == 0
             if periodic and done < config.steps:
-                _save(out, model, optimizer, scheduler, stepper, config, env, done,
-                      extra_provenance, time.perf_counter() - started, final=False)
-    _save(out, model, optimizer, scheduler, stepper, config, env, config.steps,
-          extra_provenance, time.perf_counter() - started, final=True)
+                session.save(done, final=False)
+    session.save(config.steps, final=True)
     log.close()
-    return TrainResult(model=model, checkpoint=out, history=log.rows, start_step=start_step)
+    return TrainResult(model=model, checkpoint=session.out, history=log.rows,
+                       start_step=start_step)
 
 
 def _grad_norm(params: list[nn.Parameter]) -> Tensor:
@@ -184,58 +180,69 @@ def _grad_norm(params: list[nn.Parameter]) -> Tensor:
     return torch.stack(norms).norm() if norms else torch.zeros(())
 
 
-def _save(
-    out: Path, model: Segmenter, optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler, stepper: Stepper, config: TrainConfig,
-    env: DistEnv, step: int, extra_provenance: dict[str, Any], wall_s: float, *, final: bool,
-) -> None:
-    if env.is_main:
-        learned = stepper.finalize(model)
-        model.config.provenance = provenance(
-            config, step=step, world=env.world, device=str(env.device), wall_s=wall_s,
-            extra={**extra_provenance, **learned},
-        )
-        train_state = {
-            "step": step,
-            "final": final,
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "stepper": stepper.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "train_config": config.to_dict(),
-        }
-        save_checkpoint(out, model, train_state)
-    barrier(env)
+@dataclass
+class _Session:
+    """Everything a checkpoint holds, and how to write it and read it back."""
 
+    out: Path
+    model: Segmenter
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    stepper: Stepper
+    config: TrainConfig
+    env: DistEnv
+    extra_provenance: dict[str, Any]
+    started: float = field(default_factory=time.perf_counter)
 
-def _resume(
-    out: Path, model: Segmenter, optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler, stepper: Stepper, config: TrainConfig,
-    env: DistEnv,
-) -> int:
-    """Load weights and optimiser/scheduler/stepper state from `out`; return the step reached."""
-    if not out.is_file():
+    def save(self, step: int, *, final: bool) -> None:
+        """Rank 0 writes weights + config + provenance + training state; all ranks wait."""
+        if self.env.is_main:
+            model, env = self.model, self.env
+            learned = self.stepper.finalize(model)
+            model.config.provenance = provenance(
+                self.config, step=step, world=env.world, device=str(env.device),
+                wall_s=time.perf_counter() - self.started,
+                extra={**self.extra_provenance, **learned},
+            )
+            train_state = {
+                "step": step,
+                "final": final,
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "stepper": self.stepper.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state() if env.device.type == "cuda" else None,
+                "train_config": self.config.to_dict(),
+            }
+            save_checkpoint(self.out, model, train_state)
+        barrier(self.env)
+
+    def resume(self) -> int:
+        """Load weights and optimiser/scheduler/stepper state from `out`; the step reached."""
+        out, config, env = self.out, self.config, self.env
+        if not out.is_file():
+            if env.is_main and not config.quiet:
+                print(f"note: nothing to resume at {out}; starting from step 0", file=sys.stderr)
+            return 0
+        payload = read_checkpoint_payload(out)
+        state = payload.get("train_state") or {}
+        if "optimizer" not in state:
+            raise UserError(f"{out} holds no training state to resume from; drop --resume")
+        try:
+            self.model.load_state_dict(payload["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError):
+            raise UserError(
+                f"{out} does not match this run's model (--model/--size/classes/frozen "
+                "encoder); drop --resume or use the same settings"
+            ) from None
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.stepper.load_state_dict(state.get("stepper") or {})
+        if state.get("torch_rng") is not None:
+            torch.set_rng_state(state["torch_rng"])
+        if state.get("cuda_rng") is not None and env.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"])
+        step = int(state["step"])
         if env.is_main and not config.quiet:
-            print(f"note: nothing to resume at {out}; starting from step 0", file=sys.stderr)
-        return 0
-    payload = read_checkpoint_payload(out)
-    state = payload.get("train_state") or {}
-    if "optimizer" not in state:
-        raise UserError(f"{out} holds no training state to resume from; drop --resume")
-    try:
-        model.load_state_dict(payload["model"])
-    except RuntimeError:
-        raise UserError(
-            f"{out} does not match this run's model (--model/--size/classes); drop --resume "
-            "or use the same settings"
-        ) from None
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    stepper.load_state_dict(state.get("stepper") or {})
-    if "torch_rng" in state:
-        torch.set_rng_state(state["torch_rng"])
-    step = int(state["step"])
-    if env.is_main and not config.quiet:
-        print(f"resuming {out} from step {step} of {config.steps}", file=sys.stderr)
-    return step
-
+            print(f"resuming {out} from step {step} of {config.steps}", file=sys.stderr)
+        return step
