@@ -1,0 +1,54 @@
+"""`uncertainty-seg bench-node` in a short mode: it runs the node and reports what it promises.
+
+No timing is asserted (benchmarks print ratios; they are not timed tests), only that the
+figures exist, are consistent with each other and that the overload phase counted drops.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("rclpy")
+
+from uncertainty_seg_node.cli.main import main  # noqa: E402
+
+pytestmark = pytest.mark.ros
+
+
+def test_bench_node_short_run(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
+                              capsys: pytest.CaptureFixture[str],
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_ros_node import tiny_onnx_model
+
+    model = tiny_onnx_model(tmp_path_factory.getbasetemp() / "node_model")
+    out = tmp_path / "bench.json"
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(random.randint(1, 100)))
+    code = main(["bench-node", "--model", str(model), "--size", "60x80", "--frames", "8",
+                 "--rate", "400", "--overload-seconds", "0.5", "--json", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "overhead" in printed and "dropped (busy)" in printed
+    result = json.loads(out.read_text())
+    assert result["backend"] == "onnxruntime" and result["image_size"] == [60, 80]
+    assert result["backend_predict_ms"]["count"] == 8
+    assert result["node_e2e_ms"]["count"] + result["lost_frames"] == 8
+    assert result["node_e2e_ms"]["count"] >= 6
+    node, direct = result["node_e2e_ms"]["median"], result["backend_predict_ms"]["median"]
+    assert result["ratio_e2e_over_predict"] == pytest.approx(node / direct, rel=1e-3)
+    assert result["overhead_ms"] == pytest.approx(node - direct, abs=1e-2)
+    overload = result["overload"]
+    assert overload["published"] > 0 and overload["dropped_busy"] is not None
+    assert overload["published"] + overload["dropped_busy"] == overload["received_by_node"]
+    assert overload["received_by_node"] <= overload["sent"]
+    assert result["node_exit_code"] == 0
+
+
+def test_bench_node_refuses_a_missing_model(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["bench-node", "--model", str(tmp_path / "none.onnx"), "--frames", "2"])
+    assert code == 2
+    assert "none.onnx" in capsys.readouterr().err

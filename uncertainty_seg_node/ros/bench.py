@@ -1,0 +1,216 @@
+"""End-to-end latency of the node over real DDS against the backend's own latency, in one run.
+
+For every frame, `predict()` of the same backend is timed in this process, then the same frame
+goes to the node process (publish -> receipt of `~/certain_mask`, one frame in flight): the pairs
+share the machine's load of the moment, so their difference is the node's overhead even on a
+busy machine. Then a camera faster than the model: latency must stay bounded and the node's
+/diagnostics must count the dropped frames. `uncertainty-seg bench-node` prints the result.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.ros.harness import GraphClient, NodeProcess
+from uncertainty_seg_node.ros.params import package_share_dir, resolve_model_path
+
+_OUTPUT = ("certain_mask",)  # the planner's topic, published first
+
+
+@dataclass
+class BenchSettings:
+    """What `run_bench` measures."""
+
+    model: str
+    size: tuple[int, int] = (480, 640)
+    frames: int = 100
+    rate_hz: float | None = None  # overload phase camera rate; None = 3x the model's rate
+    overload_s: float = 3.0
+    backend: str = "auto"
+    device: str = "cpu"
+    encoding: str = "bgr8"
+    warmup: int = 10
+    domain_id: int | None = None
+    log_path: str | None = None
+
+
+def _summary(values_ms: list[float]) -> dict[str, float]:
+    data = np.asarray(values_ms, dtype=np.float64)
+    if data.size == 0:
+        return {"count": 0}
+    return {
+        "count": int(data.size),
+        "median": round(float(np.median(data)), 3),
+        "p90": round(float(np.percentile(data, 90)), 3),
+        "p99": round(float(np.percentile(data, 99)), 3),
+        "max": round(float(data.max()), 3),
+    }
+
+
+def _direct(predictor: Any, frames: list[np.ndarray], encoding: str) -> list[float]:
+    times = []
+    for frame in frames:
+        start = time.perf_counter()
+        predictor.predict(frame, encoding=encoding)
+        times.append(1e3 * (time.perf_counter() - start))
+    return times
+
+
+def _stamp() -> int:
+    return time.time_ns()
+
+
+def run_bench(settings: BenchSettings) -> dict[str, Any]:
+    """Run the three phases; returns a JSON-able dict of figures and ratios."""
+    from uncertainty_seg_node.inference.factory import load_predictor
+
+    model = resolve_model_path(settings.model)
+    if not model.is_file():
+        raise UserError(f"model {model} does not exist; pass --model or export one with "
+                        "`uncertainty-seg export`")
+    predictor = load_predictor(model, backend=settings.backend, device=settings.device)
+    rng = np.random.default_rng(0)
+    height, width = settings.size
+    frames = [rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+              for _ in range(min(settings.frames, 20))]
+    sequence = [frames[i % len(frames)] for i in range(settings.frames)]
+    _direct(predictor, frames[:3] * 2, settings.encoding)  # warm-up
+
+    domain = settings.domain_id or random.randint(101, 200)
+    params = {"model_path": str(model), "backend": settings.backend, "device": settings.device,
+              "image_topic": "/bench/image_raw", "diagnostics_period": 0.5}
+    process = NodeProcess(params, domain_id=domain,
+                          params_file=package_share_dir() / "config" / "params.yaml",
+                          log_path=settings.log_path).start()
+    client: GraphClient | None = None
+    try:
+        client = GraphClient(domain, image_topic="/bench/image_raw", outputs=_OUTPUT)
+        if not (client.wait_until_connected(60.0) and client.wait_input_reliable(10.0)):
+            raise UserError(f"the node did not come up: {process.output()[-2000:]}")
+        for frame in (frames * settings.warmup)[: min(settings.warmup, settings.frames)]:
+            key = client.publish_image(frame, settings.encoding, _stamp())
+            client.wait_outputs(key, _OUTPUT, timeout=30.0)
+
+        direct_ms, e2e = [], []
+        for frame in sequence:
+            direct_ms += _direct(predictor, [frame], settings.encoding)
+            sent = time.perf_counter()  # one frame in flight: no queueing, pure overhead
+            key = client.publish_image(frame, settings.encoding, _stamp())
+            if client.wait_outputs(key, _OUTPUT, timeout=30.0):
+                e2e.append(1e3 * (client.arrival[key]["certain_mask"] - sent))
+            else:
+                e2e.append(float("nan"))
+        inside = client.wait_diagnostics(timeout=5.0)
+        direct = _summary(direct_ms)
+        rate = settings.rate_hz or max(10.0, 3e3 / max(direct["median"], 1e-3))
+        overload = _overload(client, frames, settings.encoding, rate, settings.overload_s)
+    finally:
+        if client is not None:
+            client.close()
+        code = process.stop()
+    delivered = [(d, e) for d, e in zip(direct_ms, e2e) if np.isfinite(e)]
+    node = _summary([e for _, e in delivered])
+    paired = _summary([e - d for d, e in delivered])
+    overhead = node["median"] - direct["median"]
+    limit = max(0.1 * direct["median"], 2.0)
+    return {
+        "model": str(model),
+        "backend": predictor.backend_name,
+        "device": settings.device,
+        "image_size": [height, width],
+        "encoding": settings.encoding,
+        "frames": settings.frames,
+        "backend_predict_ms": direct,
+        "node_e2e_ms": node,
+        "lost_frames": len(e2e) - len(delivered),
+        "paired_overhead_ms": paired,
+        "node_internal_ms": {
+            "receive_to_publish_median": _float(inside.get("latency_median_ms")),
+            "predict_median": _float(inside.get("inference_median_ms")),
+        },
+        "overhead_ms": round(overhead, 3),
+        "ratio_e2e_over_predict": round(node["median"] / direct["median"], 4),
+        "target": {"overhead_limit_ms": round(limit, 3), "met": bool(overhead <= limit)},
+        "overload": overload,
+        "node_exit_code": code,
+    }
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def _overload(client: GraphClient, frames: list[np.ndarray], encoding: str, rate: float,
+              duration: float) -> dict[str, Any]:
+    """Camera at `rate` Hz for `duration` s: latency of what gets through, drops counted."""
+    before = client.wait_diagnostics(timeout=5.0)
+    sent: dict[tuple[int, int], float] = {}
+    period = 1.0 / rate
+    start = time.perf_counter()
+    count = max(1, int(duration * rate))
+    for index in range(count):
+        sent[client.publish_image(frames[index % len(frames)], encoding, _stamp())] = (
+            time.perf_counter())
+        time.sleep(max(0.0, start + (index + 1) * period - time.perf_counter()))
+    elapsed = time.perf_counter() - start
+    client.wait_outputs(list(sent)[-1], _OUTPUT, timeout=30.0)
+    after = client.wait_diagnostics(
+        lambda v: int(v["frames_published"]) + int(v["frames_dropped_busy"])
+        + int(v["frames_rejected"]) + int(v["frames_failed"]) == int(v["frames_received"]),
+        timeout=10.0) or client.wait_diagnostics(timeout=5.0)
+    latencies = [1e3 * (client.arrival[k]["certain_mask"] - t) for k, t in sent.items()
+                 if "certain_mask" in client.arrival.get(k, {})]
+
+    def delta(key: str) -> int | None:
+        if key in after and key in before:
+            return int(after[key]) - int(before[key])
+        return None
+
+    published = delta("frames_published")
+    return {
+        "camera_rate_hz": round(count / elapsed, 2),
+        "sent": count,
+        "received_by_node": delta("frames_received"),
+        "published": published,
+        "dropped_busy": delta("frames_dropped_busy"),
+        "output_rate_hz": round(published / elapsed, 2) if published is not None else None,
+        "e2e_ms": _summary(latencies),
+    }
+
+
+def summary_lines(result: dict[str, Any]) -> list[str]:
+    """A few human-readable lines for the console."""
+    direct, node, over = result["backend_predict_ms"], result["node_e2e_ms"], result["overload"]
+    target = result["target"]
+    return [
+        f"model {result['model']} ({result['backend']}, {result['device']}), "
+        f"{result['image_size'][0]}x{result['image_size'][1]} {result['encoding']}, "
+        f"{result['frames']} frames",
+        f"backend predict(): median {direct['median']:.2f} ms (p90 {direct['p90']:.2f})",
+        f"node end to end (publish -> certain_mask received): median {node['median']:.2f} ms "
+        f"(p90 {node['p90']:.2f}, max {node['max']:.2f})",
+        f"overhead {result['overhead_ms']:.2f} ms, ratio {result['ratio_e2e_over_predict']:.3f}"
+        f" (target <= {target['overhead_limit_ms']:.2f} ms: "
+        f"{'met' if target['met'] else 'NOT met'})",
+        f"camera at {over['camera_rate_hz']} Hz: {over['published']} published, "
+        f"{over['dropped_busy']} dropped (busy) of {over['received_by_node']} received; "
+        f"e2e median {over['e2e_ms'].get('median')} ms, max {over['e2e_ms'].get('max')} ms",
+    ]
+
+
+def default_model() -> Path:
+    """The node's default model (params default, resolved like the node does)."""
+    from uncertainty_seg_node.ros.params import DEFAULT_MODEL_PATH
+
+    return resolve_model_path(DEFAULT_MODEL_PATH)
+
