@@ -11,7 +11,7 @@ import numpy as np
 from uncertainty_seg_node.synth import labels as L
 from uncertainty_seg_node.synth import noise
 from uncertainty_seg_node.synth.canvas import Canvas, Color, Sprite, jitter, pick
-from uncertainty_seg_node.synth.sprites import LEAVES
+from uncertainty_seg_node.synth.street import LEAVES
 from uncertainty_seg_node.synth.world import Plane
 
 WALLS: tuple[Color, ...] = (

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from uncertainty_seg_node.synth.domains import Domain
-from uncertainty_seg_node.synth.world import SEGMENT_M, Plane, Road, Segment, Thing, _rng
+from uncertainty_seg_node.synth.world import SEGMENT_M, Plane, Road, Segment, Thing, seeded_rng
 
 # Unknown objects per layout (none of them is one of the 19 classes).
 ANOMALY_KINDS = {
@@ -39,7 +39,7 @@ class Stream:
 
 def streams(road: Road) -> list[Stream]:
     """The traffic streams of a road (a fixed list per drive and layout)."""
-    rng = _rng(road.seed, 31, len(road.layout))
+    rng = seeded_rng(road.seed, 31, len(road.layout))
     vehicles = (("car", 0.8), ("truck", 0.1), ("bus", 0.06), ("motorcycle", 0.04))
     out: list[Stream] = []
     if road.layout == "city":
@@ -70,7 +70,7 @@ def streams(road: Road) -> list[Stream]:
 
 def stream_segment(seed: int, stream_id: int, k: int, stream: Stream) -> list[Thing]:
     """Objects of a stream whose position at t = 0 lies in segment k."""
-    rng = _rng(seed, 37, stream_id, k)
+    rng = seeded_rng(seed, 37, stream_id, k)
     count = int(rng.poisson(SEGMENT_M / stream.gap))
     positions = np.sort(k * SEGMENT_M + rng.random(count) * SEGMENT_M)
     kinds = [kind for kind, _ in stream.kinds]
@@ -98,7 +98,7 @@ def _seed(rng: np.random.Generator) -> int:
 
 def populate(seed: int, index: int, road: Road, domain: Domain) -> Segment:
     """Generate segment `index` of a drive in `domain` (whose layout `road` is)."""
-    rng = _rng(seed, 23, index)
+    rng = seeded_rng(seed, 23, index)
     z0 = index * SEGMENT_M
     if road.layout == "city":
         seg = _city(rng, index, road, z0)
@@ -145,7 +145,7 @@ def _city(rng: np.random.Generator, index: int, road: Road, z0: float) -> Segmen
         crossing = (start, start + float(rng.uniform(9.0, 14.0)))
     beyond = (int(rng.choice([0, 1, 1])), int(rng.choice([0, 1, 1])))
     seg = Segment(index, road, crossing, beyond)
-    drive = _rng(road.seed, 41)  # drive-wide style: same along the whole drive
+    drive = seeded_rng(road.seed, 41)  # drive-wide style: same along the whole drive
     building_p = float(drive.uniform(0.6, 0.95))
     height_scale = float(drive.uniform(0.6, 1.5))
     tree_p = float(drive.choice([0.0, 0.3, 0.6]))
@@ -215,7 +215,7 @@ def _city(rng: np.random.Generator, index: int, road: Road, z0: float) -> Segmen
 
 def _rural(rng: np.random.Generator, index: int, road: Road, z0: float) -> Segment:
     seg = Segment(index, road, None, (2, 2 if rng.random() < 0.7 else 0))
-    drive = _rng(road.seed, 43)
+    drive = seeded_rng(road.seed, 43)
     pole_side = 1 if drive.random() < 0.5 else -1
     pole_spacing, pole_phase = float(drive.uniform(38, 55)), float(drive.uniform(0, 40))
     edge = road.road_half + road.verge

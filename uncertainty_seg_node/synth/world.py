@@ -81,13 +81,14 @@ class Segment:
     things: list[Thing] = field(default_factory=list)
 
 
-def _rng(*keys: int) -> np.random.Generator:
+def seeded_rng(*keys: int) -> np.random.Generator:
+    """A generator seeded by a tuple of integers (drive seed, purpose, index, ...)."""
     return np.random.default_rng([k & 0xFFFFFFFF for k in keys])
 
 
 def make_road(seed: int, layout: str) -> Road:
     """The cross-section of `layout` for the drive with `seed`."""
-    rng = _rng(seed, 11, LAYOUTS.index(layout))
+    rng = seeded_rng(seed, 11, LAYOUTS.index(layout))
     speed = float(rng.uniform(7.0, 12.0))
     density = float(rng.uniform(0.6, 1.4))
     if layout == "city":
