@@ -109,9 +109,14 @@ class Renderer:
                 continue  # traffic never sits on the camera
             visible.append((d, thing))
         self._shadows(layers, cam, visible, domain)
-        for seg in self.world.segments(cam.z - 20.0, cam.z + FAR_M):
-            for plane in seg.planes:
-                self._plane(layers, cam, plane, domain)
+        planes = [p for seg in self.world.segments(cam.z - 20.0, cam.z + PLANE_FAR_M)
+                  for p in seg.planes]
+        # an end face right behind a neighbour at least as tall and as near is never seen
+        ends = {(p.side, round(p.z1, 3)): (p.u, p.height) for p in planes}
+        for plane in planes:
+            before = ends.get((plane.side, round(plane.z0, 3)))
+            hidden = before is not None and before[0] <= plane.u and before[1] >= plane.height
+            self._plane(layers, cam, plane, domain, end_face=not hidden)
         for d, thing in sorted(visible, key=lambda item: -item[0]):
             sprite = self._thing_sprite(thing, t, domain)
             self._billboard(layers, cam, sprite, thing.u, d, 1.0)
@@ -191,7 +196,8 @@ class Renderer:
                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         self._paste(layers, roi, rgb, lab, emit, depth, shade)
 
-    def _plane(self, layers: Layers, cam: Camera, plane: Plane, domain: Domain) -> None:
+    def _plane(self, layers: Layers, cam: Camera, plane: Plane, domain: Domain,
+               end_face: bool = True) -> None:
         """A structure face along the road (perspective-warped) and its near end face."""
         d0, d1 = plane.z0 - cam.z, plane.z1 - cam.z
         if d1 < NEAR_M or d0 > PLANE_FAR_M:
@@ -214,7 +220,7 @@ class Renderer:
             size = (roi[2] - roi[0], roi[3] - roi[1])
             depth = _plane_depth(dst, (near, d1, d1), roi)
             self._warp_paste(layers, roi, face, matrix, size, depth, shade, affine=False)
-        if NEAR_M < d0 < 70.0 and plane.depth > 0.2:
+        if end_face and NEAR_M < d0 < 70.0 and plane.depth > 0.2:
             end = self._plane_sprite(plane, domain, True, cam.focal / d0)
             mid = u_face + plane.side * plane.depth / 2
             self._billboard(layers, cam, end, mid, d0, 0.8, flip=plane.side < 0)
