@@ -12,11 +12,12 @@ pipeline / network alone, plus (pre + post) / inference.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ def make_predictors(
     checkpoint: str | Path | None = None,
     scratch: Path,
     torch_options: dict[str, Any] | None = None,
+    threads: int | None = None,
 ) -> tuple[dict[str, PipelinePredictor], dict[str, str]]:
     """One predictor per backend for the same model; (predictors, skipped backend -> reason).
 
@@ -95,8 +97,9 @@ def make_predictors(
             onnx_path = export_onnx(model, scratch / f"{model.stem}.onnx", parity=False).path
         source = model if kind == "engine" else onnx_path
         assert source is not None
+        options = {"threads": threads} if name == "onnxruntime" and threads else {}
         try:
-            predictors[name] = load_predictor(source, name, device)
+            predictors[name] = load_predictor(source, name, device, **options)
         except UserError as exc:
             if name != "tensorrt":
                 raise
@@ -213,25 +216,53 @@ def run_benchmark(
     checkpoint: str | Path | None = None,
     encoding: str = "bgr8",
     torch_options: dict[str, Any] | None = None,
+    threads: int | None = None,
 ) -> dict[str, Any]:
-    """The whole benchmark of `model` on a camera image of `image_size`: a JSON-ready dict."""
+    """The whole benchmark of `model` on a camera image of `image_size`: a JSON-ready dict.
+
+    `threads` sets the CPU threads of both torch (process-wide) and ONNX Runtime; by default
+    each library picks its own (torch: physical cores, ORT: `default_threads()`).
+    """
+    if threads is not None and threads < 1:
+        raise UserError(f"--threads must be at least 1, got {threads}")
     rgb = smooth_random_images(image_size, 1, seed=0)[0]
     image = np.ascontiguousarray(rgb[..., ::-1]) if encoding == "bgr8" else rgb
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch, _torch_threads(threads):
         predictors, skipped = make_predictors(
             model, backends, device=device, checkpoint=checkpoint, scratch=Path(scratch),
-            torch_options=torch_options,
+            torch_options=torch_options, threads=threads,
         )
         if not predictors:
             raise UserError("no backend could run: " + "; ".join(skipped.values()))
         result = benchmark(predictors, image, encoding=encoding, iters=iters, warmup=warmup)
+        machine = machine_info(device)
     config = next(iter(predictors.values())).config
     result.update(
         model=str(model), arch=config.arch, image_size=list(image_size),
         input_size=list(config.input_size), encoding=encoding, iters=iters, warmup=warmup,
-        skipped=skipped, machine=machine_info(device), torch_options=torch_options or {},
+        skipped=skipped, machine=machine, torch_options=torch_options or {},
+        threads=threads,
     )
+    ort_predictor = predictors.get("onnxruntime")
+    if ort_predictor is not None:
+        result["machine"]["onnxruntime_threads"] = getattr(ort_predictor, "threads", None)
     return result
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """PyTorch's thread count is process-wide: set it for the run, then restore it."""
+    if threads is None:
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def table(result: dict[str, Any]) -> list[str]:

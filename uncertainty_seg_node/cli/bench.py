@@ -33,6 +33,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
                         help="torch autocast precision (bf16/fp16 on CUDA)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the torch model")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for torch and onnxruntime alike (default: each "
+                        "library's own choice)")
     parser.add_argument("--encoding", choices=("bgr8", "rgb8"), default="bgr8")
     parser.add_argument("--iters", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
@@ -55,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         args.model, [b.strip() for b in args.backends.split(",") if b.strip()],
         image_size=args.size, iters=iters, warmup=warmup, device=args.device,
         checkpoint=args.checkpoint, encoding=args.encoding, torch_options=torch_options,
+        threads=args.threads,
     )
     for line in table(result):
         print(line)

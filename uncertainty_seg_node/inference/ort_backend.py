@@ -87,9 +87,10 @@ class OrtPredictor(PipelinePredictor):
         self.path = Path(path)
         check_model_file(self.path)
         providers, self.device = providers_for(str(device))
+        self.threads = threads or default_threads()
         try:
             self.session = ort.InferenceSession(
-                str(self.path), session_options(threads), providers=providers
+                str(self.path), session_options(self.threads), providers=providers
             )
         except Exception as exc:  # noqa: BLE001 - ORT raises private exception types
             raise corrupt_model_error(self.path, exc) from None
