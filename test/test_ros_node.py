@@ -92,6 +92,9 @@ def node(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node
 def client(node: NodeProcess) -> Iterator[GraphClient]:
     graph = GraphClient(DOMAIN)
     assert graph.wait_until_connected(30.0), node.output()
+    # qos_reliability=auto re-subscribes as reliable for our reliable camera; a frame sent
+    # while it does so could be lost.
+    assert graph.wait_input_reliable(15.0), node.output()
     yield graph
     graph.close()
 
@@ -213,6 +216,7 @@ def test_wait_mode_reports_error_then_loads_the_model(model: Path, tmp_path: Pat
                         outputs=("certain_mask",))
     try:
         assert graph.wait_until_connected(30.0), process.output()
+        assert graph.wait_input_reliable(15.0), process.output()
         values = graph.wait_diagnostics(timeout=10.0)
         assert values.get("_level") == "2" and "late.onnx" in values["_message"]
         # The camera is live but there is no model: nothing is published, frames are counted.
@@ -233,3 +237,34 @@ def test_wait_mode_reports_error_then_loads_the_model(model: Path, tmp_path: Pat
         graph.close()
         code = process.stop(signal.SIGTERM)
     assert code == 0 and "Traceback" not in process.output(), process.output()
+
+
+def test_padded_rows_and_overlay(client: GraphClient, reference) -> None:  # type: ignore[no-untyped-def]
+    """A camera whose rows carry padding (step > width * 3), and the palette blended over it."""
+    import array
+
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import Header
+
+    from uncertainty_seg_node.ros.harness import stamp_of
+    from uncertainty_seg_node.visualize import output_images
+
+    image = _image(11, "bgr8")
+    padded = np.concatenate([image.reshape(H, -1), np.full((H, 13), 99, np.uint8)], axis=1)
+    msg = Image(height=H, width=W, encoding="bgr8", step=padded.shape[1])
+    msg.header = Header(stamp=stamp_of(42_000_000_000), frame_id="padded")
+    msg.data = array.array("B", padded.tobytes())
+    assert client.set_parameters({"color_overlay_alpha": 0.5})[0].successful
+    try:
+        client.image_pub.publish(msg)
+        outputs = client.wait_outputs(key_of(msg.header), tuple(OUTPUT_ENCODINGS), timeout=15.0)
+    finally:
+        assert client.set_parameters({"color_overlay_alpha": 0.0})[0].successful
+    assert outputs, "no outputs for the padded frame"
+    expected = reference.predict(image, encoding="bgr8")
+    np.testing.assert_array_equal(output_array(outputs["segmentation"]), expected.class_ids)
+    rendered = output_images(expected.class_ids, expected.confidence, expected.certain,
+                             reference.config.palette, image=to_rgb(image, "bgr8"),
+                             overlay_alpha=0.5, names=["segmentation_color"])
+    np.testing.assert_array_equal(output_array(outputs["segmentation_color"]),
+                                  rendered["segmentation_color"][0])

@@ -70,7 +70,7 @@ def node(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node
 def client(node: NodeProcess) -> Iterator[GraphClient]:
     graph = GraphClient(DOMAIN, outputs=MAIN)  # nobody subscribes to the colour topics
     assert graph.wait_until_connected(30.0), node.output()
-    assert graph.wait_input_reliable(10.0), "qos_reliability=auto did not follow the camera"
+    assert graph.wait_input_reliable(15.0), "qos_reliability=auto did not follow the camera"
     yield graph
     graph.close()
 
@@ -199,6 +199,7 @@ def test_compressed_input(model: Path, tmp_path: Path) -> None:
     graph = GraphClient(DOMAIN, node_name=f"{namespace}/uncertainty_seg_node", outputs=MAIN)
     try:
         assert graph.wait_until_connected(30.0, compressed=True), process.output()
+        assert graph.wait_input_reliable(15.0, compressed=True), process.output()
         reference = load_predictor(model)
         rng = np.random.default_rng(5)
         for ext, fmt in ((".jpg", "jpeg"), (".png", "png")):

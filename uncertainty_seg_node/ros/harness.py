@@ -256,12 +256,12 @@ class GraphClient:
         With qos_reliability=auto the node follows our reliable publisher; from then on
         camera-sized frames cannot lose fragments.
         """
-        topic = (self.compressed_pub if compressed else self.image_pub).topic_name
+        pub = self.compressed_pub if compressed else self.image_pub
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            infos = self.node.get_subscriptions_info_by_topic(topic)
+            infos = self.node.get_subscriptions_info_by_topic(pub.topic_name)
             if infos and all(i.qos_profile.reliability == ReliabilityPolicy.RELIABLE
-                             for i in infos):
+                             for i in infos) and pub.get_subscription_count() == len(infos):
                 return True
             time.sleep(0.02)
         return False
