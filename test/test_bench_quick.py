@@ -64,8 +64,9 @@ def test_onnx_model_finds_its_checkpoint_or_asks_for_one(checkpoint: Path, tmp_p
                                                          ) -> None:
     onnx_path = export_onnx(checkpoint, tmp_path / "m.onnx", parity=False).path
     out = tmp_path / "b.json"
-    assert main(["bench", "--model", str(onnx_path), "--size", "30x40", "--iters", "2",
-                 "--warmup", "0", "--json", str(out)]) == 0
+    once = ["--iters", "1", "--warmup", "0"]
+    assert main(["bench", "--model", str(onnx_path), "--size", "30x40", *once,
+                 "--json", str(out)]) == 0
     assert json.loads(out.read_text())["backends"]["torch"]["input_size"] == [28, 42]
     temporary = tmp_path / "gone" / "tmp.pt"
     temporary.parent.mkdir()
@@ -73,11 +74,11 @@ def test_onnx_model_finds_its_checkpoint_or_asks_for_one(checkpoint: Path, tmp_p
     lonely = export_onnx(temporary, tmp_path / "gone" / "lonely.onnx", parity=False).path
     temporary.unlink()  # neither the recorded checkpoint nor a sibling exists now
     capsys.readouterr()
-    assert main(["bench", "--model", str(lonely), "--quick"]) == 2
+    assert main(["bench", "--model", str(lonely), *once]) == 2
     assert "pass --checkpoint CKPT" in capsys.readouterr().err
-    assert main(["bench", "--model", str(lonely), "--backends", "onnxruntime", "--quick"]) == 0
-    assert main(["bench", "--model", str(lonely), "--checkpoint", str(checkpoint),
-                 "--quick"]) == 0
+    assert main(["bench", "--model", str(lonely), "--checkpoint", str(checkpoint), "--size",
+                 "30x40", "--threads", "1", *once, "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["machine"]["onnxruntime_threads"] == 1
     assert main(["bench", "--model", str(lonely), "--backends", "vulkan"]) == 2
     assert "unknown backend 'vulkan'" in capsys.readouterr().err
 
