@@ -177,7 +177,9 @@ def build_engine(
                                          int(workspace_gib * (1 << 30)))
     if precision == "fp16":
         builder_config.set_flag(trt.BuilderFlag.FP16)
-        builder_config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
+        # PREFER, not OBEY: a layer without an fp32 kernel then warns instead of failing the
+        # build; LayerNorm, softmax and the element-wise post-processing all have fp32 kernels.
+        builder_config.set_flag(trt.BuilderFlag.PREFER_PRECISION_CONSTRAINTS)
         _pin_fp32_layers(trt, network)
     height, width = info.input_size
     profile = builder.create_optimization_profile()

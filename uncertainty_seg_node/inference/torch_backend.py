@@ -171,7 +171,7 @@ class TorchPredictor(PipelinePredictor):
     @torch.inference_mode()
     def run_network(self, batch: np.ndarray, *, with_logits: bool = False) -> NetworkOutputs:
         if len(self.members) == 1 and not self.mc_dropout:
-            forward = self._compiled or self.deploy
+            forward = self.deploy if self._compiled is None else self._compiled
             with self._autocast():
                 ids, conf, logits = forward(self._as_tensor(batch))
         else:
