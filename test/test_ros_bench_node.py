@@ -34,10 +34,10 @@ def test_bench_node_short_run(tmp_path: Path, tmp_path_factory: pytest.TempPathF
     assert "overhead" in printed and "dropped (busy)" in printed
     result = json.loads(out.read_text())
     assert result["backend"] == "onnxruntime" and result["image_size"] == [60, 80]
-    assert result["backend_predict_ms"]["count"] == 8
-    assert result["node_e2e_ms"]["count"] + result["lost_frames"] == 8
-    assert result["node_e2e_ms"]["count"] >= 6
-    node, direct = result["node_e2e_ms"]["median"], result["backend_predict_ms"]["median"]
+    assert result["backend_predict_ms"]["n"] == 8
+    assert result["node_e2e_ms"]["n"] + result["lost_frames"] == 8
+    assert result["node_e2e_ms"]["n"] >= 6
+    node, direct = result["node_e2e_ms"]["median_ms"], result["backend_predict_ms"]["median_ms"]
     assert result["ratio_e2e_over_predict"] == pytest.approx(node / direct, rel=1e-3)
     assert result["overhead_ms"] == pytest.approx(node - direct, abs=1e-2)
     overload = result["overload"]

@@ -17,7 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from uncertainty_seg_node.bench import latency_stats, machine_info
 from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.export.parity import smooth_random_images
 from uncertainty_seg_node.ros.harness import GraphClient, NodeProcess
 from uncertainty_seg_node.ros.params import package_share_dir, resolve_model_path
 
@@ -42,16 +44,12 @@ class BenchSettings:
 
 
 def _summary(values_ms: list[float]) -> dict[str, float]:
-    data = np.asarray(values_ms, dtype=np.float64)
-    if data.size == 0:
-        return {"count": 0}
-    return {
-        "count": int(data.size),
-        "median": round(float(np.median(data)), 3),
-        "p90": round(float(np.percentile(data, 90)), 3),
-        "p99": round(float(np.percentile(data, 99)), 3),
-        "max": round(float(data.max()), 3),
-    }
+    """`bench.latency_stats` plus p90; {"n": 0} when nothing was measured."""
+    if not values_ms:
+        return {"n": 0}
+    stats = latency_stats(values_ms)
+    stats["p90_ms"] = float(np.percentile(np.asarray(values_ms), 90))
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in stats.items()}
 
 
 def _direct(predictor: Any, frames: list[np.ndarray], encoding: str) -> list[float]:
@@ -76,10 +74,8 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
         raise UserError(f"model {model} does not exist; pass --model or export one with "
                         "`uncertainty-seg export`")
     predictor = load_predictor(model, backend=settings.backend, device=settings.device)
-    rng = np.random.default_rng(0)
     height, width = settings.size
-    frames = [rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
-              for _ in range(min(settings.frames, 20))]
+    frames = smooth_random_images(settings.size, min(settings.frames, 20))
     sequence = [frames[i % len(frames)] for i in range(settings.frames)]
     _direct(predictor, frames[:3] * 2, settings.encoding)  # warm-up
 
@@ -109,7 +105,7 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
                 e2e.append(float("nan"))
         inside = client.wait_diagnostics(timeout=5.0)
         direct = _summary(direct_ms)
-        rate = settings.rate_hz or max(10.0, 3e3 / max(direct["median"], 1e-3))
+        rate = settings.rate_hz or max(10.0, 3e3 / max(direct["median_ms"], 1e-3))
         overload = _overload(client, frames, settings.encoding, rate, settings.overload_s)
     finally:
         if client is not None:
@@ -118,8 +114,8 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
     delivered = [(d, e) for d, e in zip(direct_ms, e2e) if np.isfinite(e)]
     node = _summary([e for _, e in delivered])
     paired = _summary([e - d for d, e in delivered])
-    overhead = node["median"] - direct["median"]
-    limit = max(0.1 * direct["median"], 2.0)
+    overhead = node["median_ms"] - direct["median_ms"]
+    limit = max(0.1 * direct["median_ms"], 2.0)
     return {
         "model": str(model),
         "backend": predictor.backend_name,
@@ -136,10 +132,11 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
             "predict_median": _float(inside.get("inference_median_ms")),
         },
         "overhead_ms": round(overhead, 3),
-        "ratio_e2e_over_predict": round(node["median"] / direct["median"], 4),
+        "ratio_e2e_over_predict": round(node["median_ms"] / direct["median_ms"], 4),
         "target": {"overhead_limit_ms": round(limit, 3), "met": bool(overhead <= limit)},
         "overload": overload,
         "node_exit_code": code,
+        "machine": machine_info(settings.device),
     }
 
 
@@ -196,15 +193,18 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         f"model {result['model']} ({result['backend']}, {result['device']}), "
         f"{result['image_size'][0]}x{result['image_size'][1]} {result['encoding']}, "
         f"{result['frames']} frames",
-        f"backend predict(): median {direct['median']:.2f} ms (p90 {direct['p90']:.2f})",
-        f"node end to end (publish -> certain_mask received): median {node['median']:.2f} ms "
-        f"(p90 {node['p90']:.2f}, max {node['max']:.2f})",
+        f"backend predict(): median {direct['median_ms']:.2f} ms (p90 {direct['p90_ms']:.2f})",
+        f"node end to end (publish -> certain_mask received): median {node['median_ms']:.2f} "
+        f"ms (p90 {node['p90_ms']:.2f}, max {node['max_ms']:.2f})",
         f"overhead {result['overhead_ms']:.2f} ms, ratio {result['ratio_e2e_over_predict']:.3f}"
         f" (target <= {target['overhead_limit_ms']:.2f} ms: "
         f"{'met' if target['met'] else 'NOT met'})",
         f"camera at {over['camera_rate_hz']} Hz: {over['published']} published, "
         f"{over['dropped_busy']} dropped (busy) of {over['received_by_node']} received; "
-        f"e2e median {over['e2e_ms'].get('median')} ms, max {over['e2e_ms'].get('max')} ms",
+        f"e2e median {over['e2e_ms'].get('median_ms')} ms, max {over['e2e_ms'].get('max_ms')} "
+        "ms",
+        f"(load average {result['machine'].get('load_average')} on "
+        f"{result['machine'].get('cpus')} CPUs)",
     ]
 
 
