@@ -7,7 +7,6 @@ figures exist, are consistent with each other and that the overload phase counte
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import pytest
@@ -20,13 +19,11 @@ pytestmark = pytest.mark.ros
 
 
 def test_bench_node_short_run(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
-                              capsys: pytest.CaptureFixture[str],
-                              monkeypatch: pytest.MonkeyPatch) -> None:
+                              capsys: pytest.CaptureFixture[str]) -> None:
     from test_ros_node import tiny_onnx_model
 
     model = tiny_onnx_model(tmp_path_factory.getbasetemp() / "node_model")
     out = tmp_path / "bench.json"
-    monkeypatch.setenv("ROS_DOMAIN_ID", str(random.randint(1, 100)))
     code = main(["bench-node", "--model", str(model), "--size", "60x80", "--frames", "8",
                  "--rate", "400", "--overload-seconds", "0.5", "--json", str(out)])
     assert code == 0

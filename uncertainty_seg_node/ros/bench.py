@@ -9,6 +9,7 @@ busy machine. Then a camera faster than the model: latency must stay bounded and
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from dataclasses import dataclass
@@ -79,7 +80,10 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
     sequence = [frames[i % len(frames)] for i in range(settings.frames)]
     _direct(predictor, frames[:3] * 2, settings.encoding)  # warm-up
 
-    domain = settings.domain_id or random.randint(101, 200)
+    # A domain of its own, so a node already running on this machine is neither disturbed nor
+    # mistaken for the one under test.
+    domain = settings.domain_id or random.choice(
+        [d for d in range(1, 101) if str(d) != os.environ.get("ROS_DOMAIN_ID")])
     params = {"model_path": str(model), "backend": settings.backend, "device": settings.device,
               "image_topic": "/bench/image_raw", "diagnostics_period": 0.5}
     process = NodeProcess(params, domain_id=domain,
