@@ -45,6 +45,11 @@ def test_cached_forward_equals_uncached_and_counts() -> None:
     # 3 misses, then 3 hits, then 2 hits (the masked row is always a real forward).
     assert (len(cache), cache.misses, cache.hits) == (3, 3, 5)
     assert "forward" not in vars(model.encoder)  # unpatched after the block
+    # A batch repeating one new image (MC dropout) runs the encoder once for it.
+    with torch.no_grad(), cached_encoders(cache, model):
+        repeated = model(torch.cat([x[:1] + 1.0] * 3))
+    assert (len(cache), cache.misses) == (4, 4)
+    torch.testing.assert_close(repeated[1], repeated[0], rtol=0, atol=0)
 
 
 def test_encoders_never_share_entries_and_trainable_ones_are_refused() -> None:

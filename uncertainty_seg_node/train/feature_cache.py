@@ -103,14 +103,22 @@ class FeatureCache:
             if hit is not None:
                 rows[i] = hit.to(pixel_values.device)
                 self.hits += 1
-        missing = [i for i in keys if rows[i] is None]
-        if missing:
-            self.misses += len(missing)
-            computed = forward(pixel_values[missing], None)
-            for j, i in enumerate(missing):
-                rows[i] = computed[j]
+        # One forward per distinct missing input (MC-dropout batches repeat every image).
+        first: dict[tuple[str, str], int] = {}
+        for i in keys:
+            if rows[i] is None:
+                first.setdefault(keys[i], i)
+        if first:
+            self.misses += len(first)
+            unique = list(first.values())
+            computed = forward(pixel_values[unique], None)
+            fresh = {keys[i]: computed[j] for j, i in enumerate(unique)}
+            for i in keys:
+                if rows[i] is None:
+                    rows[i] = fresh[keys[i]]
+            for key, value in fresh.items():
                 if self.max_entries is None or len(self.entries) < self.max_entries:
-                    self.entries[keys[i]] = computed[j].detach().clone()
+                    self.entries[key] = value.detach().clone()
         real = [i for i in range(batch) if masked[i]]
         if real:
             assert patch_mask is not None
