@@ -22,16 +22,18 @@ Defaults are sized for ~10-15 minutes on a 2-core CPU. `--reuse` skips steps who
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # runnable from a checkout without `pip install -e .`
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                "--data", str(data / source / "train"), "--unlabelled", str(data / "unlabelled"),
                "--model", "tiny", "--size", args.size, "--steps", str(args.uncertainty_steps),
                "--out", str(phi), "--batch-size", str(args.batch_size), "--lr", str(args.lr),
+               "--unlabelled-batch-size", str(args.unlabelled_batch_size),
                "--seed", str(args.seed), "--certainty-from", certainty,
                "--loss-weight", str(args.loss_weight), "--p-mask", str(args.p_mask)]
         if extra == "tinit":
@@ -127,9 +130,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--test-count", type=int, default=24, help="labelled test images/domain")
     parser.add_argument("--unlabelled-count", type=int, default=48,
                         help="unlabelled images per target domain")
-    parser.add_argument("--task-steps", type=int, default=600)
-    parser.add_argument("--uncertainty-steps", type=int, default=600)
+    parser.add_argument("--task-steps", type=int, default=500)
+    parser.add_argument("--uncertainty-steps", type=int, default=500)
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--unlabelled-batch-size", type=int, default=4,
+                        help="target images per f_phi step")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--loss-weight", type=float, default=1.0, help="w_c")
     parser.add_argument("--p-mask", type=float, default=0.5)
@@ -141,17 +146,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cli(args: list[str], *, capture: bool = False, quiet: bool = False) -> str:
-    cmd = [sys.executable, "-m", "uncertainty_seg_node", *args]
+    """Run `uncertainty-seg ARGS` in this process (no interpreter start-up per command)."""
+    from uncertainty_seg_node.cli.main import main as cli_main
+
     if not quiet:
         print("$ uncertainty-seg " + " ".join(args), flush=True)
-    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    result = subprocess.run(cmd, env=env, text=True,
-                            capture_output=capture or quiet, cwd=REPO)
-    if result.returncode != 0:
-        detail = (result.stderr or "").strip().splitlines()[-5:] if (capture or quiet) else []
-        raise SystemExit(f"command failed ({result.returncode}): uncertainty-seg "
-                         f"{' '.join(args)}\n" + "\n".join(detail))
-    return result.stdout or ""
+    buffer = io.StringIO()
+    silent = capture or quiet
+    with contextlib.redirect_stdout(buffer) if silent else contextlib.nullcontext():
+        code = cli_main(args)
+    if code != 0:
+        raise SystemExit(f"command failed ({code}): uncertainty-seg {' '.join(args)}")
+    return buffer.getvalue()
 
 
 def _run(args: list[str], *, skip: bool = False, quiet: bool = False) -> None:
