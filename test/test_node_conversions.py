@@ -139,6 +139,7 @@ def test_truncated_jpeg_is_rejected_or_decoded_at_full_size() -> None:
     ("mono8", np.arange(12, dtype=np.uint8).reshape(3, 4)),
     ("rgb8", np.arange(36, dtype=np.uint8).reshape(3, 4, 3)),
     ("32FC1", np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4)),
+    ("bgra8", np.arange(48, dtype=np.uint8).reshape(3, 4, 4)),
 ])
 def test_array_to_image_round_trip(encoding: str, array_: np.ndarray) -> None:
     header = Header(frame_id="cam")

@@ -20,10 +20,11 @@ from std_msgs.msg import Header
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.imageops import SUPPORTED_ENCODINGS
 
+# Camera encodings the node accepts -> channels.
 CHANNELS: dict[str, int] = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
-_OUTPUT_DTYPES: dict[str, tuple[np.dtype[Any], int]] = {
-    "mono8": (np.dtype(np.uint8), 1),
-    "rgb8": (np.dtype(np.uint8), 3),
+# Every encoding this module writes (the outputs, and camera frames in tests) -> dtype, channels.
+LAYOUTS: dict[str, tuple[np.dtype[Any], int]] = {
+    **{name: (np.dtype(np.uint8), channels) for name, channels in CHANNELS.items()},
     "32FC1": (np.dtype(np.float32), 1),
 }
 COMPRESSED_FORMATS = ("jpeg", "jpg", "png")
@@ -133,9 +134,9 @@ def _compressed_shape(buffer: np.ndarray) -> tuple[bool, tuple[int, int]]:
 
 
 def array_to_image(array_: np.ndarray, encoding: str, header: Header) -> Image:
-    """A mono8 / rgb8 / 32FC1 array -> `Image` carrying `header` (stamp and frame_id) unchanged."""
-    dtype, channels = _OUTPUT_DTYPES[encoding]
-    if array_.dtype != dtype or (array_.ndim == 3) != (channels > 1):
+    """An array -> `Image` carrying `header` (stamp and frame_id) unchanged; see LAYOUTS."""
+    dtype, channels = LAYOUTS[encoding]
+    if array_.dtype != dtype or (array_.shape[2] if array_.ndim == 3 else 1) != channels:
         raise ValueError(f"{encoding} needs {dtype} with {channels} channel(s), got "
                          f"{array_.dtype} {array_.shape}")
     data = np.ascontiguousarray(array_)
@@ -146,6 +147,7 @@ def array_to_image(array_: np.ndarray, encoding: str, header: Header) -> Image:
     msg.is_bigendian = int(dtype.itemsize > 1 and sys.byteorder == "big")
     msg.step = int(data.shape[1] * channels * dtype.itemsize)
     payload = array.array("B")
-    payload.frombytes(data.data.cast("B"))  # one memcpy; array.array is what rclpy stores
+    if data.size:
+        payload.frombytes(data.data.cast("B"))  # one memcpy; array.array is what rclpy stores
     msg.data = payload
     return msg

@@ -34,11 +34,11 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
+from uncertainty_seg_node.ros.conversions import LAYOUTS, array_to_image
 from uncertainty_seg_node.ros.dds import apply_default_profile
 from uncertainty_seg_node.ros.params import NODE_NAME
 
 OUTPUTS = ("segmentation", "confidence", "certain_mask", "segmentation_color", "confidence_color")
-_DTYPES = {"mono8": (np.uint8, 1), "rgb8": (np.uint8, 3), "32FC1": (np.float32, 1)}
 StampKey = tuple[int, int]
 
 
@@ -140,22 +140,13 @@ def key_of(header: Header) -> StampKey:
 
 
 def make_image(array_: np.ndarray, encoding: str, stamp_ns: int, frame_id: str) -> Image:
-    """A raw Image message of an (H, W[, C]) uint8/float32 array (rows tightly packed)."""
-    data = np.ascontiguousarray(array_)
-    height, width = data.shape[:2]
-    channels = data.shape[2] if data.ndim == 3 else 1
-    msg = Image(height=height, width=width, encoding=encoding,
-                step=width * channels * data.itemsize)
-    msg.header = Header(stamp=stamp_of(stamp_ns), frame_id=frame_id)
-    payload = array.array("B")
-    payload.frombytes(data.tobytes())
-    msg.data = payload
-    return msg
+    """A camera Image message of an (H, W[, C]) array, rows tightly packed."""
+    return array_to_image(array_, encoding, Header(stamp=stamp_of(stamp_ns), frame_id=frame_id))
 
 
 def output_array(msg: Image) -> np.ndarray:
     """A published output (mono8 / rgb8 / 32FC1) as a numpy array."""
-    dtype, channels = _DTYPES[msg.encoding]
+    dtype, channels = LAYOUTS[msg.encoding]
     flat = np.frombuffer(msg.data, dtype=dtype)
     shape = (msg.height, msg.width, channels) if channels > 1 else (msg.height, msg.width)
     return flat.reshape(shape)
