@@ -188,13 +188,14 @@ def test_runtime_score_selection_matches_scores_module(
 
 
 def test_ensemble_and_mc_dropout(tmp_path: Path) -> None:
-    first = tiny_checkpoint(tmp_path / "a.pt", seed=1)
-    second = tiny_checkpoint(tmp_path / "b.pt", seed=2)
+    small = (28, 28)
+    first = tiny_checkpoint(tmp_path / "a.pt", seed=1, size=small)
+    second = tiny_checkpoint(tmp_path / "b.pt", seed=2, size=small)
     ensemble = TorchPredictor.from_checkpoint([first, second])
     assert ensemble.backend_name == "torch-ensemble"
-    batch = np.stack([camera_image(NET_SIZE, 5)])
+    batch = np.stack([camera_image(small, 5)])
     members = ensemble.member_logits(batch)
-    assert members.shape == (2, 1, 19, *NET_SIZE)
+    assert members.shape == (2, 1, 19, *small)
     mean_probs = torch.softmax(members, dim=2).mean(0)
     out = ensemble.run_network(batch)
     np.testing.assert_allclose(out.confidence, mean_probs.amax(1).numpy(), atol=1e-5)
@@ -206,7 +207,7 @@ def test_ensemble_and_mc_dropout(tmp_path: Path) -> None:
         TorchPredictor(model, mc_dropout=4)
     mc = TorchPredictor(model, mc_dropout=4, mc_dropout_p=0.3)
     passes = mc.member_logits(batch)
-    assert passes.shape == (4, 1, 19, *NET_SIZE)
+    assert passes.shape == (4, 1, 19, *small)
     assert not torch.allclose(passes[0], passes[1])  # dropout is active per pass
     assert isinstance(mc, PipelinePredictor) and mc.backend_name == "torch-mcdropout"
 
