@@ -132,3 +132,26 @@ def test_teacher_with_other_classes_is_refused(world: dict[str, Path], tmp_path:
                   str(other), "--unlabelled", str(world["target"]), "--steps", "1",
                   "--out", str(tmp_path / "w.pt")], capsys)
     assert "classes" in msg and "truck" in msg
+
+
+def test_unlabelled_images_from_a_ros2_bag(world: dict[str, Path], tmp_path: Path) -> None:
+    import numpy as np
+    from _train_fixtures import scene
+
+    from uncertainty_seg_node.bags.writer import BagWriter
+
+    bag = tmp_path / "drive"
+    rng = np.random.default_rng(3)
+    with BagWriter(bag, storage="mcap") as writer:
+        for i in range(3):
+            image, labels = scene(rng, (56, 112), night=True)
+            writer.write_image("/camera/image_raw", (i + 1) * 100_000_000, "cam", image, "rgb8")
+            writer.write_labels("/camera/labels", (i + 1) * 100_000_000, "cam", labels)
+    out = tmp_path / "phi_bag.pt"
+    code = main(["train", "uncertainty", "--teacher", str(world["teacher"]), "--data",
+                 str(world["source"]), "--unlabelled", str(bag), "--unlabelled-topic",
+                 "/camera/image_raw", "--steps", "1", "--batch-size", "1", "--out", str(out),
+                 "--quiet"])
+    assert code == 0
+    prov = load_checkpoint(out).config.provenance
+    assert prov["unlabelled_images"] == 3 and prov["unlabelled_topic"] == "/camera/image_raw"
