@@ -41,7 +41,11 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 
 class TorchPredictor(PipelinePredictor):
-    """One or more Segmenters (ensemble) behind the inference interface."""
+    """One or more Segmenters (ensemble) behind the inference interface.
+
+    The given models are moved to `device` and put in eval mode (MC dropout then re-enables
+    their dropout layers only); `from_checkpoint` loads fresh ones.
+    """
 
     backend_name = "torch"
 
