@@ -83,3 +83,13 @@ def test_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["synth", *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and "Traceback" not in err
+
+
+def test_folder_sequence_is_one_drive(tmp_path: Path) -> None:
+    out = tmp_path / "seq"
+    assert main(["synth", "--domain", "city-day,snow", "--count", "4", "--size", "32x64",
+                 "--seed", "1", "--out", str(out), "--sequence", "--split", "val"]) == 0
+    names = sorted(p.name for p in (out / "leftImg8bit" / "val").rglob("*_leftImg8bit.png"))
+    assert names == ["city-day_000000_000000_leftImg8bit.png",
+                     "city-day_000000_000001_leftImg8bit.png",
+                     "snow_000000_000002_leftImg8bit.png", "snow_000000_000003_leftImg8bit.png"]

@@ -230,7 +230,7 @@ class Renderer:
 
         Far structures are drawn coarse, and redrawn finer as they come closer.
         """
-        ppm = 14.0 if px_per_m > 9.0 else 7.0 if px_per_m > 4.5 else 3.5
+        ppm = 14.0 if px_per_m > 18.0 else 7.0 if px_per_m > 7.0 else 3.5
         key = ("plane", plane.seed, end, ppm, round(domain.snow, 2), domain.night)
         return self._cached(key, lambda: plane_sprite(plane, domain.snow, domain.night, end,
                                                       ppm))
