@@ -68,6 +68,14 @@ def find_init(given: str | None) -> Path:
     )
 
 
+def _children_cpu_s() -> float:
+    """User + system CPU seconds of finished child processes."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def machine() -> str:
     """A one-line description of this machine."""
     model = platform.processor() or "unknown CPU"
@@ -139,11 +147,11 @@ class Experiment:
             return
         print(f"[{name}] {shlex.join(command)}", flush=True)
         log = self.logs / f"{name}.log"
-        start = time.perf_counter()
+        start, cpu0 = time.perf_counter(), _children_cpu_s()
         with log.open("w") as handle:
             code = subprocess.run([sys.executable, "-m", "uncertainty_seg_node", *argv],
                                   stdout=handle, stderr=subprocess.STDOUT, cwd=REPO).returncode
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, _children_cpu_s() - cpu0
         if code != 0:
             raise SystemExit(f"[{name}] failed (exit {code}); see {log}")
         rows = read_log(out)
@@ -152,6 +160,8 @@ class Experiment:
         record = {
             "command": shlex.join(command),
             "wall_s": round(wall, 1),
+            "cpu_s": round(cpu, 1),
+            "load_average": os.getloadavg()[0],
             "steps": len(rows),
             "median_step_s": round(statistics.median(step_s), 3) if step_s else None,
             "train_s": round(sum(step_s), 1),
@@ -239,7 +249,7 @@ class Experiment:
             predictor = load_predictor(paths if len(paths) > 1 else paths[0], **options)
             for member in predictor.members:  # type: ignore[attr-defined]
                 member.encoder.requires_grad_(False)  # frozen for the cache (inference only)
-            start = time.perf_counter()
+            start, cpu0 = time.perf_counter(), time.process_time()
             with cached_encoders(cache, *predictor.members):  # type: ignore[attr-defined]
                 evaluator = collect_evaluator(predictor, val, progress=False,
                                               max_frames=self.args.max_frames)
@@ -248,6 +258,7 @@ class Experiment:
                                    model=",".join(str(p) for p in paths), seconds=seconds)
                 metrics = {k: result[k] for k in METRICS}
                 metrics.update(passes=passes, eval_s=round(seconds, 1),
+                               eval_cpu_s=round(time.process_time() - cpu0, 1),
                                default_gamma=predictor.config.default_gamma,
                                per_class_iou=result["per_class_iou"])
                 evaluation[label] = to_jsonable(metrics)
@@ -362,12 +373,12 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append("")
     runs = results.get("runs", {})
     if runs:
-        lines += ["| run | steps | median step s | wall s | final | command |",
-                  "|---|---|---|---|---|---|"]
+        lines += ["| run | steps | median step s | wall s | CPU s | final | command |",
+                  "|---|---|---|---|---|---|---|"]
         for name, r in runs.items():
             final = ", ".join(f"{k} {v:.3g}" for k, v in r.get("final", {}).items())
             lines.append(f"| {name} | {r['steps']} | {r['median_step_s']} | {r['wall_s']} | "
-                         f"{final} | `{r['command']}` |")
+                         f"{r.get('cpu_s', 'n/a')} | {final} | `{r['command']}` |")
         lines.append("")
     return "\n".join(lines)
 

@@ -217,7 +217,8 @@ def cache_summary(cache: FeatureCache) -> dict[str, Any]:
 
 
 def _is_frozen(model: nn.Module) -> bool:
-    encoder = model.encoder  # type: ignore[union-attr]
+    encoder = model.encoder
+    assert isinstance(encoder, nn.Module)
     return not any(p.requires_grad for n, p in encoder.named_parameters()
                    if not n.endswith(_MASK_TOKEN))
 
