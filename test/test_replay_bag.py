@@ -176,3 +176,27 @@ def test_metrics_json_contract_through_the_cli(tmp_path: Path, tiny_model: Path)
     assert metrics["run"]["frames"] == 3
     assert (report / "index.html").stat().st_size > 1000
     assert len(_messages(tmp_path / "out.mcap", f"{NS}/segmentation")) == 3
+
+
+def test_onnx_model_replays_like_its_checkpoint(tmp_path: Path, tiny_model: Path,
+                                                predictor) -> None:  # type: ignore[no-untyped-def]
+    from uncertainty_seg_node.export.onnx_export import export_onnx
+
+    onnx = export_onnx(tiny_model, tmp_path / "tiny.onnx", parity=False).path
+    bag = tmp_path / "in"
+    write_bag(bag, "mcap", 3, labels=False)
+    outs = {}
+    for name, model in (("torch", predictor), ("onnx", load_predictor(onnx))):
+        outs[name] = tmp_path / name
+        result = replay(model, ReplayOptions(bag=bag, image_topic="/camera/image_raw",
+                                             out=outs[name], progress=False,
+                                             outputs=("segmentation", "confidence")))
+        assert result.frames == 3 and result.sources["backend"] == model.backend_name
+    for a, b in zip(_messages(outs["torch"], f"{NS}/confidence"),
+                    _messages(outs["onnx"], f"{NS}/confidence")):
+        assert a.stamp_ns == b.stamp_ns
+        np.testing.assert_allclose(a.image, b.image, atol=1e-4)
+    agree = np.mean([np.mean(a.image == b.image) for a, b in zip(
+        _messages(outs["torch"], f"{NS}/segmentation"),
+        _messages(outs["onnx"], f"{NS}/segmentation"))])
+    assert agree > 0.99
