@@ -145,7 +145,7 @@ def plot_frames_over_time(
     ax.set_ylabel("fraction of pixels")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="lower right", framealpha=0.9)
     ax.set_title("per-frame certain fraction and error rate")
     return _save(fig, path)
 

@@ -1,10 +1,14 @@
 """Replay a ROS 2 bag through the model: the node's outputs into an MCAP bag, metrics, a report.
 
-The loop streams: one frame is read, predicted, written and evaluated before the next is read,
-and only small per-frame records stay in memory. It stops early, keeping everything done so
-far, on Ctrl-C (the frame in flight is finished, then the output bag is closed) or on a
-truncated input bag (the error names the last good message); the caller then writes the
-partial report.
+The loop streams: one frame is read and predicted while the previous one is written and
+evaluated (a bounded background stage), and only small per-frame records stay in memory. The
+output bag holds the input frames (raw input re-written as rgb8, compressed input re-encoded
+as JPEG), the node's five topics under `--namespace`, and the label / anomaly / domain topics
+that came from the input bag, all with the input's header stamps and frame ids.
+
+It stops early, keeping everything done so far, on Ctrl-C (the frames in flight are finished,
+then the output bag is closed) or on a truncated input bag (the error names the last good
+message); the caller then writes the partial report.
 """
 
 from __future__ import annotations
