@@ -231,28 +231,33 @@ class UncertaintySegNode(Node):
             if got != shape:
                 raise RuntimeError(f"predictor returned {name} of shape {got} for a {shape} image")
 
-        names = list(_ALWAYS)
-        if settings.publish_color:
-            names += [n for n in _COLOR if self._outputs[n].get_subscription_count() > 0]
-        camera = None
-        if "segmentation_color" in names and settings.color_overlay_alpha > 0.0:
-            camera = to_rgb(image, encoding)
-        arrays = output_images(
+        # Every message of a group is built before the first is published, so a failure
+        # publishes nothing; the colour images follow the planner's outputs, never delay them.
+        self._publish(frame.header, output_images(
             prediction.class_ids, prediction.confidence, prediction.certain,
-            predictor.config.palette, image=camera,
-            overlay_alpha=settings.color_overlay_alpha, names=names,
-        )
-        # Every message is built before the first is published: a failure publishes nothing.
-        messages = [(name, array_to_image(array, enc, frame.header))
-                    for name, (array, enc) in arrays.items()]
-        for name, msg in messages:
-            self._outputs[name].publish(msg)
-        if len(names) > len(_ALWAYS):
-            self._stats.colored()
+            predictor.config.palette, names=_ALWAYS,
+        ))
         self._stats.published(
             1e3 * (time.monotonic() - frame.received), inference_ms,
             float(np.count_nonzero(prediction.certain)) / max(1, prediction.certain.size),
         )
+        watched = [n for n in _COLOR if self._outputs[n].get_subscription_count() > 0]
+        if settings.publish_color and watched:
+            camera = None
+            if "segmentation_color" in watched and settings.color_overlay_alpha > 0.0:
+                camera = to_rgb(image, encoding)
+            self._publish(frame.header, output_images(
+                prediction.class_ids, prediction.confidence, prediction.certain,
+                predictor.config.palette, image=camera,
+                overlay_alpha=settings.color_overlay_alpha, names=watched,
+            ))
+            self._stats.colored()
+
+    def _publish(self, header: Header, arrays: dict[str, tuple[np.ndarray, str]]) -> None:
+        messages = [(name, array_to_image(array, encoding, header))
+                    for name, (array, encoding) in arrays.items()]
+        for name, msg in messages:
+            self._outputs[name].publish(msg)
 
     def _on_worker_error(self, exc: BaseException) -> None:
         self._stats.failed("inference", f"{type(exc).__name__}: {exc}")
