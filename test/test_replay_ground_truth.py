@@ -104,3 +104,9 @@ def test_stamp_joiner_pairs_by_stamp_with_bounded_memory() -> None:
     many = StampJoiner(iter((s, s) for s in range(10_000)), window=8)
     assert many.get(9_999) == 9_999
     assert len(many._pending) <= 8
+
+
+def test_read_ahead_beyond_the_last_frame_is_not_unmatched() -> None:
+    joiner = StampJoiner(iter([(10, "a"), (20, "b"), (30, "c")]))
+    assert joiner.get(10) == "a"  # reads 20 ahead to know 10 is complete
+    assert joiner.finish() == 0  # the replay stopped (--max-frames) before frame 20

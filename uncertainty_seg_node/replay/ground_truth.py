@@ -256,11 +256,13 @@ class StampJoiner(Generic[T]):
         self._last_read: int | None = None
         self._exhausted = False
         self._window = window
+        self._last_query: int | None = None
         self.unmatched = 0
         self.matched = 0
 
     def get(self, stamp_ns: int) -> T | None:
         """The item with exactly this stamp, or None."""
+        self._last_query = stamp_ns
         while not self._exhausted and (self._last_read is None or self._last_read <= stamp_ns):
             try:
                 stamp, item = next(self._stream)
@@ -287,7 +289,12 @@ class StampJoiner(Generic[T]):
         self.unmatched += 1
 
     def finish(self) -> int:
-        """Count the read-ahead items never matched; returns the total unmatched so far."""
-        self.unmatched += len(self._pending)
+        """Count the items older than the last query that never matched; returns the total.
+
+        Items read ahead beyond the last queried stamp (the replay stopped before their frame)
+        are not counted.
+        """
+        last = self._last_query
+        self.unmatched += sum(1 for s in self._pending if last is not None and s < last)
         self._pending.clear()
         return self.unmatched

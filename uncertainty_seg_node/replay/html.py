@@ -52,6 +52,8 @@ def format_value(value: Any) -> str:
         return f"{value:,}"
     if isinstance(value, float):
         return "–" if not math.isfinite(value) else f"{value:.3f}"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{html.escape(str(k))} {format_value(v)}" for k, v in value.items())
     return html.escape(str(value))
 
 
