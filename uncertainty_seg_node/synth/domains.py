@@ -33,6 +33,7 @@ class Domain:
     clouds: float = 0.4  # cloud cover of the sky, 0..1
     snow: float = 0.0  # snow cover of horizontal surfaces, 0..1
     flakes: float = 0.0  # falling flakes per 1000 pixels
+    blur: float = 0.0  # scattering blur, in pixels of a 448-wide frame
     night: bool = False  # dark ambient; lamps, windows and vehicle lights glow
     anomaly_rate: float = 0.5  # share of frames with an unknown object in view
 
@@ -64,22 +65,22 @@ DOMAINS: dict[str, Domain] = {
             name="fog", layout="city",
             description="dense fog: contrast falls off with distance within tens of metres",
             sky_top=(0.74, 0.76, 0.78), sky_horizon=(0.80, 0.81, 0.82),
-            haze=(0.78, 0.79, 0.80), visibility_m=22.0, contrast=0.8, saturation=0.55,
-            sun=0.0, clouds=0.0, exposure=1.05,
+            haze=(0.78, 0.79, 0.80), visibility_m=15.0, contrast=0.72, saturation=0.45,
+            sun=0.0, clouds=0.0, exposure=1.05, blur=1.0,
         ),
         Domain(
             name="snow", layout="city",
             description="snowfall: white ground, roofs and trees, falling flakes, low contrast",
             sky_top=(0.70, 0.72, 0.77), sky_horizon=(0.84, 0.85, 0.88),
-            haze=(0.84, 0.86, 0.89), visibility_m=70.0, tint=(0.93, 0.97, 1.06),
-            contrast=0.8, saturation=0.5, sun=0.1, clouds=0.0, snow=0.9, flakes=4.0,
+            haze=(0.84, 0.86, 0.89), visibility_m=40.0, tint=(0.93, 0.97, 1.06),
+            contrast=0.72, saturation=0.4, sun=0.1, clouds=0.0, snow=1.0, flakes=7.0, blur=0.7,
         ),
         Domain(
             name="offroad", layout="offroad",
-            description="dirt track through dense vegetation, rocks, no buildings or markings",
+            description="bumpy dirt track through dense, shady vegetation; no buildings",
             sky_top=(0.48, 0.58, 0.74), sky_horizon=(0.78, 0.82, 0.84),
-            haze=(0.70, 0.76, 0.78), visibility_m=300.0, tint=(0.95, 1.02, 0.9),
-            sun=0.7, clouds=0.6,
+            haze=(0.62, 0.68, 0.64), visibility_m=140.0, tint=(0.9, 1.04, 0.82),
+            exposure=0.85, sun=0.7, clouds=0.6, blur=0.5,
         ),
     )
 }

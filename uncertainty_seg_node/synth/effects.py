@@ -84,6 +84,8 @@ def develop(layers: Layers, cam: Camera, domain: Domain, rng: np.random.Generato
     trans = np.where(sky, 1.0, trans).astype(np.float32)[..., None]
     haze = np.array(domain.haze, np.float32) * (gains if not domain.night else 1.0)
     img = img * trans + haze * (1 - trans)
+    if domain.blur > 0:  # light scattered by fog or falling snow softens every edge
+        img = np.asarray(cv2.GaussianBlur(img, (0, 0), domain.blur * W / 448.0), np.float32)
     if domain.flakes > 0:
         _flakes(img, rng, domain.flakes)
     gray = img.mean(axis=2, keepdims=True)
