@@ -133,3 +133,20 @@ def test_live_evaluation_of_the_running_node_over_dds(tmp_path: Path) -> None:
     assert got["domains"]["day"]["frames"] == 3 and got["domains"]["night"]["frames"] == 2
     doc = write_live_report(evaluation, facts, tmp_path / "report")
     assert doc["run"]["mode"] == "live" and (tmp_path / "report" / "index.html").is_file()
+
+
+@pytest.mark.ros
+def test_live_cli_with_nothing_playing_writes_an_empty_report(tmp_path: Path) -> None:
+    pytest.importorskip("rclpy")
+    import json
+
+    from uncertainty_seg_node.cli.main import main
+
+    report = tmp_path / "report"
+    code = main(["replay", "--live", "--report", str(report), "--duration", "0.5",
+                 "--ros-domain-id", str(random.randint(201, 230))])
+    assert code == 0
+    doc = json.loads((report / "metrics.json").read_text())
+    assert doc["labelled"] is False and doc["run"]["frames"] == 0
+    assert doc["run"]["stopped"].startswith("duration")
+    assert any("no complete frame" in w for w in doc["warnings"])
