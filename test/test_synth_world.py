@@ -38,9 +38,14 @@ def test_deterministic_by_seed() -> None:
         assert np.array_equal(x.image, y.image) and np.array_equal(x.labels, y.labels)
         assert np.array_equal(x.anomaly, y.anomaly)
     assert not np.array_equal(a[0].image, c[0].image)
-    # a frame does not depend on how the set is cut into pieces
+    # a frame depends neither on how the set is cut into pieces nor on what was drawn before
+    # (shared sprite caches), so sets can be rendered in pieces or in parallel
+    from uncertainty_seg_node.synth import render
+
+    render._SPRITES.clear()
     piece = list(render_frames("fog", 1, SIZE, 3, start=1))[0]
     assert np.array_equal(piece.image, a[1].image)
+    assert np.array_equal(piece.labels, a[1].labels)
 
 
 def test_frame_format() -> None:

@@ -49,6 +49,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="bag images as jpeg CompressedImage on /camera/image_raw/compressed")
     parser.add_argument("--rate", type=float, default=10.0,
                         help="frame rate of a drive in Hz (default 10)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes rendering independent scenes (default 1); the output "
+                        "does not depend on it")
     parser.set_defaults(func=run)
 
 
@@ -60,15 +63,29 @@ def _frames(args: argparse.Namespace, size: tuple[int, int], drive: bool
     if drive:
         return render_drive(domains, args.count, size, args.seed, rate=args.rate)
 
-    def independent() -> Iterator[SynthFrame]:
-        done = 0
-        for k, domain in enumerate(domains):
-            share = args.count * (k + 1) // len(domains) - args.count * k // len(domains)
-            if share:
-                yield from render_frames(domain, share, size, args.seed, start=done)
-            done += share
+    jobs: list[tuple[str, tuple[int, int], int, int]] = []
+    for k, domain in enumerate(domains):
+        first, last = args.count * k // len(domains), args.count * (k + 1) // len(domains)
+        jobs += [(domain.name, size, args.seed, i) for i in range(first, last)]
+    if args.workers <= 1:
+        return (frame for job in jobs for frame in render_frames(job[0], 1, size, job[2], job[3]))
+    return _parallel(jobs, args.workers)
 
-    return independent()
+
+def _one(job: tuple[str, tuple[int, int], int, int]) -> SynthFrame:
+    """Frame `index` of an independent set (depends on nothing else, so any process renders it)."""
+    from uncertainty_seg_node.synth import render_frames
+
+    domain, size, seed, index = job
+    return next(iter(render_frames(domain, 1, size, seed, start=index)))
+
+
+def _parallel(jobs: list[tuple[str, tuple[int, int], int, int]], workers: int
+              ) -> Iterator[SynthFrame]:
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        yield from pool.imap(_one, jobs, chunksize=4)
 
 
 def _progress(frames: Iterable[SynthFrame], total: int) -> Iterable[SynthFrame]:

@@ -79,7 +79,7 @@ class Renderer:
     def _thing_sprite(self, thing: Thing, t: float, domain: Domain) -> Sprite:
         snow = round(domain.snow, 2)
         variant = thing.seed % VARIANTS
-        phase = 0
+        phase = -1  # standing still; walkers show one of 8 stride phases
         if thing.kind == "person" and thing.v:
             phase = int((t * 6.0 + thing.seed % 8) % 8)
         key = (thing.kind, variant, thing.facing, snow, phase)
@@ -88,7 +88,7 @@ class Renderer:
             rng = np.random.default_rng([variant, len(thing.kind), ord(thing.kind[-1])])
             if thing.kind.startswith("anomaly:"):
                 return anomaly(rng, thing.kind.split(":", 1)[1], snow)
-            stride = phase * np.pi / 4 if thing.v else float(rng.uniform(0, np.pi))
+            stride = phase * np.pi / 4 if phase >= 0 else float(rng.uniform(0, np.pi))
             return MAKERS[thing.kind](rng, thing.facing, snow, stride)
 
         return _shared_sprite(key, make)
