@@ -130,6 +130,10 @@ def test_drive_is_coherent_and_records_its_domains() -> None:
     step = np.mean([(a.labels == b.labels).mean() for a, b in zip(day, day[1:])])
     jump = np.mean([(a.labels == b.labels).mean() for a, b in zip(scenes, scenes[1:])])
     assert step > 0.8 and step > jump + 0.1, (step, jump)
+    # a change of layout cuts to a road of that layout: no city left in the forest
+    mixed = list(render_drive(["city-day", "offroad"], 4, SIZE, seed=3))
+    assert all((f.labels == 2).any() for f in mixed[:2])
+    assert not any(np.isin(f.labels, (1, 2)).any() for f in mixed[2:])
 
 
 def test_bad_input() -> None:

@@ -20,6 +20,7 @@ from uncertainty_seg_node.synth.world import World, make_road
 
 _CURVE = {"city": 1 / 260.0, "rural": 1 / 180.0, "offroad": 1 / 90.0}
 _BUMP = {"city": 0.004, "rural": 0.006, "offroad": 0.02}
+_STRETCH_M = 100_000.0  # drives through several layouts use one stretch of road per layout
 
 
 @dataclass(frozen=True)
@@ -95,20 +96,31 @@ def render_drive(domains: Sequence[Domain | str] | Domain | str, count: int,
                  size: tuple[int, int], seed: int, rate: float = 10.0) -> Iterator[SynthFrame]:
     """A coherent drive of `count` frames at `rate` Hz.
 
-    The frames are split across `domains` in order; the world ahead changes layout where the
-    next domain begins, and each frame records its domain.
+    The frames are split across `domains` in order and each frame records its domain. Light and
+    weather change on the same road; a change of layout (city, rural, offroad) cuts to another
+    stretch of road, so every frame shows its own domain's layout.
     """
     doms = _domains(domains)
     _check(count, size)
     if rate <= 0:
         raise UserError(f"--rate must be positive; got {rate}")
     frame_domains = [doms[i * len(doms) // count] for i in range(count)]
-    positions = [20.0]
-    for dom in frame_domains[:-1]:
-        positions.append(positions[-1] + make_road(seed, dom.layout).speed / rate)
+    positions: list[float] = []
+    z = 20.0
+    for i, dom in enumerate(frame_domains):
+        if i and dom.layout != frame_domains[i - 1].layout:
+            # a new layout is a new stretch of road (a cut): a few metres of road cannot turn
+            # a city into a forest, and every frame should show the layout of its domain
+            z = (np.floor(z / _STRETCH_M) + 1) * _STRETCH_M + 20.0
+        positions.append(z)
+        z += make_road(seed, dom.layout).speed / rate
 
     def domain_at(z: float) -> Domain:
+        """The domain of the last frame at or before z on z's stretch (else its first)."""
+        stretch = np.floor(z / _STRETCH_M)
         i = bisect.bisect_right(positions, z) - 1
+        if i < 0 or np.floor(positions[i] / _STRETCH_M) != stretch:
+            i = bisect.bisect_left(positions, stretch * _STRETCH_M)
         return frame_domains[min(max(i, 0), count - 1)]
 
     drive = _Drive(seed, domain_at)
