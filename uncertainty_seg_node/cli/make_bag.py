@@ -22,13 +22,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "make-bag", help="write a folder of frames (and labels) as a ROS 2 bag",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--images", type=Path, required=True,
+    parser.add_argument("--images", type=Path, required=True, metavar="DIR",
                         help="folder of frames (or with an images/ subfolder), in name order")
-    parser.add_argument("--rate", type=float, required=True, help="frame rate in Hz")
-    parser.add_argument("--out", type=Path, required=True, help="bag to write (a new folder)")
-    parser.add_argument("--labels", type=Path,
+    parser.add_argument("--rate", type=float, required=True, metavar="HZ",
+                        help="frame rate in Hz")
+    parser.add_argument("--out", type=Path, required=True, metavar="BAG",
+                        help="bag to write (a new folder)")
+    parser.add_argument("--labels", type=Path, metavar="DIR",
                         help="folder of label images (or with a labels/ subfolder), same stems")
-    parser.add_argument("--classes", type=Path,
+    parser.add_argument("--classes", type=Path, metavar="YAML",
                         help="class-map YAML: checks label ids, maps its ignore ids to 255")
     parser.add_argument("--to-cityscapes", action="store_true",
                         help="map labels to Cityscapes train ids (cityscapes_train_id in YAML)")
@@ -36,7 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="jpeg CompressedImage on /camera/image_raw/compressed")
     parser.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap",
                         help="bag storage (default mcap)")
-    parser.add_argument("--start-ns", type=int, default=None,
+    parser.add_argument("--start-ns", type=int, default=None, metavar="NS",
                         help="stamp of the first frame in ns (default: a fixed time)")
     parser.set_defaults(func=run)
 

@@ -32,14 +32,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--list", action="store_true", help="print the domain names and exit")
-    parser.add_argument("--domain", help="domain name, or a comma-separated list for a drive "
-                        "through several domains (see --list)")
-    parser.add_argument("--count", type=int, default=100, help="number of frames (default 100)")
-    parser.add_argument("--size", default="224x448", help="frame size HxW (default 224x448)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--domain", metavar="NAME[,NAME...]",
+                        help="domain name, or a comma-separated list for a drive through "
+                        "several domains (see --list)")
+    parser.add_argument("--count", type=int, default=100, metavar="N",
+                        help="number of frames (default 100)")
+    parser.add_argument("--size", default="224x448", metavar="HxW",
+                        help="frame size HxW (default 224x448)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S",
+                        help="random seed (default 0)")
     out = parser.add_mutually_exclusive_group()
-    out.add_argument("--out", type=Path, help="Cityscapes-format folder to write into")
-    out.add_argument("--bag", type=Path, help="ROS 2 bag (a new folder) to write a drive into")
+    out.add_argument("--out", type=Path, metavar="DIR",
+                     help="Cityscapes-format folder to write into")
+    out.add_argument("--bag", type=Path, metavar="FILE",
+                     help="ROS 2 bag (a new folder) to write a drive into")
     parser.add_argument("--split", default="train", help="split folder name (default train)")
     parser.add_argument("--sequence", action="store_true",
                         help="with --out: one coherent drive instead of independent scenes")
