@@ -72,7 +72,7 @@ DOMAINS: dict[str, Domain] = {
             name="snow", layout="city",
             description="snowfall: white ground, roofs and trees, falling flakes, low contrast",
             sky_top=(0.70, 0.72, 0.77), sky_horizon=(0.84, 0.85, 0.88),
-            haze=(0.84, 0.86, 0.89), visibility_m=40.0, tint=(0.93, 0.97, 1.06),
+            haze=(0.84, 0.86, 0.89), visibility_m=35.0, tint=(0.93, 0.97, 1.06),
             contrast=0.72, saturation=0.4, sun=0.1, clouds=0.0, snow=1.0, flakes=7.0, blur=0.7,
         ),
         Domain(

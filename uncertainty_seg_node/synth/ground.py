@@ -172,7 +172,7 @@ def _snow_ground(col: np.ndarray, lab: np.ndarray, u: np.ndarray, lane_w: np.nda
     white = (np.array([0.88, 0.9, 0.94], np.float32) * (0.9 + 0.1 * fine)[..., None])
     lane = np.mod(u + 0.4 * (coarse - 0.5), lane_w) - lane_w / 2
     tracks = np.minimum(np.abs(np.abs(lane) - 0.8), 1.0)
-    cover = np.where(lab == L.ROAD, np.clip((tracks - 0.15) * 3.0, 0, 1) * 0.8,
+    cover = np.where(lab == L.ROAD, np.clip((tracks - 0.12) * 4.0, 0, 1) * 0.95,
                      np.clip(1.0 + 0.8 * (coarse - 0.5), 0, 1))
     cover = (cover * amount * (0.85 + 0.3 * (fine - 0.5)))[..., None]
     col[:] = col * (1 - cover) + white * cover
