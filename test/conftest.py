@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,3 +25,14 @@ def camvid_root() -> Path:
     if not (CAMVID / "classes.yaml").is_file():
         pytest.skip(f"real CamVid frames not found at {CAMVID} (../shared is absent)")
     return CAMVID
+
+
+@pytest.fixture(autouse=True)
+def _grad_mode_is_restored() -> object:
+    """A test (or an in-process CLI run) must not leave torch's global grad mode switched off."""
+    torch = sys.modules.get("torch")
+    before = torch.is_grad_enabled() if torch is not None else None
+    yield
+    torch = sys.modules.get("torch")
+    if torch is not None and before is not None:
+        assert torch.is_grad_enabled() == before, "global torch grad mode leaked from this test"

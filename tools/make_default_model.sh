@@ -7,6 +7,7 @@ WORK="${1:-runs/default_model}"
 SIZE="${SIZE:-168x224}"          # network input (x14); 4:3 like most cameras
 TASK_STEPS="${TASK_STEPS:-600}"
 UNC_STEPS="${UNC_STEPS:-600}"
+UNC_FLAGS="${UNC_FLAGS:-}"     # e.g. --init-from-teacher
 DEVICE="${DEVICE:-auto}"
 OUT="${OUT:-models/default.onnx}"
 mkdir -p "$WORK"
@@ -30,7 +31,7 @@ fi
 [[ -f "$WORK/f_phi.pt" ]] || uncertainty-seg train uncertainty --teacher "$WORK/f_theta.pt" \
   --data "$D/source" --unlabelled "$D/unlabelled/leftImg8bit" --model tiny --size "$SIZE" \
   --steps "$UNC_STEPS" --batch-size 8 --unlabelled-batch-size 8 --seed 0 --device "$DEVICE" \
-  --out "$WORK/f_phi.pt"
+  $UNC_FLAGS --out "$WORK/f_phi.pt"
 # gamma at MaxF0.5 on the labelled source validation split, then export with metadata.
 uncertainty-seg calibrate --model "$WORK/f_phi.pt" --data "$D/val" --out "$WORK/f_phi_cal.pt"
 uncertainty-seg export --checkpoint "$WORK/f_phi_cal.pt" --onnx "$OUT" --size "$SIZE"

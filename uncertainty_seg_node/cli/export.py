@@ -50,46 +50,47 @@ def run(args: argparse.Namespace) -> int:
 
     from uncertainty_seg_node.export.onnx_export import export_onnx
 
-    torch.set_grad_enabled(False)
-    if args.tensorrt is not None:  # fail before a long export, not after it
-        from uncertainty_seg_node.export.tensorrt_build import import_tensorrt
+    with torch.no_grad():  # a context, not set_grad_enabled: run() may be called in-process
+        if args.tensorrt is not None:  # fail before a long export, not after it
+            from uncertainty_seg_node.export.tensorrt_build import import_tensorrt
 
-        import_tensorrt()
-    result = export_onnx(
-        args.checkpoint, args.onnx, size=args.size, score_method=args.score,
-        temperature=args.temperature, energy_sigma=args.energy_sigma,
-        with_logits=args.with_logits, ids_dtype=args.ids_dtype,
-        confidence_dtype=args.confidence_dtype, dynamic_batch=not args.static_batch,
-        opset=args.opset, parity=not args.no_parity, parity_images=args.parity_images,
-    )
-    height, width = result.config.input_size
-    size_mb = result.path.stat().st_size / 1e6
-    print(f"wrote {result.path} ({size_mb:.1f} MB): {result.config.arch}, input {height}x{width}, "
-          f"{result.config.num_classes} classes, score {result.info.score_method}, "
-          f"default gamma {result.config.default_gamma:.3f}")
-    report: dict[str, Any] = {
-        "onnx": str(result.path), "input_size": [height, width],
-        "score_method": result.info.score_method,
-        "parity": result.parity.to_dict() if result.parity else None,
-    }
-    if result.parity:
-        print(result.parity.summary())
-    if args.tensorrt is not None:
-        from uncertainty_seg_node.export.tensorrt_build import build_engine
+            import_tensorrt()
+        result = export_onnx(
+            args.checkpoint, args.onnx, size=args.size, score_method=args.score,
+            temperature=args.temperature, energy_sigma=args.energy_sigma,
+            with_logits=args.with_logits, ids_dtype=args.ids_dtype,
+            confidence_dtype=args.confidence_dtype, dynamic_batch=not args.static_batch,
+            opset=args.opset, parity=not args.no_parity, parity_images=args.parity_images,
+        )
+        height, width = result.config.input_size
+        size_mb = result.path.stat().st_size / 1e6
+        print(f"wrote {result.path} ({size_mb:.1f} MB): {result.config.arch}, "
+              f"input {height}x{width}, "
+              f"{result.config.num_classes} classes, score {result.info.score_method}, "
+              f"default gamma {result.config.default_gamma:.3f}")
+        report: dict[str, Any] = {
+            "onnx": str(result.path), "input_size": [height, width],
+            "score_method": result.info.score_method,
+            "parity": result.parity.to_dict() if result.parity else None,
+        }
+        if result.parity:
+            print(result.parity.summary())
+        if args.tensorrt is not None:
+            from uncertainty_seg_node.export.tensorrt_build import build_engine
 
-        engine, key = build_engine(result.path, args.tensorrt, precision=args.trt_precision)
-        print(f"wrote {engine} for {key.gpu_name}, TensorRT {key.tensorrt_version}, "
-              f"{args.trt_precision} (cache key {key.digest()[:12]})")
-        report["tensorrt"] = {"engine": str(engine), "key": key.to_dict()}
-        if not args.no_parity:
-            parity = _tensorrt_parity(args.checkpoint, engine, result.config.input_size,
-                                      args.parity_images, args.trt_precision)
-            print(parity.summary())
-            report["tensorrt"]["parity"] = parity.to_dict()
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-    return 0
+            engine, key = build_engine(result.path, args.tensorrt, precision=args.trt_precision)
+            print(f"wrote {engine} for {key.gpu_name}, TensorRT {key.tensorrt_version}, "
+                  f"{args.trt_precision} (cache key {key.digest()[:12]})")
+            report["tensorrt"] = {"engine": str(engine), "key": key.to_dict()}
+            if not args.no_parity:
+                parity = _tensorrt_parity(args.checkpoint, engine, result.config.input_size,
+                                          args.parity_images, args.trt_precision)
+                print(parity.summary())
+                report["tensorrt"]["parity"] = parity.to_dict()
+        if args.json is not None:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(report, indent=2) + "\n")
+        return 0
 
 
 def _tensorrt_parity(checkpoint: Path, engine: Path, size: tuple[int, int], count: int,
