@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from replay_fixtures import one_torch_thread  # noqa: F401
 
 from uncertainty_seg_node.bags.bag_io import BagWriter
 from uncertainty_seg_node.cli.main import main
@@ -23,6 +24,8 @@ from uncertainty_seg_node.replay.compare import (
     run_comparison,
 )
 from uncertainty_seg_node.replay.frames import folder_domains, open_frames
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 H, W = 28, 56
 START = 1_700_000_000 * 10**9

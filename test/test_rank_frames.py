@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from replay_fixtures import one_torch_thread  # noqa: F401
 
 from uncertainty_seg_node.bags.bag_io import BagWriter
 from uncertainty_seg_node.cli.main import main
@@ -23,6 +24,8 @@ from uncertainty_seg_node.model.checkpoint import save_checkpoint
 from uncertainty_seg_node.model.segmenter import Segmenter
 from uncertainty_seg_node.replay.frames import Frame
 from uncertainty_seg_node.replay.rank_frames import rank_frames, write_ranking
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 H, W = 20, 30
 

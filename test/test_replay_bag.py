@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from replay_fixtures import one_torch_thread  # noqa: F401
 
 from uncertainty_seg_node.bags.bag_io import BagWriter, list_topics, read_arrays, read_strings
 from uncertainty_seg_node.config import model_config_for
@@ -22,6 +23,8 @@ from uncertainty_seg_node.model.segmenter import Segmenter
 from uncertainty_seg_node.replay.replay import ReplayOptions, replay
 from uncertainty_seg_node.replay.report import write_report
 from uncertainty_seg_node.visualize import OUTPUT_ENCODINGS
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 START = 1_700_000_000 * 10**9
 STEP = 50_000_000

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from replay_fixtures import one_torch_thread  # noqa: F401
 
 from uncertainty_seg_node.bags.bag_io import BagWriter, list_topics, read_arrays
 from uncertainty_seg_node.cli.main import main
@@ -25,6 +26,8 @@ from uncertainty_seg_node.model.segmenter import Segmenter
 from uncertainty_seg_node.replay.evaluation import FrameRecord
 from uncertainty_seg_node.replay.replay import ReplayOptions, replay
 from uncertainty_seg_node.replay.report import write_report
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 START = 1_700_000_000 * 10**9
 STEP = 50_000_000

@@ -15,11 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from replay_fixtures import one_torch_thread  # noqa: F401
 
 from uncertainty_seg_node.classes import CITYSCAPES_PALETTE
 from uncertainty_seg_node.metrics import Evaluator
 from uncertainty_seg_node.replay.evaluation import ReplayEvaluation
 from uncertainty_seg_node.replay.live import LiveSynchronizer
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 H, W = 30, 60
 
@@ -66,8 +69,10 @@ def test_synchronizer_pairs_out_of_order_topics_and_bounds_memory() -> None:
 
 @pytest.mark.ros
 @pytest.mark.slow
-def test_live_evaluation_of_the_running_node_over_dds(tmp_path: Path) -> None:
+def test_live_evaluation_of_the_running_node_over_dds(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("rclpy")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the node process too (see replay_fixtures)
     import torch
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
