@@ -79,24 +79,24 @@ def test_sourced_workspace_finds_the_share_directory(install: Path) -> None:
     assert Path(lines[2]) == share / "models" / "default.onnx"
 
 
-def test_installed_node_starts_and_stops(install: Path, tmp_path: Path,
-                                         tmp_path_factory: pytest.TempPathFactory) -> None:
-    from test_ros_node import tiny_onnx_model
-
-    model = tiny_onnx_model(tmp_path_factory.getbasetemp() / "node_model")
+def test_installed_node_starts_and_stops(install: Path, tmp_path: Path) -> None:
     executable = install / PACKAGE / "lib" / PACKAGE / PACKAGE
     share = install / PACKAGE / "share" / PACKAGE
-    # The default model path resolves in the installed share dir and its absence is one line.
+    # Relative model paths resolve in the installed share dir; a missing model is one line.
     missing = _bash(install, f"ROS_DOMAIN_ID=97 {executable} --ros-args "
-                             f"--params-file {share}/config/params.yaml")
+                             f"--params-file {share}/config/params.yaml "
+                             "-p model_path:=models/not_there.onnx")
     assert missing.returncode == 2, missing.stdout + missing.stderr
-    assert f"{share}/models/default.onnx" in missing.stderr and "Traceback" not in missing.stderr
+    assert f"{share}/models/not_there.onnx" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    # With the params file alone the node serves the default model shipped in the share dir.
+    assert (share / "models" / "default.onnx").is_file()
 
     log = tmp_path / "node.log"
     with log.open("w") as sink:
         process = subprocess.Popen(
             ["bash", "-c", f"source {install}/setup.bash && exec {executable} --ros-args "
-             f"--params-file {share}/config/params.yaml -p model_path:={model}"],
+             f"--params-file {share}/config/params.yaml"],
             stdout=sink, stderr=subprocess.STDOUT,
             env=dict(os.environ, ROS_DOMAIN_ID="97", ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST"),
         )
