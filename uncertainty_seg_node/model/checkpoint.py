@@ -37,14 +37,19 @@ def save_checkpoint(
     path: str | Path, model: Segmenter, train_state: dict[str, Any] | None = None
 ) -> Path:
     """Write atomically (temp file + rename) so an interrupted save never leaves a corrupt file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": FORMAT,
         "config": model.config.to_json(),
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "train_state": train_state or {},
     }
+    return atomic_torch_save(payload, path)
+
+
+def atomic_torch_save(payload: Any, path: str | Path) -> Path:
+    """`torch.save` to a temp file beside `path`, then rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:

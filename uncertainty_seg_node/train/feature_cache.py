@@ -19,9 +19,7 @@ encoder answers unmasked rows from the cache; its weights and state dict are unt
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -129,21 +127,13 @@ class FeatureCache:
 
     def save(self, path: str | Path) -> Path:
         """Write every entry (on the CPU) atomically to `path`."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        from uncertainty_seg_node.model.checkpoint import atomic_torch_save
+
         payload = {
             "format": FORMAT,
             "entries": {f"{f}/{d}": t.detach().cpu() for (f, d), t in self.entries.items()},
         }
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            torch.save(payload, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return path
+        return atomic_torch_save(payload, path)
 
     def load(self, path: str | Path) -> int:
         """Add the entries of a file written by `save`; returns how many were added."""
