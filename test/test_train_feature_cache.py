@@ -44,7 +44,7 @@ def test_cached_forward_equals_uncached_and_counts() -> None:
     torch.testing.assert_close(masked, plain_masked, rtol=0, atol=1e-5)
     # 3 misses, then 3 hits, then 2 hits (the masked row is always a real forward).
     assert (len(cache), cache.misses, cache.hits) == (3, 3, 5)
-    assert "forward" not in vars(model.encoder)  # unpatched after the block
+    assert "lower" not in vars(model.encoder)  # unpatched after the block
     # A batch repeating one new image (MC dropout) runs the encoder once for it.
     with torch.no_grad(), cached_encoders(cache, model):
         repeated = model(torch.cat([x[:1] + 1.0] * 3))

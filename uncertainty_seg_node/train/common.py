@@ -61,6 +61,33 @@ def freeze_encoder(model: Segmenter) -> None:
         param.requires_grad_(False)
 
 
+def set_trainable_encoder(model: Segmenter, config: TrainConfig) -> None:
+    """Which encoder weights train: all, none (E*), or the top `train_blocks` blocks.
+
+    With `train_blocks` N the patch embedding and the blocks below the top N keep their weights
+    (the feature cache then keeps their output); the top N blocks and the final LayerNorm train.
+    The mask token is left as it is (the caller decides whether it trains).
+    """
+    if config.freeze_encoder or config.train_blocks == 0:
+        freeze_encoder(model)
+        return
+    if config.train_blocks is None:
+        return
+    layers = model.encoder.vit.encoder.layer
+    if config.train_blocks > len(layers):
+        raise UserError(
+            f"--train-blocks {config.train_blocks} exceeds the encoder's {len(layers)} blocks"
+        )
+    token = model.encoder.mask_token
+    keep = token.requires_grad
+    for param in model.encoder.vit.embeddings.parameters():
+        param.requires_grad_(False)
+    token.requires_grad_(keep)
+    for layer in layers[: len(layers) - config.train_blocks]:
+        for param in layer.parameters():
+            param.requires_grad_(False)
+
+
 def labelled_loader(
     dataset: LabelledDataset, model_config: ModelConfig, config: TrainConfig, env: DistEnv
 ) -> InfiniteLoader:

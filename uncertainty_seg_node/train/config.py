@@ -17,6 +17,7 @@ from typing import Any
 from uncertainty_seg_node.config import ENCODER_SIZES, load_yaml_config
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.losses.consistency import CERTAINTY_FROM
+from uncertainty_seg_node.model.mask_token import MASK_TOKEN_MODES
 
 MODES = ("task", "uncertainty")
 SCHEDULES = ("cosine", "poly", "constant")
@@ -42,7 +43,11 @@ class TrainConfig:
     size: tuple[int, int] | None = None  # network input H, W (x14); None: teacher's or 224x448
     init: str | None = None  # encoder weights: DINOv2 .pth, HF folder or ONNX backbone
     init_from_teacher: bool = False  # f_phi's encoder starts as f_theta's (an extra variant)
+    init_decoder_from_teacher: bool = False  # f_phi's decoder starts as f_theta's
     freeze_encoder: bool = False  # E*: train the decoder only
+    # Partial fine-tuning: the top N encoder blocks (and the final LayerNorm) train, the blocks
+    # below stay frozen (and cacheable). None: the whole encoder trains unless freeze_encoder.
+    train_blocks: int | None = None
     dropout: float = 0.0  # decoder Dropout2d (MC-dropout baseline)
     # Reuse frozen encoders' unmasked features (exact; needs E* and no augmentation), optionally
     # kept in a file across runs (train/feature_cache.py).
@@ -69,6 +74,11 @@ class TrainConfig:
     certainty_from: str = "unmasked"  # unmasked (paper) | masked (authors' code)
     loss_weight: float = 1.0  # w_c
     gamma_ema_decay: float = 0.99
+    mask_token: str = "auto"  # auto | weights | mean | zero | learned (model/mask_token.py)
+    mask_bank_size: int = 0  # K masks per target image (0: a fresh mask every step)
+    fresh_mask_every: int = 50  # log consistency on fresh masks vs the bank's every N steps
+    lc_start_step: int = 0  # L_c is off before this step ...
+    lc_ramp_steps: int = 0  # ... then its weight ramps linearly to w_c over this many steps
     # --- running ---
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: str = "auto"  # auto (bf16 on CUDA) | bf16 | off
@@ -86,6 +96,19 @@ class TrainConfig:
     @property
     def caches_features(self) -> bool:
         return self.cache_features or bool(self.feature_cache_file)
+
+    @property
+    def trains_encoder_part(self) -> bool:
+        """Whether some encoder blocks train while the ones below stay frozen."""
+        return self.train_blocks is not None and self.train_blocks > 0
+
+    def lc_weight(self, step: int) -> float:
+        """w_c at `step`: 0 before `lc_start_step`, then a linear ramp to `loss_weight`."""
+        if step < self.lc_start_step:
+            return 0.0
+        if self.lc_ramp_steps <= 0:
+            return self.loss_weight
+        return self.loss_weight * min(1.0, (step - self.lc_start_step + 1) / self.lc_ramp_steps)
 
     def encoder_lr(self) -> float:
         scale = self.encoder_lr_scale
@@ -137,21 +160,33 @@ class TrainConfig:
             raise UserError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0.0 <= self.gamma_ema_decay < 1.0:
             raise UserError(f"gamma_ema_decay must be in [0, 1), got {self.gamma_ema_decay}")
+        if self.train_blocks is not None and self.train_blocks < 0:
+            raise UserError(f"train_blocks must be >= 0, got {self.train_blocks}")
+        if self.freeze_encoder and self.trains_encoder_part:
+            raise UserError("give either --freeze-encoder or --train-blocks N > 0, not both")
+        if self.mask_bank_size < 0 or self.fresh_mask_every < 0:
+            raise UserError("mask_bank_size and fresh_mask_every must be >= 0")
+        if self.lc_start_step < 0 or self.lc_ramp_steps < 0:
+            raise UserError("lc_start_step and lc_ramp_steps must be >= 0")
+        if self.mask_token not in MASK_TOKEN_MODES:
+            raise UserError(f"mask_token {self.mask_token!r} is not one of {MASK_TOKEN_MODES}")
         if self.caches_features:
             if self.augment:
                 raise UserError(
                     "--cache-features needs --no-augment: random crops never repeat an input, "
                     "so no feature could be reused"
                 )
-            if self.mode == "task" and not self.freeze_encoder:
+            frozen_part = self.freeze_encoder or self.train_blocks is not None
+            if self.mode == "task" and not frozen_part:
                 raise UserError(
-                    "--cache-features needs --freeze-encoder (E*): a training encoder's "
-                    "features change every step"
+                    "--cache-features needs --freeze-encoder (E*) or --train-blocks N: a "
+                    "training encoder's features change every step"
                 )
         if self.init_from_teacher and self.init:
             raise UserError("give either --init or init_from_teacher, not both")
-        if self.init_from_teacher and self.mode != "uncertainty":
-            raise UserError("init_from_teacher only applies to `train uncertainty`")
+        from_teacher = self.init_from_teacher or self.init_decoder_from_teacher
+        if from_teacher and self.mode != "uncertainty":
+            raise UserError("init_from_teacher options only apply to `train uncertainty`")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -1,19 +1,22 @@
-"""An exact memo of frozen encoders' features: E(x) is computed once per image, then reused.
+"""An exact memo of frozen encoder parts: the lower blocks run once per (image, mask).
 
-With a frozen encoder (E*, and always for the teacher f_theta) the unmasked features of an image
-are a pure function of (encoder weights, input pixels). Without augmentation every training image
-reaches the network as the same tensor each epoch, so its features can be kept instead of
-recomputed: exact for the supervised branch, for s_theta = f_theta(x_t) and for the certainty
-branch s_phi = f_phi(x_t) when both encoders are the same frozen one. The masked branch
-f_phi(m(x_t)) draws a new mask every step, so those rows always run the real encoder.
+With a frozen lower encoder (all of it for E* and the teacher f_theta; the blocks below
+`--train-blocks` for partial fine-tuning) its output `Encoder.lower(x, M)` is a pure function of
+(lower weights, input pixels, patch mask). Without augmentation every training image reaches the
+network as the same tensor each epoch, so that output can be kept instead of recomputed: exact
+for the supervised branch, for s_theta = f_theta(x_t), for the certainty branch s_phi = f_phi(x_t)
+and, when the masks come from a fixed bank (train/mask_bank.py), for the masked branch
+f_phi(m(x_t)) too. Masked rows are only kept when `cache_masked` is on: fresh random masks never
+repeat, so keeping them would only cost memory.
 
-Entries are keyed by (encoder fingerprint, digest of the input tensor's bytes), so one cache
-serves several encoders, a stale entry can never be returned for different weights or pixels,
-and a saved cache file is only ever reused for exactly the encoder and inputs it was made from.
-The mask token is left out of the fingerprint: it never touches an unmasked forward.
+Unmasked entries are keyed by (fingerprint of the lower weights without the mask token, digest of
+the input); masked entries by (fingerprint with the mask token, input digest, mask digest). One
+cache serves several encoders, a stale entry can never be returned for different weights, pixels
+or masks, and a saved cache file is only ever reused for exactly what it was made from.
 
 Hook it in with `cached_encoders(cache, model, ...)`: inside the block every listed model's
-encoder answers unmasked rows from the cache; its weights and state dict are untouched.
+encoder is split after its longest frozen prefix of blocks and answers `lower` from the cache;
+weights and state dicts are untouched, and the split is restored on exit.
 """
 
 from __future__ import annotations
@@ -29,45 +32,70 @@ import torch
 from torch import Tensor, nn
 
 from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.model.encoder import Encoder
 
-FORMAT = "uncertainty_seg_node/feature-cache/1"
+FORMAT = "uncertainty_seg_node/feature-cache/2"
 _MASK_TOKEN = "mask_token"
 
 Forward = Callable[..., Tensor]
+Key = tuple[str, ...]
 
 
-def encoder_fingerprint(encoder: nn.Module) -> str:
-    """A digest of every encoder tensor that an unmasked forward reads (mask token excluded)."""
+def _digest(*tensors: Tensor, salt: str = "") -> str:
     digest = hashlib.blake2b(digest_size=16)
-    for name, tensor in sorted(encoder.state_dict().items()):
-        if name.endswith(_MASK_TOKEN):
-            continue
-        digest.update(name.encode())
+    digest.update(salt.encode())
+    for tensor in tensors:
         digest.update(str(tuple(tensor.shape)).encode() + str(tensor.dtype).encode())
         digest.update(tensor.detach().to("cpu").contiguous().numpy().tobytes())
     return digest.hexdigest()
 
 
-def input_digest(pixels: Tensor) -> str:
-    """A digest of one input tensor (shape, dtype and bytes)."""
+def encoder_fingerprint(encoder: Encoder, *, with_mask_token: bool = False) -> str:
+    """A digest of every tensor `encoder.lower` reads (the mask token only if asked) + the split.
+
+    The mask token never touches an unmasked forward, so unmasked entries leave it out and stay
+    valid whatever token a run chooses.
+    """
+    named = sorted(encoder.lower_parameters(), key=lambda item: item[0])
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(str(tuple(pixels.shape)).encode() + str(pixels.dtype).encode())
-    digest.update(pixels.detach().to("cpu").contiguous().numpy().tobytes())
+    digest.update(f"split={encoder.split}".encode())
+    for name, tensor in named:
+        if name.endswith(_MASK_TOKEN) and not with_mask_token:
+            continue
+        digest.update(name.encode())
+        digest.update(_digest(tensor).encode())
     return digest.hexdigest()
 
 
+def input_digest(pixels: Tensor) -> str:
+    """A digest of one input tensor (shape, dtype and bytes)."""
+    return _digest(pixels)
+
+
+def mask_digest(mask: Tensor) -> str:
+    """A digest of one patch mask."""
+    return _digest(mask.to(torch.bool), salt="mask")
+
+
 class FeatureCache:
-    """Unmasked encoder features per (encoder fingerprint, input digest); hit/miss counters.
+    """`Encoder.lower` outputs per key; hit/miss counters for unmasked and masked rows.
 
     `max_entries` bounds the memory (new entries are dropped once full). `path`, when it names
-    an existing file written by `save`, pre-loads its entries.
+    an existing file written by `save`, pre-loads its entries. `cache_masked` also keeps masked
+    rows (only worth it when masks repeat: the mask bank).
     """
 
-    def __init__(self, path: str | Path | None = None, max_entries: int | None = None) -> None:
+    def __init__(
+        self, path: str | Path | None = None, max_entries: int | None = None, *,
+        cache_masked: bool = False,
+    ) -> None:
         self.max_entries = max_entries
-        self.entries: dict[tuple[str, str], Tensor] = {}
+        self.cache_masked = cache_masked
+        self.entries: dict[Key, Tensor] = {}
         self.hits = 0
         self.misses = 0
+        self.masked_hits = 0
+        self.masked_misses = 0
         self.loaded = 0
         if path is not None and Path(path).is_file():
             self.load(path)
@@ -78,52 +106,77 @@ class FeatureCache:
     def stats(self) -> dict[str, int]:
         """Entries, hits and misses so far (for logs and provenance)."""
         return {"entries": len(self), "hits": self.hits, "misses": self.misses,
+                "masked_hits": self.masked_hits, "masked_misses": self.masked_misses,
                 "loaded": self.loaded}
 
     def features(
-        self, forward: Forward, fingerprint: str, pixel_values: Tensor,
+        self, forward: Forward, fingerprints: tuple[str, str], pixel_values: Tensor,
         patch_mask: Tensor | None = None,
     ) -> Tensor:
-        """`forward(pixel_values, patch_mask)` with unmasked rows answered from the cache."""
+        """`forward(pixel_values, patch_mask)` with cacheable rows answered from the cache.
+
+        `fingerprints` = (without mask token, with mask token) of the encoder's lower part.
+        """
         batch = pixel_values.shape[0]
         masked = (
             patch_mask.reshape(batch, -1).any(dim=1).tolist() if patch_mask is not None
             else [False] * batch
         )
         rows: list[Tensor | None] = [None] * batch
-        keys: dict[int, tuple[str, str]] = {}
+        keys: dict[int, Key] = {}
         for i in range(batch):
-            if masked[i]:
+            if masked[i] and not self.cache_masked:
                 continue
-            key = (fingerprint, input_digest(pixel_values[i]))
+            if masked[i]:
+                assert patch_mask is not None
+                key: Key = (fingerprints[1], input_digest(pixel_values[i]),
+                            mask_digest(patch_mask[i]))
+            else:
+                key = (fingerprints[0], input_digest(pixel_values[i]))
             keys[i] = key
             hit = self.entries.get(key)
             if hit is not None:
                 rows[i] = hit.to(pixel_values.device)
-                self.hits += 1
-        # One forward per distinct missing input (MC-dropout batches repeat every image).
-        first: dict[tuple[str, str], int] = {}
+                self._count(masked[i], hit=True)
+        # One forward per distinct missing key (MC-dropout batches repeat every image).
+        first: dict[Key, int] = {}
         for i in keys:
             if rows[i] is None:
                 first.setdefault(keys[i], i)
-        if first:
-            self.misses += len(first)
-            unique = list(first.values())
-            computed = forward(pixel_values[unique], None)
-            fresh = {keys[i]: computed[j] for j, i in enumerate(unique)}
+        run = sorted(set(first.values()) | {i for i in range(batch) if i not in keys})
+        if run:
+            any_masked = patch_mask is not None and any(masked[i] for i in run)
+            mask_rows = patch_mask[run] if any_masked and patch_mask is not None else None
+            computed = forward(pixel_values[run], mask_rows)
+            fresh = dict(zip(run, computed, strict=True))
+            for i in run:
+                rows[i] = fresh[i]
+                if i in keys:
+                    self._count(masked[i], hit=False)
+                    if self.max_entries is None or len(self.entries) < self.max_entries:
+                        self.entries[keys[i]] = fresh[i].detach().clone()
             for i in keys:
                 if rows[i] is None:
-                    rows[i] = fresh[keys[i]]
-            for key, value in fresh.items():
-                if self.max_entries is None or len(self.entries) < self.max_entries:
-                    self.entries[key] = value.detach().clone()
-        real = [i for i in range(batch) if masked[i]]
-        if real:
-            assert patch_mask is not None
-            computed = forward(pixel_values[real], patch_mask[real])
-            for j, i in enumerate(real):
-                rows[i] = computed[j]
+                    rows[i] = fresh[first[keys[i]]]
         return torch.stack([row for row in rows if row is not None])
+
+    @contextmanager
+    def masks_uncached(self) -> Iterator[None]:
+        """Masked rows inside the block run the encoder and are not kept (one-off masks)."""
+        before = self.cache_masked
+        self.cache_masked = False
+        try:
+            yield
+        finally:
+            self.cache_masked = before
+
+    def _count(self, masked: bool, *, hit: bool) -> None:
+        if masked:
+            self.masked_hits += hit
+            self.masked_misses += not hit
+        else:
+            self.hits += hit
+            self.misses += not hit
 
     def save(self, path: str | Path) -> Path:
         """Write every entry (on the CPU) atomically to `path`."""
@@ -131,7 +184,7 @@ class FeatureCache:
 
         payload = {
             "format": FORMAT,
-            "entries": {f"{f}/{d}": t.detach().cpu() for (f, d), t in self.entries.items()},
+            "entries": {"/".join(key): t.detach().cpu() for key, t in self.entries.items()},
         }
         return atomic_torch_save(payload, path)
 
@@ -145,16 +198,16 @@ class FeatureCache:
             raise UserError(f"{path} is not a feature cache written by this version; delete it")
         added = 0
         for name, tensor in payload["entries"].items():
-            fingerprint, digest = name.split("/", 1)
-            if (fingerprint, digest) not in self.entries:
-                self.entries[(fingerprint, digest)] = tensor
+            key = tuple(name.split("/"))
+            if key not in self.entries:
+                self.entries[key] = tensor
                 added += 1
         self.loaded += added
         return added
 
 
-def _check_frozen(encoder: nn.Module) -> None:
-    trainable = [n for n, p in encoder.named_parameters()
+def _check_frozen(encoder: Encoder) -> None:
+    trainable = [n for n, p in encoder.lower_parameters()
                  if p.requires_grad and not n.endswith(_MASK_TOKEN)]
     if trainable:
         raise RuntimeError(
@@ -163,62 +216,70 @@ def _check_frozen(encoder: nn.Module) -> None:
         )
 
 
+def _mask_token_frozen(encoder: Encoder) -> bool:
+    return not encoder.mask_token.requires_grad
+
+
 @contextmanager
 def cached_encoders(cache: FeatureCache, *models: nn.Module) -> Iterator[FeatureCache]:
-    """Within the block, each model's `encoder` answers unmasked rows from `cache`.
+    """Within the block, each model's encoder answers `lower` from `cache`.
 
-    Every encoder must be frozen (its parameters `requires_grad=False`, the mask token aside)
-    and must stay unchanged inside the block: its fingerprint is taken on entry.
+    Each encoder is split after its longest frozen prefix (all blocks for E* and the teacher,
+    the blocks below `--train-blocks` otherwise); that part must stay unchanged inside the
+    block: its fingerprint is taken on entry. Masked rows are cached only while the mask token
+    is frozen as well.
     """
-    patched: list[nn.Module] = []
+    patched: list[tuple[Encoder, int]] = []
     try:
         for model in models:
-            encoder = model.encoder  # type: ignore[union-attr]
-            if any(encoder is done for done in patched):
+            encoder = model.encoder
+            if any(encoder is done for done, _ in patched):
                 continue
-            if not isinstance(encoder, nn.Module):
-                raise TypeError("cached_encoders needs models with an `encoder` module")
-            _check_frozen(encoder)
-            fingerprint = encoder_fingerprint(encoder)
-            original: Forward = encoder.forward
+            if not isinstance(encoder, Encoder):
+                raise TypeError("cached_encoders needs models with an `Encoder`")
+            prefix = encoder.frozen_prefix()
+            if prefix < 0:
+                _check_frozen(encoder)  # raises: the embeddings train
+            patched.append((encoder, encoder.split))
+            encoder.set_split(prefix)
+            fingerprints = (encoder_fingerprint(encoder),
+                            encoder_fingerprint(encoder, with_mask_token=True))
+            original: Forward = encoder.lower
 
-            def forward(
+            def lower(
                 pixel_values: Tensor, patch_mask: Tensor | None = None, *,
-                _encoder: nn.Module = encoder, _original: Forward = original,
-                _fingerprint: str = fingerprint,
+                _encoder: Encoder = encoder, _original: Forward = original,
+                _fingerprints: tuple[str, str] = fingerprints,
             ) -> Tensor:
                 _check_frozen(_encoder)
-                return cache.features(_original, _fingerprint, pixel_values, patch_mask)
+                if patch_mask is not None and not _mask_token_frozen(_encoder):
+                    return _original(pixel_values, patch_mask)  # a learned token: no reuse
+                return cache.features(_original, _fingerprints, pixel_values, patch_mask)
 
-            encoder.forward = forward  # type: ignore[method-assign]
-            patched.append(encoder)
+            encoder.lower = lower  # type: ignore[method-assign,assignment]
         yield cache
     finally:
-        for encoder in patched:
-            del encoder.forward  # back to the class's forward
+        for encoder, split in patched:
+            del encoder.lower  # back to the class's method
+            encoder.set_split(split)
 
 
 def cache_summary(cache: FeatureCache) -> dict[str, Any]:
-    """The cache's counters plus its hit rate, for provenance."""
+    """The cache's counters plus its hit rates, for provenance."""
     stats: dict[str, Any] = dict(cache.stats())
     total = cache.hits + cache.misses
     stats["hit_rate"] = round(cache.hits / total, 4) if total else None
+    masked = cache.masked_hits + cache.masked_misses
+    stats["masked_hit_rate"] = round(cache.masked_hits / masked, 4) if masked else None
     return stats
-
-
-def _is_frozen(model: nn.Module) -> bool:
-    encoder = model.encoder
-    assert isinstance(encoder, nn.Module)
-    return not any(p.requires_grad for n, p in encoder.named_parameters()
-                   if not n.endswith(_MASK_TOKEN))
 
 
 @contextmanager
 def training_feature_cache(
     enabled: bool, file: str | Path | None, *models: nn.Module, save: bool = True,
-    quiet: bool = False,
+    quiet: bool = False, cache_masked: bool = False,
 ) -> Iterator[FeatureCache | None]:
-    """The training run's cache over every frozen encoder among `models` (student E*, teacher).
+    """The training run's cache over the frozen lower encoders of `models` (student, teacher).
 
     Loads `file` when it exists and writes it back at the end when new entries were made and
     `save` is true (rank 0 only under DDP). Yields None when caching is off.
@@ -226,10 +287,14 @@ def training_feature_cache(
     if not enabled:
         yield None
         return
-    frozen = [m for m in models if _is_frozen(m)]
+    frozen = [m for m in models
+              if isinstance(m.encoder, Encoder) and m.encoder.frozen_prefix() >= 0]
     if not frozen:
-        raise UserError("--cache-features needs a frozen encoder: add --freeze-encoder (E*)")
-    cache = FeatureCache(file)
+        raise UserError(
+            "--cache-features needs a frozen encoder part: add --freeze-encoder (E*) or "
+            "--train-blocks N"
+        )
+    cache = FeatureCache(file, cache_masked=cache_masked)
     with cached_encoders(cache, *frozen):
         yield cache
     saved = file is not None and save and len(cache) > cache.loaded
@@ -239,5 +304,6 @@ def training_feature_cache(
     if not quiet:
         stats = cache_summary(cache)
         print(f"feature cache: {stats['entries']} entries ({stats['loaded']} loaded), "
-              f"{stats['hits']} hits, {stats['misses']} misses"
+              f"{stats['hits']} hits, {stats['misses']} misses, masked {stats['masked_hits']} "
+              f"hits, {stats['masked_misses']} misses"
               + (f"; saved to {file}" if saved else ""), file=sys.stderr)

@@ -15,9 +15,9 @@ from uncertainty_seg_node.losses.supervised import supervised_loss
 from uncertainty_seg_node.model.segmenter import Segmenter
 from uncertainty_seg_node.train.common import (
     build_student,
-    freeze_encoder,
     labelled_loader,
     open_source_data,
+    set_trainable_encoder,
     source_miou,
     student_config,
 )
@@ -81,11 +81,11 @@ def train_task(config: TrainConfig) -> TrainResult:
         for name, param in model.encoder.vit.embeddings.named_parameters():
             if name == "mask_token":
                 param.requires_grad_(False)
-        if config.freeze_encoder:
-            freeze_encoder(model)
+        set_trainable_encoder(model, config)
         loader = labelled_loader(dataset, model_config, config, env)
         stepper = SupervisedStepper(loader, env, autocast_for(env, config))
-        extra = {"labelled_images": len(dataset), "frozen_encoder": config.freeze_encoder}
+        extra = {"labelled_images": len(dataset), "frozen_encoder": config.freeze_encoder,
+                 "train_blocks": config.train_blocks}
         with training_feature_cache(config.caches_features, config.feature_cache_file, model,
                                     save=env.is_main, quiet=config.quiet or not env.is_main):
             return run_training(model, stepper, config, env, extra)

@@ -15,30 +15,40 @@ The per-batch gamma goes into an EMA that becomes the checkpoint's `default_gamm
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
-from uncertainty_seg_node.data import InfiniteLoader, open_unlabelled
+from uncertainty_seg_node.config import ModelConfig
+from uncertainty_seg_node.data import (
+    EvalTransform,
+    InfiniteLoader,
+    LabelledDataset,
+    open_unlabelled,
+    to_tensor_batch,
+)
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.losses.consistency import uncertainty_loss
 from uncertainty_seg_node.losses.supervised import supervised_loss
 from uncertainty_seg_node.model.checkpoint import load_checkpoint
+from uncertainty_seg_node.model.mask_token import set_mask_token
 from uncertainty_seg_node.model.segmenter import Segmenter
 from uncertainty_seg_node.train.common import (
     build_student,
-    freeze_encoder,
     labelled_loader,
     mask_generator,
     open_source_data,
     sample_transform,
+    set_trainable_encoder,
     source_miou,
     student_config,
 )
 from uncertainty_seg_node.train.config import TrainConfig
 from uncertainty_seg_node.train.distributed import DistEnv, init_distributed, shutdown_distributed
-from uncertainty_seg_node.train.feature_cache import training_feature_cache
+from uncertainty_seg_node.train.feature_cache import FeatureCache, training_feature_cache
 from uncertainty_seg_node.train.loop import (
     AutocastFactory,
     StepOutput,
@@ -46,6 +56,8 @@ from uncertainty_seg_node.train.loop import (
     autocast_for,
     run_training,
 )
+from uncertainty_seg_node.train.mask_bank import MaskBank
+from uncertainty_seg_node.train.teacher_memo import TeacherMemo
 
 
 class UncertaintyStepper:
@@ -62,9 +74,27 @@ class UncertaintyStepper:
         self.config = config
         self.env = env
         self.autocast = autocast
+        self.bank = (MaskBank(config.mask_bank_size, config.p_mask, config.seed)
+                     if config.mask_bank_size > 0 else None)
+
+        def teacher_forward(images: Tensor) -> Tensor:
+            with self.autocast():
+                return self.teacher(images).float()
+
+        # Without augmentation a target image is the same tensor every epoch: its s_theta too.
+        self.teacher_memo = TeacherMemo(teacher_forward, enabled=not config.augment)
+        self.feature_cache: FeatureCache | None = None  # set while the run's cache is open
         self.gamma_ema: float | None = None
         self._ema_sum = 0.0  # decay-weighted sum of gammas (Adam-style bias correction)
         self._ema_steps = 0
+
+    def _masks(self, raw_model: Segmenter, x_t: Tensor, step: int) -> Tensor:
+        gen = mask_generator(self.config.seed, self.env.rank, step)
+        if self.bank is None:
+            return raw_model.random_patch_mask(x_t, self.config.p_mask, generator=gen)
+        p = raw_model.config.patch_size
+        length = (x_t.shape[-2] // p) * (x_t.shape[-1] // p)
+        return self.bank.draw(x_t, length, gen)
 
     def step(self, model: nn.Module, raw_model: Segmenter, step: int) -> StepOutput:
         cfg, device = self.config, self.env.device
@@ -74,20 +104,27 @@ class UncertaintyStepper:
         x_s = source.images.to(device, non_blocking=True)
         y_s = source.labels.to(device, non_blocking=True)
         x_t = target.images.to(device, non_blocking=True)
+        weight = cfg.lc_weight(step)
+        if weight == 0.0:
+            # Before the L_c warm-up ends (and for the w_c = 0 control) the step is supervised.
+            with self.autocast():
+                logits_s = model(x_s)
+            loss_sup = supervised_loss(logits_s, y_s)
+            return loss_sup, {"loss": float(loss_sup.detach()),
+                              "loss_sup": float(loss_sup.detach()), "lc_weight": 0.0,
+                              "source_miou": source_miou(logits_s, y_s)}
 
-        with torch.no_grad(), self.autocast():
-            s_theta = self.teacher(x_t)
-        gen = mask_generator(cfg.seed, self.env.rank, step)
-        mask_t = raw_model.random_patch_mask(x_t, cfg.p_mask, generator=gen)
+        s_theta = self.teacher_memo.logits(x_t)
+        mask_t = self._masks(raw_model, x_t, step)
         mask_s = torch.zeros(x_s.shape[0], mask_t.shape[1], dtype=torch.bool, device=device)
         with self.autocast():
             logits = model(torch.cat([x_s, x_t]), torch.cat([mask_s, mask_t]))
         logits_s, s_phi_masked = logits[: x_s.shape[0]], logits[x_s.shape[0]:]
         s_phi = None
         if cfg.certainty_from == "unmasked":
-            # No gradient: the certainty mask is hard, so s_phi only selects pixels.
-            with torch.no_grad(), self.autocast():
-                s_phi = raw_model(x_t)
+            # The certainty mask is hard, so s_phi only selects pixels: no gradient, and eval
+            # mode, so decoder dropout does not decide which pixels count as certain.
+            s_phi = self._eval_forward(raw_model, x_t, None)
 
         loss_sup = supervised_loss(logits_s, y_s)
         loss_c, stats = uncertainty_loss(
@@ -96,20 +133,52 @@ class UncertaintyStepper:
             consistency_temperature=cfg.consistency_temperature,
             certainty_from=cfg.certainty_from,  # type: ignore[arg-type]
         )
-        loss = loss_sup + cfg.loss_weight * loss_c
+        loss = loss_sup + weight * loss_c
         metrics = {
             "loss": float(loss.detach()),
             "loss_sup": float(loss_sup.detach()),
             "loss_c": stats.loss,
+            "lc_weight": weight,
             "consistency_rate": stats.consistency_rate,
             "gamma": stats.gamma,
             "certain_fraction": stats.certain_fraction,
             "masked_fraction": float(mask_t.float().mean()),
             "source_miou": source_miou(logits_s, y_s),
         }
+        if self.bank is not None:
+            metrics.update(self.bank.stats())
+            if cfg.fresh_mask_every and step % cfg.fresh_mask_every == 0:
+                metrics.update(self._fresh_check(raw_model, x_t, s_theta, mask_t, step))
         return loss, metrics
 
+    def _eval_forward(self, raw_model: Segmenter, x: Tensor, mask: Tensor | None) -> Tensor:
+        was_training = raw_model.training
+        raw_model.eval()
+        try:
+            with torch.no_grad(), self.autocast():
+                return raw_model(x, mask).float()
+        finally:
+            raw_model.train(was_training)
+
+    def _fresh_check(
+        self, raw_model: Segmenter, x_t: Tensor, s_theta: Tensor, bank_mask: Tensor, step: int
+    ) -> dict[str, float]:
+        """Consistency with f_theta on the bank's masks and on never-seen masks (eval mode)."""
+        gen = mask_generator(self.config.seed + 7919, self.env.rank, step)
+        fresh = raw_model.random_patch_mask(x_t, self.config.p_mask, generator=gen)
+        teacher_labels = s_theta.argmax(dim=1)
+        rates = {}
+        bank_labels = self._eval_forward(raw_model, x_t, bank_mask).argmax(dim=1)
+        rates["consistency_bank"] = float((bank_labels == teacher_labels).float().mean())
+        cache = self.feature_cache
+        with cache.masks_uncached() if cache is not None else contextlib.nullcontext():
+            fresh_labels = self._eval_forward(raw_model, x_t, fresh).argmax(dim=1)
+        rates["consistency_fresh"] = float((fresh_labels == teacher_labels).float().mean())
+        return rates
+
     def after_step(self, metrics: dict[str, float]) -> dict[str, float]:
+        if "gamma" not in metrics:
+            return {}
         decay = self.config.gamma_ema_decay
         self._ema_sum = decay * self._ema_sum + (1.0 - decay) * metrics["gamma"]
         self._ema_steps += 1
@@ -120,7 +189,12 @@ class UncertaintyStepper:
     def finalize(self, model: Segmenter) -> dict[str, Any]:
         if self.gamma_ema is not None:
             model.config.default_gamma = float(min(max(self.gamma_ema, 0.0), 1.0))
-        return {"final_gamma_ema": self.gamma_ema, "certainty_from": self.config.certainty_from}
+        learned: dict[str, Any] = {"final_gamma_ema": self.gamma_ema,
+                                   "certainty_from": self.config.certainty_from,
+                                   "teacher_memo_hits": self.teacher_memo.hits}
+        if self.bank is not None:
+            learned["mask_bank"] = {"size": self.bank.size, **self.bank.stats()}
+        return learned
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -184,9 +258,13 @@ def train_uncertainty(config: TrainConfig) -> TrainResult:
                     f"got --model {model_config.arch}"
                 )
             model.encoder.load_state_dict(teacher.encoder.state_dict())
-        if config.freeze_encoder:
-            freeze_encoder(model)
+        if config.init_decoder_from_teacher:
+            model.decoder.load_state_dict(teacher.decoder.state_dict())
         transform = sample_transform(model_config, config)
+        set_trainable_encoder(model, config)
+        # After the freezing: the token's own requires_grad follows its mode (learned trains).
+        token_mode = set_mask_token(model, config.mask_token,
+                                    _mean_token_batches(dataset, model_config))
         unlabelled = InfiniteLoader(target, config.target_batch_size, transform, model_config,
                                     seed=config.seed + 1, rank=env.rank, world_size=env.world)
         stepper = UncertaintyStepper(
@@ -199,10 +277,26 @@ def train_uncertainty(config: TrainConfig) -> TrainResult:
             "teacher_provenance": teacher.config.provenance,
             "frozen_encoder": config.freeze_encoder,
             "init_from_teacher": config.init_from_teacher,
+            "init_decoder_from_teacher": config.init_decoder_from_teacher,
+            "train_blocks": config.train_blocks,
+            "mask_token": token_mode,
         }
         with training_feature_cache(config.caches_features, config.feature_cache_file, model,
                                     teacher, save=env.is_main,
-                                    quiet=config.quiet or not env.is_main):
+                                    quiet=config.quiet or not env.is_main,
+                                    cache_masked=config.mask_bank_size > 0) as cache:
+            stepper.feature_cache = cache
             return run_training(model, stepper, config, env, extra)
     finally:
         shutdown_distributed(env)
+
+
+def _mean_token_batches(
+    dataset: LabelledDataset, model_config: ModelConfig, limit: int = 64
+) -> Iterator[Tensor]:
+    """Normalised source images (the first `limit`, in order) for the mean mask token."""
+    transform = EvalTransform(model_config)
+    count = min(limit, len(dataset))
+    for start in range(0, count, 8):
+        images = [transform.image(dataset[i].image) for i in range(start, min(start + 8, count))]
+        yield to_tensor_batch(images, model_config)
