@@ -102,3 +102,24 @@ def test_wrong_value_types_are_user_errors(item: str) -> None:
     config = load_train_config("task", None, [item, "data=d", "out=o.pt"])
     with pytest.raises(UserError):
         config.validate()
+
+
+@pytest.mark.parametrize("mode", ["task", "uncertainty"])
+def test_vits14_gets_its_recipe_and_flags_still_override(mode: str, repo_root: Path) -> None:
+    import yaml
+
+    recipe = repo_root / "config" / f"train_{mode}_vits14.yaml"
+    assert default_config_path(mode, "vits14") == recipe
+    assert default_config_path(mode, "tiny") == repo_root / "config" / f"train_{mode}.yaml"
+    values = yaml.safe_load(recipe.read_text())
+    for how in ({"flags": {"model": "vits14"}}, {"overrides": ["model=vits14"]}):
+        config = load_train_config(mode, None, how.get("overrides"), how.get("flags"))
+        for key, value in values.items():
+            got = getattr(config, key)
+            assert (list(got) if isinstance(got, tuple) else got) == value, key
+    config = load_train_config(mode, None, ["lr=0.5"], {"model": "vits14", "steps": 3})
+    assert config.steps == 3 and config.lr == 0.5  # flags and --set still win
+    tiny = load_train_config(mode, None, None, {"model": "tiny"})
+    assert tiny.steps == yaml.safe_load(
+        (repo_root / "config" / f"train_{mode}.yaml").read_text())["steps"]
+    assert tiny.steps != values["steps"] or tiny.batch_size != values.get("batch_size")

@@ -16,10 +16,12 @@ _COMMON_FLAGS = (
     "data", "classes", "split", "out", "model", "size", "init", "freeze_encoder", "dropout",
     "steps", "batch_size", "lr", "seed", "resume", "quiet", "device", "checkpoint_every",
     "warmup_steps", "schedule", "augment", "cache_features", "feature_cache_file",
+    "train_blocks",
 )
 _UNCERTAINTY_FLAGS = (
     "teacher", "unlabelled", "unlabelled_topic", "p_mask", "certainty_from", "loss_weight",
     "sharpen_T", "consistency_temperature", "unlabelled_batch_size", "init_from_teacher",
+    "mask_token", "mask_bank_size", "init_decoder_from_teacher",
 )
 
 
@@ -62,6 +64,15 @@ def add_parser(subparsers: Any) -> None:
                      help="target images per step (default: --batch-size)")
     unc.add_argument("--init-from-teacher", action="store_true", default=None,
                      help="start f_phi's encoder from f_theta's (a variant to measure)")
+    unc.add_argument("--mask-token", metavar="MODE",
+                     help="auto | weights | mean | zero | learned: what replaces a masked "
+                     "patch (auto: the token in the weights if present, else the mean source "
+                     "patch embedding)")
+    unc.add_argument("--mask-bank-size", type=int, metavar="K",
+                     help="K fixed masks per target image, so the masked branch can be cached "
+                     "(0: a fresh mask every step)")
+    unc.add_argument("--init-decoder-from-teacher", action="store_true", default=None,
+                     help="start f_phi's decoder from f_theta's instead of random")
     unc.set_defaults(func=run, mode="uncertainty")
 
 
@@ -76,6 +87,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="encoder weights: DINOv2 .pth, HF Dinov2Model folder or ONNX")
     parser.add_argument("--freeze-encoder", action="store_true", default=None,
                         help="E*: train the decoder only")
+    parser.add_argument("--train-blocks", type=int, metavar="N",
+                        help="train only the top N encoder blocks (the rest stays frozen and "
+                        "cacheable); 0 is --freeze-encoder")
     parser.add_argument("--dropout", type=float, help="decoder dropout (MC-dropout baseline)")
     parser.add_argument("--steps", type=int, help="optimiser steps")
     parser.add_argument("--batch-size", type=int, help="labelled images per step per process")

@@ -217,20 +217,37 @@ def _check_types(config: TrainConfig) -> None:
             )
 
 
-def default_config_path(mode: str) -> Path | None:
-    """`config/train_<mode>.yaml` of the source tree or of the installed package share dir."""
-    name = f"train_{mode}.yaml"
-    candidates = [
-        Path(__file__).resolve().parents[2] / "config" / name,
-        Path(sys.prefix) / "share" / PACKAGE / "config" / name,
-    ]
+def default_config_path(mode: str, model: str | None = None) -> Path | None:
+    """The recipe file of `mode` for `model`, from the source tree or the package share dir.
+
+    `config/train_<mode>_<model>.yaml` when the model has its own recipe (the pretrained ViTs),
+    else `config/train_<mode>.yaml`.
+    """
+    names = ([f"train_{mode}_{model}.yaml"] if model else []) + [f"train_{mode}.yaml"]
+    roots = [Path(__file__).resolve().parents[2] / "config",
+             Path(sys.prefix) / "share" / PACKAGE / "config"]
     try:  # a colcon install on a ROS 2 machine
         from ament_index_python.packages import get_package_share_directory
 
-        candidates.append(Path(get_package_share_directory(PACKAGE)) / "config" / name)
+        roots.append(Path(get_package_share_directory(PACKAGE)) / "config")
     except Exception:  # noqa: BLE001 (absent or package not in the index)
         pass
-    return next((p for p in candidates if p.is_file()), None)
+    for name in names:
+        found = next((root / name for root in roots if (root / name).is_file()), None)
+        if found is not None:
+            return found
+    return None
+
+
+def _requested_model(overrides: list[str], flags: dict[str, Any]) -> str | None:
+    """The model a command line asks for (`--model` beats `--set model=...`)."""
+    if flags.get("model"):
+        return str(flags["model"])
+    for item in reversed(overrides):
+        key, _, value = item.partition("=")
+        if key.strip() == "model" and value.strip():
+            return value.strip()
+    return None
 
 
 def load_train_config(
@@ -239,8 +256,15 @@ def load_train_config(
     overrides: list[str] | None = None,
     flags: dict[str, Any] | None = None,
 ) -> TrainConfig:
-    """Defaults < YAML (given or the mode's default file) < `--set` overrides < explicit flags."""
-    path = config_path if config_path is not None else default_config_path(mode)
+    """Defaults < YAML (given, or the recipe of the mode and model) < `--set` < explicit flags.
+
+    Without `--config`, a model with its own recipe (`config/train_<mode>_<model>.yaml`, e.g.
+    vits14) gets that recipe's steps, caches and batch sizes; the others get
+    `config/train_<mode>.yaml`.
+    """
+    if config_path is None:
+        config_path = default_config_path(mode, _requested_model(overrides or [], flags or {}))
+    path = config_path
     config = load_yaml_config(TrainConfig, path, list(overrides or []))
     config.mode = mode
     unknown = sorted(set(flags or {}) - {f.name for f in dataclasses.fields(TrainConfig)})
