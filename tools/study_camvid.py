@@ -97,6 +97,43 @@ def evaluate(rows_file: Path, out: Path, datasets: dict[str, Path], classes: Pat
         cache.save(cache_file)
 
 
+def tables(results_file: Path, sets: list[str], times_file: Path | None) -> str:
+    """Markdown tables in the paper's Table I / II layout: rows are methods, columns data sets."""
+    results: dict[str, Any] = json.loads(results_file.read_text())
+    labels: list[str] = []
+    for key in results:
+        label = key.split(" | ")[0]
+        if label not in labels:
+            labels.append(label)
+    times = json.loads(times_file.read_text()) if times_file and times_file.is_file() else {}
+
+    def cell(label: str, name: str, fmt: str) -> str:
+        row = results.get(f"{label} | {name}")
+        return fmt.format(**row) if row else "—"
+
+    out = []
+    for title, fmt in (("MaxF0.5 @ p(a,c)", "{maxf05:.3f} @ {p_ac_at_maxf05:.3f}"),
+                       ("AUPR", "{aupr:.4f}"), ("AUROC", "{auroc:.3f}"),
+                       ("mIoU", "{miou:.3f}"), ("ECE", "{ece:.3f}")):
+        out.append(f"\n**{title}**\n")
+        out.append("| method | passes | " + " | ".join(sets) + " |")
+        out.append("|---|---|" + "---|" * len(sets))
+        for label in labels:
+            first = next((results[f"{label} | {s}"] for s in sets
+                          if f"{label} | {s}" in results), None)
+            if first is None:
+                continue
+            cells = [cell(label, s, fmt) for s in sets]
+            out.append(f"| {label} | {first['passes']} | " + " | ".join(cells) + " |")
+    if times:
+        out.append("\n**Training cost** (this machine, wall and CPU seconds of the command)\n")
+        out.append("| run | wall s | CPU s |")
+        out.append("|---|---|---|")
+        for name, rec in times.items():
+            out.append(f"| {name} | {rec['wall_s']} | {rec['cpu_s']} |")
+    return "\n".join(out) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -111,7 +148,14 @@ def main() -> int:
     e.add_argument("--data", type=Path, default=CAMVID)
     e.add_argument("--sets", default="dusk/val,day/val")
     e.add_argument("--force", action="store_true")
+    tb = sub.add_parser("table")
+    tb.add_argument("--results", type=Path, required=True)
+    tb.add_argument("--sets", default="dusk/val,day/val")
+    tb.add_argument("--times", type=Path)
     args = parser.parse_args()
+    if args.cmd == "table":
+        print(tables(args.results, args.sets.split(","), args.times))
+        return 0
     if args.cmd == "train":
         argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
         train(args.name, argv, args.dir)
