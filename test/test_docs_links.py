@@ -22,6 +22,12 @@ _TOP = ("uncertainty_seg_node", "config", "docs", "tools", "test", "launch", "mo
 _EXTERNAL = ("http://", "https://", "mailto:", "#")
 
 
+def _anchors(markdown: Path) -> set[str]:
+    """GitHub's heading anchors of a Markdown file."""
+    headings = re.findall(r"^#+\s+(.+?)\s*$", markdown.read_text(), re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
 def _inside(path: Path) -> bool:
     return path.resolve().is_relative_to(REPO)
 
@@ -38,6 +44,8 @@ def problems(doc: Path, text: str | None = None) -> list[str]:
             found.append(f"{what} {ref!r} points outside the repository")
         elif not target.exists():
             found.append(f"{what} {ref!r} names a missing file ({target.relative_to(REPO)})")
+        elif "#" in ref and target.suffix == ".md" and ref.split("#")[1] not in _anchors(target):
+            found.append(f"{what} {ref!r}: no heading {ref.split('#')[1]!r} in {target.name}")
 
     for ref in _LINK.findall(text):
         if not ref.startswith(_EXTERNAL):
@@ -60,7 +68,8 @@ def test_references_stay_inside_and_exist(doc: Path) -> None:
 def test_the_checker_catches_what_it_should() -> None:
     text = ("[m](../../shared/METHOD.md) and `../../shared/seeds/` and [ok](tutorial.md)\n"
             "`config/nope.yaml` and [gone](gone.md#x) and `config/params.yaml`\n"
-            "[web](https://example.org) [top](#top) [readme](../README.md#topics)\n")
+            "[web](https://example.org) [top](#top) [readme](../README.md#topics)\n"
+            "[bad anchor](../README.md#no-such-heading)\n")
     found = problems(REPO / "docs" / "probe.md", text)
     assert sorted(found) == sorted([
         "link '../../shared/METHOD.md' points outside the repository",
@@ -68,4 +77,5 @@ def test_the_checker_catches_what_it_should() -> None:
         "path '../../shared/seeds/' points outside the repository",
         "path 'config/nope.yaml' names a missing file (config/nope.yaml)",
         "link 'gone.md#x' names a missing file (docs/gone.md)",
+        "link '../README.md#no-such-heading': no heading 'no-such-heading' in README.md",
     ]), found
