@@ -11,6 +11,7 @@ real DDS, as the tutorial says.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -205,4 +206,7 @@ def test_tutorial_runs_on_a_tiny_standin(tmp_path: Path) -> None:
     for produced in ("f_theta.pt", "f_phi.pt", "f_phi.onnx", "calibration.json",
                      "dusk_report/index.html", "dusk_report/metrics.json", "compare.md"):
         assert (run / produced).is_file(), f"the tutorial did not produce $RUN/{produced}"
+    metrics = json.loads((run / "dusk_report" / "metrics.json").read_text())
+    assert all(key in json.dumps(metrics) for key in ("miou", "maxf05", "aupr", "ece"))
+    assert "f_phi" in (run / "compare.md").read_text()
     print(f"tutorial blocks ran in {elapsed:.1f} s")
