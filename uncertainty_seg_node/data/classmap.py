@@ -1,6 +1,6 @@
 """Class maps: raw label ids of a dataset -> the contiguous train ids a model is trained on.
 
-A class-map YAML (the format of `../shared/data/camvid/classes.yaml`)::
+A class-map YAML (the format of `config/classes_example.yaml`)::
 
     ignore_index: 11                 # one id or a list of ids that mean "void"
     classes:

@@ -1,4 +1,4 @@
-"""L_c, the Masked gamma-SSL uncertainty loss (paper Sec. IV, Eq. 2-3; ../shared/METHOD.md).
+"""L_c, the Masked gamma-SSL uncertainty loss (paper Sec. IV, Eq. 2-3; docs/method.md).
 
 Per batch of unlabelled target images I, with f_theta frozen:
 
