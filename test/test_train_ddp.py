@@ -14,7 +14,7 @@ import torch
 from _train_fixtures import write_labelled, write_unlabelled
 
 from uncertainty_seg_node.model.checkpoint import load_checkpoint
-from uncertainty_seg_node.train.logging import read_log
+from uncertainty_seg_node.train.train_log import read_log
 
 SCRIPT = textwrap.dedent("""
     import sys

@@ -11,7 +11,7 @@ from _train_fixtures import write_labelled, write_unlabelled
 
 from uncertainty_seg_node.model.checkpoint import load_checkpoint, read_checkpoint_payload
 from uncertainty_seg_node.train import TrainConfig, train_task, train_uncertainty
-from uncertainty_seg_node.train.logging import read_log
+from uncertainty_seg_node.train.train_log import read_log
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from _train_fixtures import write_labelled
 from uncertainty_seg_node.cli.main import main
 from uncertainty_seg_node.model.checkpoint import load_checkpoint
 from uncertainty_seg_node.train import TrainConfig, train_task
-from uncertainty_seg_node.train.logging import log_paths, read_log
+from uncertainty_seg_node.train.train_log import log_paths, read_log
 
 
 @pytest.fixture(scope="module")

@@ -138,7 +138,7 @@ class Experiment:
 
     def train_run(self, name: str, argv: list[str]) -> None:
         """Run one `uncertainty-seg ...` training command; record its command and timings."""
-        from uncertainty_seg_node.train.logging import read_log
+        from uncertainty_seg_node.train.train_log import read_log
 
         out = self.ckpt(name)
         command = ["uncertainty-seg", *argv]

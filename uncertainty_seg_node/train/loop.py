@@ -25,8 +25,8 @@ from uncertainty_seg_node.model.checkpoint import read_checkpoint_payload, save_
 from uncertainty_seg_node.model.segmenter import Segmenter
 from uncertainty_seg_node.train.config import TrainConfig
 from uncertainty_seg_node.train.distributed import DistEnv, barrier, mean_across_ranks
-from uncertainty_seg_node.train.logging import TrainLog, progress
 from uncertainty_seg_node.train.provenance import provenance
+from uncertainty_seg_node.train.train_log import TrainLog, progress
 
 Metrics = dict[str, float]
 StepOutput = tuple[Tensor, Metrics]
