@@ -13,8 +13,8 @@ from typing import Any
 from uncertainty_seg_node.classes import CITYSCAPES_CLASSES
 from uncertainty_seg_node.config import SCORE_METHODS
 from uncertainty_seg_node.errors import UserError
-
-BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
+from uncertainty_seg_node.gamma import check_gamma
+from uncertainty_seg_node.runtime import BACKENDS
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -53,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
     from uncertainty_seg_node.inference.factory import load_predictor
     from uncertainty_seg_node.metrics import to_jsonable
 
-    if args.gamma is not None and not 0.0 <= args.gamma <= 1.0:
-        raise UserError(f"--gamma {args.gamma} is outside [0, 1]")
+    if args.gamma is not None:
+        check_gamma(args.gamma, "--gamma")
     model_path = Path(args.model)
     if not model_path.exists():
         raise UserError(

@@ -9,9 +9,7 @@ Layout of the file (a `torch.save` dict):
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 
 import torch
 
+from uncertainty_seg_node.atomic import atomic_target
 from uncertainty_seg_node.config import ModelConfig
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.model.segmenter import Segmenter
@@ -48,17 +47,9 @@ def save_checkpoint(
 
 def atomic_torch_save(payload: Any, path: str | Path) -> Path:
     """`torch.save` to a temp file beside `path`, then rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_target(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return Path(path)
 
 
 def read_checkpoint_payload(path: str | Path) -> dict[str, Any]:

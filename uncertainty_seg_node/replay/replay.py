@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from uncertainty_seg_node.gamma import resolve_gamma
 from uncertainty_seg_node.inference.base import Predictor
 from uncertainty_seg_node.replay.evaluation import FrameRecord, ReplayEvaluation
 from uncertainty_seg_node.replay.frame_sources import (
@@ -191,7 +192,7 @@ def replay(
     topics = bag_io.list_topics(bag)
     require_topic(bag, topics, options.image_topic, "image")
     config = predictor.config
-    gamma = config.default_gamma if options.gamma is None else float(options.gamma)
+    gamma = resolve_gamma(options.gamma, config.default_gamma)
     evaluation = ReplayEvaluation(
         config.num_classes, config.palette, class_names=config.class_names,
         ignore_index=config.ignore_index, gamma=gamma,
