@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from uncertainty_seg_node.errors import UserError
-from uncertainty_seg_node.model.weights import canonical_hf_key, is_hf_backbone_key
+from uncertainty_seg_node.model.weight_keys import canonical_hf_key, is_hf_backbone_key
 
 _TOP = {
     "cls_token": "embeddings.cls_token",
