@@ -104,18 +104,23 @@ def evaluate_predictor(
     progress: bool = True,
     max_frames: int | None = None,
     model: str | Path | None = None,
+    curves: bool = False,
 ) -> dict[str, Any]:
     """Every metric of `predictor` on `dataset` (see `Evaluator.compute`), plus run details.
 
     Extra keys: `frames`, `model`, `backend`, `score_method`, `gamma_source` ("given" or
-    "model default"), `seconds` and `timings_ms` (median per stage).
+    "model default"), `seconds` and `timings_ms` (median per stage); with `curves`, also
+    `curves` (the arrays of `Evaluator.curves`, for plots; not JSON).
     """
     timings: dict[str, list[float]] = {}
     start = time.perf_counter()
     evaluator = collect_evaluator(predictor, dataset, gamma=gamma, progress=progress,
                                   max_frames=max_frames, timings=timings)
-    return summarize(evaluator, predictor, gamma_given=gamma is not None, model=model,
-                     seconds=time.perf_counter() - start, timings=timings)
+    result = summarize(evaluator, predictor, gamma_given=gamma is not None, model=model,
+                       seconds=time.perf_counter() - start, timings=timings)
+    if curves:
+        result["curves"] = evaluator.curves()
+    return result
 
 
 def summarize(
