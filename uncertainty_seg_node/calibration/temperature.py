@@ -11,7 +11,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from uncertainty_seg_node.config import ModelConfig
-from uncertainty_seg_node.data.sample import LabelledFrame
+from uncertainty_seg_node.data.sample import LabelledImage
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.imageops import resize_labels
 from uncertainty_seg_node.inference.base import Predictor
@@ -20,7 +20,7 @@ from uncertainty_seg_node.inference.preprocess import plan_resize
 
 def collect_logits(
     predictor: Predictor,
-    dataset: Iterable[LabelledFrame],
+    dataset: Iterable[LabelledImage],
     *,
     pixels_per_frame: int = 20_000,
     max_frames: int | None = None,
@@ -68,7 +68,7 @@ def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> flo
 
 
 def fit_temperature_on(
-    predictor: Predictor, dataset: Iterable[LabelledFrame], *, max_frames: int | None = None,
+    predictor: Predictor, dataset: Iterable[LabelledImage], *, max_frames: int | None = None,
     pixels_per_frame: int = 20_000,
 ) -> tuple[float, float, float]:
     """(T, NLL at T=1, NLL at T) on the dataset's labelled pixels."""

@@ -1,6 +1,6 @@
 """What a labelled dataset yields (`LabelledSample`) and how it finds it (`LabelledItem`).
 
-`LabelledFrame` is what evaluation and calibration read from a sample, so any object with those
+`LabelledImage` is what evaluation and calibration read from a sample, so any object with those
 fields (a `LabelledSample`, a replayed frame, a test's own) can be evaluated.
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 from uncertainty_seg_node.data.classmap import ClassMap
 
 
-class LabelledFrame(Protocol):
+class LabelledImage(Protocol):
     """A labelled frame as evaluation and calibration read it."""
 
     name: str

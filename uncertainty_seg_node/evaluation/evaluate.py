@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from uncertainty_seg_node.data.sample import LabelledFrame
+from uncertainty_seg_node.data.sample import LabelledImage
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.gamma import resolve_gamma
 from uncertainty_seg_node.inference.base import Predictor
@@ -32,8 +32,8 @@ def model_name(predictor: Predictor) -> str:
     return str(predictor.config.arch)
 
 
-def _frames(dataset: Iterable[LabelledFrame], max_frames: int | None
-            ) -> tuple[Iterable[LabelledFrame], int]:
+def _frames(dataset: Iterable[LabelledImage], max_frames: int | None
+            ) -> tuple[Iterable[LabelledImage], int]:
     total = len(dataset) if isinstance(dataset, Sized) else -1
     if total == 0:
         raise UserError("the dataset is empty; it needs at least one labelled image")
@@ -46,7 +46,7 @@ def _frames(dataset: Iterable[LabelledFrame], max_frames: int | None
 
 def collect_evaluator(
     predictor: Predictor,
-    dataset: Iterable[LabelledFrame],
+    dataset: Iterable[LabelledImage],
     *,
     gamma: float | None = None,
     progress: bool = True,
@@ -70,7 +70,7 @@ def collect_evaluator(
         config.num_classes, config.ignore_index, gamma_value, class_names=config.class_names
     )
     frames, total = _frames(dataset, max_frames)
-    iterator: Iterable[LabelledFrame] = frames
+    iterator: Iterable[LabelledImage] = frames
     if progress:
         from tqdm import tqdm
 
@@ -98,7 +98,7 @@ def collect_evaluator(
 
 def evaluate_predictor(
     predictor: Predictor,
-    dataset: Iterable[LabelledFrame],
+    dataset: Iterable[LabelledImage],
     *,
     gamma: float | None = None,
     progress: bool = True,

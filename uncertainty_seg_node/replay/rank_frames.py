@@ -20,7 +20,7 @@ import numpy as np
 
 from uncertainty_seg_node.atomic import atomic_write
 from uncertainty_seg_node.errors import UserError
-from uncertainty_seg_node.replay.frames import Frame
+from uncertainty_seg_node.replay.frames import SourceFrame
 from uncertainty_seg_node.replay.image_scores import IMAGE_SCORES, image_uncertainties, spearman
 
 
@@ -73,7 +73,7 @@ class Ranking:
 
 def rank_frames(
     predictor: Any,
-    frames: Iterable[Frame],
+    frames: Iterable[SourceFrame],
     *,
     top_k: int = 20,
     method: str = "uaal",

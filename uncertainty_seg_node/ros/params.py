@@ -2,7 +2,7 @@
 
 Pure Python except `declare_parameters` (which turns the table into rclpy declarations with
 `ParameterDescriptor`s), so every rule here is tested without a ROS graph. The node validates
-run-time changes with `validate_change` in its `add_on_set_parameters_callback`.
+run-time changes with `check_value` in its `add_on_set_parameters_callback`.
 """
 
 from __future__ import annotations
