@@ -20,6 +20,9 @@ def atomic_target(path: str | Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    # mkstemp makes the file private (0600); keep the replaced file's mode, else rw-r--r--, so
+    # a model or report stays readable by the node's user and the installed package.
+    os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
     try:
         yield Path(tmp)
         os.replace(tmp, path)
