@@ -23,6 +23,11 @@ from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.model.segmenter import Segmenter
 
 FORMAT = "uncertainty_seg_node/checkpoint/v1"
+# What `torch.load` raises for a file that is truncated, foreign or not a torch file at all.
+TORCH_LOAD_ERRORS = (
+    RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, OSError, ValueError,
+    AttributeError, ImportError,
+)
 
 
 @dataclass
@@ -61,16 +66,7 @@ def read_checkpoint_payload(path: str | Path) -> dict[str, Any]:
         )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=False)
-    except (
-        RuntimeError,
-        pickle.UnpicklingError,
-        EOFError,
-        zipfile.BadZipFile,
-        OSError,
-        ValueError,
-        AttributeError,
-        ImportError,
-    ) as exc:
+    except TORCH_LOAD_ERRORS as exc:
         raise UserError(
             f"checkpoint {path} is corrupt or not a checkpoint ({type(exc).__name__}); "
             "re-train or re-copy it"
