@@ -88,3 +88,36 @@ def test_no_shipped_model_file_contains_an_absolute_path() -> None:
     for path in files:
         texts = _metadata_strings(path) if path.suffix == ".onnx" else [path.read_text()]
         assert _machine_paths(texts) == [], f"{path.name} carries machine paths"
+
+
+def test_a_model_file_is_checked_and_opened_once_per_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from uncertainty_seg_node.inference import ort_backend  # noqa: F401 - loaded before patching
+    from uncertainty_seg_node.model import artifact
+
+    onnx_path = tmp_path / "m.onnx"
+    export_onnx(tiny_checkpoint(tmp_path / "m.pt"), onnx_path, parity=False)
+    checks: list[Path] = []
+    sessions: list[str] = []
+
+    real_check = artifact.check_model_file
+
+    def counting_check(path: Path) -> None:
+        checks.append(path)
+        real_check(path)
+
+    class CountingSession(ort.InferenceSession):  # type: ignore[misc]
+        def __init__(self, path: str, *args: object, **kwargs: object) -> None:
+            sessions.append(path)
+            super().__init__(path, *args, **kwargs)
+
+    for name, module in list(sys.modules.items()):  # wherever the check was imported to
+        if name.startswith("uncertainty_seg_node.") and hasattr(module, "check_model_file"):
+            monkeypatch.setattr(module, "check_model_file", counting_check)
+    monkeypatch.setattr(ort, "InferenceSession", CountingSession)
+    predictor = load_predictor(onnx_path)
+    assert predictor.config.num_classes == 19
+    assert checks == [onnx_path] and sessions == [str(onnx_path)]
