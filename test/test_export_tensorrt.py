@@ -20,6 +20,7 @@ from uncertainty_seg_node.export.tensorrt_build import (
     key_mismatches,
     wants_fp32,
 )
+from uncertainty_seg_node.inference import load_predictor
 from uncertainty_seg_node.inference.trt_backend import TensorRTPredictor, check_engine_key
 from uncertainty_seg_node.model.artifact import (
     ExportInfo,
@@ -125,5 +126,5 @@ def test_engine_without_tensorrt_explains_the_install(tmp_path: Path) -> None:
         TensorRTPredictor(engine)
     with pytest.raises(UserError, match="CUDA only"):
         TensorRTPredictor(engine, device="cpu")
-    with pytest.raises(UserError, match="does not exist"):
-        TensorRTPredictor(tmp_path / "missing.engine")
+    with pytest.raises(UserError, match="does not exist"):  # checked once, by the loader
+        load_predictor(tmp_path / "missing.engine")
