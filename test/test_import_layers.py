@@ -34,7 +34,7 @@ LAYERS: list[set[str]] = [
     {"evaluation", "calibration"},
     {"replay", "bench"},
     {"ros", "train"},
-    {"cli"},
+    {"cli", "paramdoc"},
     {"__main__"},
 ]
 
