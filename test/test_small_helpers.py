@@ -52,7 +52,7 @@ def test_resolve_gamma_auto_means_the_model_default() -> None:
 
 
 def test_backends_and_devices() -> None:
-    assert BACKENDS == ("auto", "torch", "onnxruntime", "tensorrt")
+    assert BACKENDS == ("auto", "onnxruntime", "torch", "tensorrt")
     assert [normalize_backend(n) for n in ("ORT", "trt", "pytorch", "auto")] == [
         "onnxruntime", "tensorrt", "torch", "auto"]
     with pytest.raises(UserError, match="unknown backend"):

@@ -9,7 +9,7 @@ import re
 
 from uncertainty_seg_node.errors import UserError
 
-BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
+BACKENDS = ("auto", "onnxruntime", "torch", "tensorrt")
 _ALIASES = {"ort": "onnxruntime", "onnx": "onnxruntime", "trt": "tensorrt", "pytorch": "torch"}
 _DEVICE = re.compile(r"^(cpu|cuda)(?::(\d+))?$")
 
