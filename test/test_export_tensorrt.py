@@ -13,12 +13,6 @@ from inference_fixtures import tiny_checkpoint
 
 from uncertainty_seg_node.config import model_config_for
 from uncertainty_seg_node.errors import UserError
-from uncertainty_seg_node.export.metadata import (
-    ExportInfo,
-    read_sidecar,
-    sidecar_path,
-    write_sidecar,
-)
 from uncertainty_seg_node.export.onnx_export import export_onnx
 from uncertainty_seg_node.export.tensorrt_build import (
     EngineKey,
@@ -26,7 +20,14 @@ from uncertainty_seg_node.export.tensorrt_build import (
     key_mismatches,
     wants_fp32,
 )
+from uncertainty_seg_node.inference import load_predictor
 from uncertainty_seg_node.inference.trt_backend import TensorRTPredictor, check_engine_key
+from uncertainty_seg_node.model.artifact import (
+    ExportInfo,
+    read_sidecar,
+    sidecar_path,
+    write_sidecar,
+)
 
 KEY = EngineKey(
     gpu_name="NVIDIA H100 80GB HBM3", compute_capability="9.0", tensorrt_version="10.9.0",
@@ -125,5 +126,5 @@ def test_engine_without_tensorrt_explains_the_install(tmp_path: Path) -> None:
         TensorRTPredictor(engine)
     with pytest.raises(UserError, match="CUDA only"):
         TensorRTPredictor(engine, device="cpu")
-    with pytest.raises(UserError, match="does not exist"):
-        TensorRTPredictor(tmp_path / "missing.engine")
+    with pytest.raises(UserError, match="does not exist"):  # checked once, by the loader
+        load_predictor(tmp_path / "missing.engine")

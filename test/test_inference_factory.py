@@ -14,9 +14,10 @@ from inference_fixtures import camera_image, tiny_checkpoint
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.export.onnx_export import export_onnx
 from uncertainty_seg_node.inference import load_predictor
-from uncertainty_seg_node.inference.factory import find_checkpoint_for, normalize_backend
 from uncertainty_seg_node.inference.ort_backend import OrtPredictor
 from uncertainty_seg_node.inference.torch_backend import TorchPredictor
+from uncertainty_seg_node.model.artifact import find_checkpoint_for
+from uncertainty_seg_node.runtime import normalize_backend
 
 NO_TENSORRT = importlib.util.find_spec("tensorrt") is None
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.gamma import parse_gamma
+from uncertainty_seg_node.model.artifact import resolve_model_path
 from uncertainty_seg_node.ros.params import (
     PARAMETERS,
     SPECS,
     NodeSettings,
     check_value,
-    parse_gamma,
-    resolve_model_path,
     settings_from_values,
     unknown_names,
 )

@@ -22,7 +22,7 @@ from uncertainty_seg_node.config import model_config_for
 from uncertainty_seg_node.inference.base import Prediction
 from uncertainty_seg_node.model.checkpoint import save_checkpoint
 from uncertainty_seg_node.model.segmenter import Segmenter
-from uncertainty_seg_node.replay.frames import Frame
+from uncertainty_seg_node.replay.frames import SourceFrame
 from uncertainty_seg_node.replay.rank_frames import rank_frames, write_ranking
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -52,7 +52,7 @@ class DamagingPredictor:
         return Prediction(ids, confidence, confidence > 0.5, 0.5)
 
 
-def _frames(predictor: DamagingPredictor, shares: list[float]) -> list[Frame]:
+def _frames(predictor: DamagingPredictor, shares: list[float]) -> list[SourceFrame]:
     rng = np.random.default_rng(0)
     frames = []
     for i, share in enumerate(shares):
@@ -60,7 +60,7 @@ def _frames(predictor: DamagingPredictor, shares: list[float]) -> list[Frame]:
         predictor.labels[i] = labels
         image = np.zeros((H, W, 3), np.uint8)
         image[0, 0] = (round(share * 255), i, 0)
-        frames.append(Frame(i, f"f{i}", 1000 + i, image, labels, None, ""))
+        frames.append(SourceFrame(i, f"f{i}", 1000 + i, image, labels, None, ""))
     return frames
 
 

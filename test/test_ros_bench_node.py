@@ -18,13 +18,10 @@ from uncertainty_seg_node.cli.main import main  # noqa: E402
 pytestmark = pytest.mark.ros
 
 
-def test_bench_node_short_run(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
+def test_bench_node_short_run(tmp_path: Path, node_model: Path,
                               capsys: pytest.CaptureFixture[str]) -> None:
-    from test_ros_node import tiny_onnx_model
-
-    model = tiny_onnx_model(tmp_path_factory.getbasetemp() / "node_model")
     out = tmp_path / "bench.json"
-    code = main(["bench-node", "--model", str(model), "--size", "60x80", "--frames", "8",
+    code = main(["bench-node", "--model", str(node_model), "--size", "60x80", "--frames", "8",
                  "--rate", "400", "--overload-seconds", "0.5", "--json", str(out)])
     assert code == 0
     printed = capsys.readouterr().out

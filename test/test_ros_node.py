@@ -7,7 +7,6 @@ service. A random tiny model exported to ONNX stands in for a trained one.
 
 from __future__ import annotations
 
-import random
 import shutil
 import signal
 import time
@@ -34,52 +33,24 @@ from uncertainty_seg_node.visualize import (  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
-REPO = Path(__file__).resolve().parents[1]
-PARAMS = REPO / "config" / "params.yaml"
-DOMAIN = random.randint(1, 100)
 H, W = 50, 90  # not the network size (56x112): outputs must come back at the camera's size
 
 
-def tiny_onnx_model(directory: Path) -> Path:
-    """A random tiny segmenter exported to ONNX (made once per test session)."""
-    path = directory / "tiny.onnx"
-    if path.is_file():
-        return path
-    import torch
-
-    from uncertainty_seg_node.config import model_config_for
-    from uncertainty_seg_node.export.onnx_export import export_onnx
-    from uncertainty_seg_node.model.checkpoint import save_checkpoint
-    from uncertainty_seg_node.model.segmenter import build_segmenter
-
-    torch.manual_seed(0)
-    directory.mkdir(parents=True, exist_ok=True)
-    checkpoint = save_checkpoint(directory / "tiny.pt",
-                                 build_segmenter(model_config_for("tiny", input_size=(56, 112))))
-    export_onnx(checkpoint, directory / "tiny.part.onnx", parity=False)
-    (directory / "tiny.part.onnx").rename(path)
-    return path
-
-
 @pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny_onnx_model(tmp_path_factory.getbasetemp() / "node_model")
-
-
-@pytest.fixture(scope="module")
-def reference(model: Path):  # type: ignore[no-untyped-def]
+def reference(node_model: Path):  # type: ignore[no-untyped-def]
     from uncertainty_seg_node.inference.factory import load_predictor
 
-    return load_predictor(model)
+    return load_predictor(node_model)
 
 
 @pytest.fixture(scope="module")
-def node(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
+def node(node_model: Path, dds_domain: int, node_params_file: Path,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
     log = tmp_path_factory.mktemp("node") / "node.log"
     process = NodeProcess(
-        {"model_path": str(model), "image_topic": "/camera/image_raw",
+        {"model_path": str(node_model), "image_topic": "/camera/image_raw",
          "diagnostics_period": 0.25},
-        domain_id=DOMAIN, params_file=PARAMS, log_path=log,
+        domain_id=dds_domain, params_file=node_params_file, log_path=log,
     ).start()
     yield process
     code = process.stop(signal.SIGINT)
@@ -89,8 +60,8 @@ def node(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node
 
 
 @pytest.fixture(scope="module")
-def client(node: NodeProcess) -> Iterator[GraphClient]:
-    graph = GraphClient(DOMAIN)
+def client(node: NodeProcess, dds_domain: int) -> Iterator[GraphClient]:
+    graph = GraphClient(dds_domain)
     assert graph.wait_until_connected(30.0), node.output()
     # qos_reliability=auto re-subscribes as reliable for our reliable camera; a frame sent
     # while it does so could be lost.
@@ -188,11 +159,13 @@ def test_diagnostics_report_the_running_node(client: GraphClient) -> None:
         assert key in values, key
 
 
-def test_node_refuses_to_start_without_a_model(tmp_path: Path) -> None:
+def test_node_refuses_to_start_without_a_model(tmp_path: Path, dds_domain: int,
+                                               node_params_file: Path) -> None:
     corrupt = tmp_path / "corrupt.onnx"
     corrupt.write_bytes(b"not a model")
     for path in (tmp_path / "missing.onnx", corrupt):
-        process = NodeProcess({"model_path": str(path)}, domain_id=DOMAIN, params_file=PARAMS,
+        process = NodeProcess({"model_path": str(path)}, domain_id=dds_domain,
+                              params_file=node_params_file,
                               log_path=tmp_path / f"{path.stem}.log",
                               namespace="/failing").start()
         assert process.process is not None
@@ -203,16 +176,18 @@ def test_node_refuses_to_start_without_a_model(tmp_path: Path) -> None:
         assert len([line for line in text.splitlines() if "FATAL" in line]) == 1, text
 
 
-def test_wait_mode_reports_error_then_loads_the_model(model: Path, tmp_path: Path) -> None:
+def test_wait_mode_reports_error_then_loads_the_model(node_model: Path, tmp_path: Path,
+                                                      dds_domain: int,
+                                                      node_params_file: Path) -> None:
     late = tmp_path / "late.onnx"
     namespace = "/waiting"
     process = NodeProcess(
         {"model_path": str(late), "on_model_error": "wait", "model_retry_period": 0.2,
          "diagnostics_period": 0.2},
-        domain_id=DOMAIN, params_file=PARAMS, log_path=tmp_path / "wait.log",
+        domain_id=dds_domain, params_file=node_params_file, log_path=tmp_path / "wait.log",
         namespace=namespace,
     ).start()
-    graph = GraphClient(DOMAIN, node_name=f"{namespace}/uncertainty_seg_node",
+    graph = GraphClient(dds_domain, node_name=f"{namespace}/uncertainty_seg_node",
                         outputs=("certain_mask",))
     try:
         assert graph.wait_until_connected(30.0), process.output()
@@ -224,7 +199,7 @@ def test_wait_mode_reports_error_then_loads_the_model(model: Path, tmp_path: Pat
         values = graph.wait_diagnostics(lambda v: v["frames_failed"] != "0", timeout=10.0)
         assert values.get("frames_failed_no_model") == "1"
         assert graph.outputs_for(key) == {}
-        shutil.copy(model, tmp_path / "late.part")
+        shutil.copy(node_model, tmp_path / "late.part")
         (tmp_path / "late.part").rename(late)
         assert graph.wait_diagnostics(lambda v: v["_level"] != "2", timeout=15.0)
         deadline = time.monotonic() + 15.0

@@ -7,7 +7,6 @@ up; a camera faster than the model must cost dropped frames, not latency; memory
 from __future__ import annotations
 
 import array
-import random
 import signal
 import time
 from collections.abc import Iterator
@@ -32,9 +31,6 @@ from uncertainty_seg_node.ros.harness import (  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
-REPO = Path(__file__).resolve().parents[1]
-PARAMS = REPO / "config" / "params.yaml"
-DOMAIN = random.randint(1, 100)
 MAIN = ("segmentation", "confidence", "certain_mask")
 _STAMP = iter(range(1, 10**7))
 
@@ -43,32 +39,27 @@ def _stamp() -> int:
     return 1_600_000_000_000_000_000 + next(_STAMP) * 1_000_003
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from test_ros_node import tiny_onnx_model
-
-    return tiny_onnx_model(tmp_path_factory.getbasetemp() / "node_model")
-
-
-def _start(model: Path, tmp: Path, namespace: str = "", **params: object) -> NodeProcess:
+def _start(model: Path, domain: int, params_file: Path, tmp: Path, namespace: str = "",
+           **params: object) -> NodeProcess:
     return NodeProcess(
         {"model_path": str(model), "diagnostics_period": 0.2, **params},
-        domain_id=DOMAIN, params_file=PARAMS, log_path=tmp / f"node{namespace.strip('/')}.log",
-        namespace=namespace,
+        domain_id=domain, params_file=params_file,
+        log_path=tmp / f"node{namespace.strip('/')}.log", namespace=namespace,
     ).start()
 
 
 @pytest.fixture(scope="module")
-def node(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
-    process = _start(model, tmp_path_factory.mktemp("robust"))
+def node(node_model: Path, dds_domain: int, node_params_file: Path,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
+    process = _start(node_model, dds_domain, node_params_file, tmp_path_factory.mktemp("robust"))
     yield process
     code = process.stop(signal.SIGTERM)
     assert code == 0 and "Traceback" not in process.output(), process.output()
 
 
 @pytest.fixture(scope="module")
-def client(node: NodeProcess) -> Iterator[GraphClient]:
-    graph = GraphClient(DOMAIN, outputs=MAIN)  # nobody subscribes to the colour topics
+def client(node: NodeProcess, dds_domain: int) -> Iterator[GraphClient]:
+    graph = GraphClient(dds_domain, outputs=MAIN)  # nobody subscribes to the colour topics
     assert graph.wait_until_connected(30.0), node.output()
     assert graph.wait_input_reliable(15.0), "qos_reliability=auto did not follow the camera"
     yield graph
@@ -191,16 +182,18 @@ def test_memory_stays_flat_over_thousands_of_frames(node: NodeProcess,
     assert after - before < 10_000, f"RSS grew {after - before} kB over 2000 frames"
 
 
-def test_compressed_input(model: Path, tmp_path: Path) -> None:
+def test_compressed_input(node_model: Path, tmp_path: Path, dds_domain: int,
+                          node_params_file: Path) -> None:
     from uncertainty_seg_node.inference.factory import load_predictor
 
     namespace = "/compressed"
-    process = _start(model, tmp_path, namespace, compressed=True)
-    graph = GraphClient(DOMAIN, node_name=f"{namespace}/uncertainty_seg_node", outputs=MAIN)
+    process = _start(node_model, dds_domain, node_params_file, tmp_path, namespace,
+                     compressed=True)
+    graph = GraphClient(dds_domain, node_name=f"{namespace}/uncertainty_seg_node", outputs=MAIN)
     try:
         assert graph.wait_until_connected(30.0, compressed=True), process.output()
         assert graph.wait_input_reliable(15.0, compressed=True), process.output()
-        reference = load_predictor(model)
+        reference = load_predictor(node_model)
         rng = np.random.default_rng(5)
         for ext, fmt in ((".jpg", "jpeg"), (".png", "png")):
             bgr = rng.integers(0, 256, (45, 70, 3), dtype=np.uint8)

@@ -15,7 +15,8 @@ from weights_fixtures import random_dinov2
 from uncertainty_seg_node.config import ModelConfig, model_config_for
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.model import Segmenter, build_segmenter
-from uncertainty_seg_node.model.weights import canonical_hf_key, load_encoder_weights
+from uncertainty_seg_node.model.weight_keys import canonical_hf_key
+from uncertainty_seg_node.model.weights import load_encoder_weights
 
 
 def _config(**overrides: Any) -> ModelConfig:

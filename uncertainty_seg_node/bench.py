@@ -29,10 +29,10 @@ from uncertainty_seg_node.inference.factory import (
     find_checkpoint_for,
     load_predictor,
     model_kind,
-    normalize_backend,
 )
 from uncertainty_seg_node.inference.pipeline import PipelinePredictor
 from uncertainty_seg_node.inference.preprocess import preprocess
+from uncertainty_seg_node.runtime import normalize_backend
 
 STAGES = ("preprocess", "inference", "postprocess", "total")
 

@@ -18,6 +18,7 @@ import yaml
 
 from uncertainty_seg_node.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, IGNORE_INDEX
 from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.gamma import check_gamma
 
 # Encoder sizes. `tiny` is for CPU tests and the demo; the other two are the DINOv2 sizes.
 ENCODER_SIZES: dict[str, dict[str, Any]] = {
@@ -72,8 +73,7 @@ class ModelConfig:
             raise UserError(
                 f"{len(self.class_names)} class names but {len(self.palette)} palette colours"
             )
-        if not 0.0 <= self.default_gamma <= 1.0:
-            raise UserError(f"default_gamma {self.default_gamma} is outside [0, 1]")
+        check_gamma(self.default_gamma, "default_gamma")
         if self.score_method not in SCORE_METHODS:
             raise UserError(
                 f"unknown score method {self.score_method!r}; choose one of {SCORE_METHODS}"

@@ -78,13 +78,3 @@ def normalize(image: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]
     shift = np.asarray(mean, dtype=np.float32) / np.asarray(std, dtype=np.float32)
     out = image.astype(np.float32) * scale - shift
     return np.ascontiguousarray(out.transpose(2, 0, 1))
-
-
-def colorize(
-    class_ids: np.ndarray, palette: np.ndarray, ignore_color: tuple[int, int, int] = (0, 0, 0)
-) -> np.ndarray:
-    """uint8 (H, W) class ids -> uint8 (H, W, 3) RGB via a (K, 3) palette; unknown ids black."""
-    lut = np.zeros((256, 3), dtype=np.uint8)
-    lut[:] = ignore_color
-    lut[: len(palette)] = palette
-    return lut[class_ids]

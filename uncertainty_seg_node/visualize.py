@@ -131,12 +131,6 @@ def error_map(
     return out
 
 
-def to_gray_rgb(image: np.ndarray) -> np.ndarray:
-    """uint8 RGB -> uint8 RGB of its luminance (a neutral backdrop for overlays)."""
-    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    return cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
-
-
 # The node's output topics (relative to its namespace) and their encodings, in publish order.
 OUTPUT_ENCODINGS: dict[str, str] = {
     "segmentation": "mono8",

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from uncertainty_seg_node.errors import UserError
-
-BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
+from uncertainty_seg_node.runtime import BACKENDS
 
 
 def add_parser(subparsers: Any) -> None:
@@ -42,16 +41,16 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from uncertainty_seg_node.calibration import (
+    from uncertainty_seg_node.calibration.gamma_search import (
         calibrate_gamma,
-        fit_temperature_on,
         jsonable,
         summary_lines,
-        write_calibration,
     )
+    from uncertainty_seg_node.calibration.temperature import fit_temperature_on
     from uncertainty_seg_node.data import open_labelled
     from uncertainty_seg_node.evaluation import collect_evaluator
     from uncertainty_seg_node.inference.factory import load_predictor
+    from uncertainty_seg_node.model.rewrite import write_calibration
 
     if args.target_precision is not None and not 0.0 < args.target_precision <= 1.0:
         raise UserError(f"target precision {args.target_precision} must be in (0, 1]")
@@ -91,9 +90,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _with_temperature(predictor: Any, model: Path, temperature: float, scratch: Path) -> Any:
     """The same model with a new temperature: set in place (torch) or via a rewritten copy."""
-    from uncertainty_seg_node.calibration import write_calibration
     from uncertainty_seg_node.inference.factory import load_predictor
     from uncertainty_seg_node.inference.torch_backend import TorchPredictor
+    from uncertainty_seg_node.model.rewrite import write_calibration
 
     if isinstance(predictor, TorchPredictor):
         predictor.temperature = temperature

@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
 def fit_baseline_temperature(baseline: Path, valdir: str, classes: str | None,
                              device: str) -> tuple[float, str]:
     """T minimising f_theta's NLL on a labelled validation folder (and a note saying so)."""
-    from uncertainty_seg_node.calibration import fit_temperature_on
+    from uncertainty_seg_node.calibration.temperature import fit_temperature_on
     from uncertainty_seg_node.data import open_labelled
     from uncertainty_seg_node.inference.factory import load_predictor
 

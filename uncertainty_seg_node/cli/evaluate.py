@@ -6,15 +6,16 @@ import argparse
 import json
 import math
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from uncertainty_seg_node.atomic import atomic_write
 from uncertainty_seg_node.classes import CITYSCAPES_CLASSES
 from uncertainty_seg_node.config import SCORE_METHODS
-from uncertainty_seg_node.errors import UserError
-
-BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
+from uncertainty_seg_node.gamma import check_gamma
+from uncertainty_seg_node.runtime import BACKENDS
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -49,18 +50,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Evaluate, write the JSON (and curves), print a short table."""
     from uncertainty_seg_node.data import open_labelled
-    from uncertainty_seg_node.evaluation import collect_evaluator, summarize
+    from uncertainty_seg_node.evaluation import evaluate_predictor
     from uncertainty_seg_node.inference.factory import load_predictor
     from uncertainty_seg_node.metrics import to_jsonable
 
-    if args.gamma is not None and not 0.0 <= args.gamma <= 1.0:
-        raise UserError(f"--gamma {args.gamma} is outside [0, 1]")
+    if args.gamma is not None:
+        check_gamma(args.gamma, "--gamma")
     model_path = Path(args.model)
-    if not model_path.exists():
-        raise UserError(
-            f"model file {model_path} does not exist; train one with `uncertainty-seg train "
-            "task ...` or export one with `uncertainty-seg export ...`"
-        )
     dataset = open_labelled(args.data, classes_yaml=args.classes, split=args.split)
     predictor = load_predictor(
         model_path, backend=args.backend, device=args.device, score_method=args.score
@@ -74,24 +70,16 @@ def run(args: argparse.Namespace) -> int:
         dataset = open_labelled(
             args.data, classes_yaml=args.classes, split=args.split, to_cityscapes=True
         )
-    timings: dict[str, list[float]] = {}
-    start = time.perf_counter()
-    evaluator = collect_evaluator(predictor, dataset, gamma=args.gamma,
-                                  progress=not args.no_progress, max_frames=args.max_frames,
-                                  timings=timings)
-    result = summarize(evaluator, predictor, gamma_given=args.gamma is not None,
-                       model=model_path, seconds=time.perf_counter() - start, timings=timings)
+    result = evaluate_predictor(predictor, dataset, gamma=args.gamma,
+                                progress=not args.no_progress, max_frames=args.max_frames,
+                                model=model_path, curves=bool(args.curves))
+    curves: dict[str, Any] | None = result.pop("curves", None)
     result["data"] = str(args.data)
     if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(to_jsonable(result), indent=2, allow_nan=False) + "\n")
-    if args.curves:
-        import numpy as np
-
+        atomic_write(args.json, json.dumps(to_jsonable(result), indent=2, allow_nan=False) + "\n")
+    if curves is not None:
         curves_path = Path(args.curves)
         curves_path.parent.mkdir(parents=True, exist_ok=True)
-        curves: dict[str, Any] = evaluator.curves()
         np.savez_compressed(curves_path, **curves)
     print(format_table(result))
     if args.json:

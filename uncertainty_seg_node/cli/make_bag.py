@@ -53,8 +53,8 @@ def _progress(frames: list[Path]) -> Iterable[Path]:
 
 def run(args: argparse.Namespace) -> int:
     """Write the bag and print one summary line."""
-    from uncertainty_seg_node.bags.from_folder import folder_to_bag
     from uncertainty_seg_node.bags.topics import DEFAULT_START_NS
+    from uncertainty_seg_node.data.folder_to_bag import folder_to_bag
     from uncertainty_seg_node.errors import UserError
 
     if args.classes is not None and args.labels is None:

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from uncertainty_seg_node.errors import UserError
-
-BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
+from uncertainty_seg_node.gamma import check_gamma, resolve_gamma
+from uncertainty_seg_node.runtime import BACKENDS
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -93,8 +93,8 @@ def run(args: argparse.Namespace) -> int:
     from uncertainty_seg_node.replay.report import write_report
     from uncertainty_seg_node.visualize import OUTPUT_ENCODINGS
 
-    if args.gamma is not None and not 0.0 <= args.gamma <= 1.0:
-        raise UserError(f"--gamma {args.gamma} is outside [0, 1]")
+    if args.gamma is not None:
+        check_gamma(args.gamma, "--gamma")
     if args.max_frames is not None and args.max_frames < 1:
         raise UserError(f"--max-frames must be at least 1, got {args.max_frames}")
     if args.out is None and args.report is None:
@@ -151,7 +151,7 @@ def run_live_mode(args: argparse.Namespace) -> int:
 
         config = load_predictor(Path(args.model), backend=args.backend,
                                 device=args.device).config
-    gamma = config.default_gamma if args.gamma is None else args.gamma
+    gamma = resolve_gamma(args.gamma, config.default_gamma)
     evaluation = ReplayEvaluation(config.num_classes, config.palette,
                                   class_names=config.class_names,
                                   ignore_index=config.ignore_index, gamma=gamma)

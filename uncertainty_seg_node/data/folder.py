@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from uncertainty_seg_node.data.classmap import ClassMap
-from uncertainty_seg_node.data.imageio import IMAGE_EXTENSIONS
+from uncertainty_seg_node.data.imageio import IMAGE_EXTENSIONS, is_image_file
 from uncertainty_seg_node.data.sample import LabelledItem
 from uncertainty_seg_node.errors import UserError
 
@@ -44,7 +44,7 @@ def list_images(folder: Path) -> dict[str, Path]:
     """Relative stem (posix, no suffix) -> image path for every image file under `folder`."""
     found: dict[str, Path] = {}
     for path in sorted(folder.rglob("*")):
-        if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file():
+        if is_image_file(path):
             key = path.relative_to(folder).with_suffix("").as_posix()
             # Prefer a lossless file when the same stem exists twice (x.png and x.jpg).
             if key not in found or path.suffix.lower() == ".png":

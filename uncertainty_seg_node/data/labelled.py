@@ -85,11 +85,6 @@ class LabelledDataset:
         """The ignore value in `labels` (always 255)."""
         return IGNORE_INDEX
 
-    @property
-    def has_anomaly(self) -> bool:
-        """True when every sample carries an anomaly mask."""
-        return all(item.anomaly_path is not None for item in self.items)
-
     def subset(self, indices: Sequence[int]) -> LabelledDataset:
         """A dataset of the given samples (e.g. a validation split taken from a folder)."""
         return LabelledDataset([self.items[i] for i in indices], self.root, self.classmap,

@@ -21,7 +21,7 @@ import numpy as np
 
 from uncertainty_seg_node.data.cityscapes import cityscapes_root
 from uncertainty_seg_node.data.framestore import FrameStore
-from uncertainty_seg_node.data.imageio import IMAGE_EXTENSIONS, read_rgb
+from uncertainty_seg_node.data.imageio import IMAGE_EXTENSIONS, is_image_file, read_rgb
 from uncertainty_seg_node.errors import UserError
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".mjpeg")
@@ -156,7 +156,7 @@ def _images_below(folder: Path) -> list[Path]:
         rel_dirs = path.relative_to(folder).parts[:-1]
         if any(part in _SKIP_FOLDERS for part in rel_dirs):
             continue
-        if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file():
+        if is_image_file(path):
             found.append(path)
     return found
 

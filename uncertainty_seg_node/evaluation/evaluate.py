@@ -10,20 +10,15 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sized
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
+from uncertainty_seg_node.data.sample import LabelledImage
 from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.gamma import resolve_gamma
 from uncertainty_seg_node.inference.base import Predictor
 from uncertainty_seg_node.metrics import Evaluator
-
-
-class _Sample(Protocol):
-    name: str
-    image: np.ndarray
-    labels: np.ndarray
-    anomaly: np.ndarray | None
 
 
 def model_name(predictor: Predictor) -> str:
@@ -37,7 +32,8 @@ def model_name(predictor: Predictor) -> str:
     return str(predictor.config.arch)
 
 
-def _frames(dataset: Iterable[_Sample], max_frames: int | None) -> tuple[Iterable[_Sample], int]:
+def _frames(dataset: Iterable[LabelledImage], max_frames: int | None
+            ) -> tuple[Iterable[LabelledImage], int]:
     total = len(dataset) if isinstance(dataset, Sized) else -1
     if total == 0:
         raise UserError("the dataset is empty; it needs at least one labelled image")
@@ -50,7 +46,7 @@ def _frames(dataset: Iterable[_Sample], max_frames: int | None) -> tuple[Iterabl
 
 def collect_evaluator(
     predictor: Predictor,
-    dataset: Iterable[_Sample],
+    dataset: Iterable[LabelledImage],
     *,
     gamma: float | None = None,
     progress: bool = True,
@@ -63,9 +59,7 @@ def collect_evaluator(
     receives the per-frame stage timings (ms) reported by the predictor.
     """
     config = predictor.config
-    gamma_value = config.default_gamma if gamma is None else float(gamma)
-    if not 0.0 <= gamma_value <= 1.0:
-        raise UserError(f"gamma {gamma_value} is outside [0, 1]")
+    gamma_value = resolve_gamma(gamma, config.default_gamma)
     dataset_names = getattr(dataset, "class_names", None)
     if dataset_names is not None and len(dataset_names) != config.num_classes:
         raise UserError(
@@ -76,7 +70,7 @@ def collect_evaluator(
         config.num_classes, config.ignore_index, gamma_value, class_names=config.class_names
     )
     frames, total = _frames(dataset, max_frames)
-    iterator: Iterable[_Sample] = frames
+    iterator: Iterable[LabelledImage] = frames
     if progress:
         from tqdm import tqdm
 
@@ -104,24 +98,29 @@ def collect_evaluator(
 
 def evaluate_predictor(
     predictor: Predictor,
-    dataset: Iterable[_Sample],
+    dataset: Iterable[LabelledImage],
     *,
     gamma: float | None = None,
     progress: bool = True,
     max_frames: int | None = None,
     model: str | Path | None = None,
+    curves: bool = False,
 ) -> dict[str, Any]:
     """Every metric of `predictor` on `dataset` (see `Evaluator.compute`), plus run details.
 
     Extra keys: `frames`, `model`, `backend`, `score_method`, `gamma_source` ("given" or
-    "model default"), `seconds` and `timings_ms` (median per stage).
+    "model default"), `seconds` and `timings_ms` (median per stage); with `curves`, also
+    `curves` (the arrays of `Evaluator.curves`, for plots; not JSON).
     """
     timings: dict[str, list[float]] = {}
     start = time.perf_counter()
     evaluator = collect_evaluator(predictor, dataset, gamma=gamma, progress=progress,
                                   max_frames=max_frames, timings=timings)
-    return summarize(evaluator, predictor, gamma_given=gamma is not None, model=model,
-                     seconds=time.perf_counter() - start, timings=timings)
+    result = summarize(evaluator, predictor, gamma_given=gamma is not None, model=model,
+                       seconds=time.perf_counter() - start, timings=timings)
+    if curves:
+        result["curves"] = evaluator.curves()
+    return result
 
 
 def summarize(

@@ -19,12 +19,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from uncertainty_seg_node.atomic import atomic_write
 from uncertainty_seg_node.errors import UserError
-from uncertainty_seg_node.export.metadata import (
+from uncertainty_seg_node.model.artifact import (
     INPUT_NAME,
     file_sha256,
     read_onnx_metadata,
-    write_bytes_atomic,
     write_sidecar,
 )
 
@@ -189,7 +189,7 @@ def build_engine(
     serialized = builder.build_serialized_network(network, builder_config)
     if serialized is None:
         raise UserError(f"TensorRT failed to build an engine from {onnx_path} (see its log above)")
-    write_bytes_atomic(engine_path, bytes(serialized))
+    atomic_write(engine_path, bytes(serialized))
     info.parity = {}
     write_sidecar(engine_path, config, info,
                   {"key": key.to_dict(), "onnx": str(onnx_path.resolve())})

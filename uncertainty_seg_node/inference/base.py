@@ -41,5 +41,8 @@ class Predictor(Protocol):
         gamma: float | None = None,
         with_logits: bool = False,
     ) -> Prediction:
-        """`image` is uint8 (H, W, 3) RGB or BGR (`encoding` says which), or (H, W) mono8."""
+        """Predict one uint8 image in `encoding` (`imageops.SUPPORTED_ENCODINGS`).
+
+        (H, W, 3) for rgb8 / bgr8, (H, W, 4) for rgba8 / bgra8, (H, W) for mono8.
+        """
         ...

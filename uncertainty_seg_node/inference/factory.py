@@ -12,62 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from uncertainty_seg_node.errors import UserError
-from uncertainty_seg_node.export.metadata import check_model_file
 from uncertainty_seg_node.inference.pipeline import PipelinePredictor
-
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
-ONNX_SUFFIXES = (".onnx",)
-ENGINE_SUFFIXES = (".engine", ".plan")
-BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
-_ALIASES = {"ort": "onnxruntime", "onnx": "onnxruntime", "trt": "tensorrt", "pytorch": "torch"}
-
-
-def normalize_backend(name: str) -> str:
-    """Canonical backend name ('ort' -> 'onnxruntime', ...); UserError for unknown names."""
-    canonical = _ALIASES.get(name.lower(), name.lower())
-    if canonical not in BACKENDS:
-        raise UserError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
-    return canonical
-
-
-def model_kind(path: Path) -> str:
-    """'checkpoint', 'onnx' or 'engine' from the file suffix."""
-    suffix = path.suffix.lower()
-    if suffix in CHECKPOINT_SUFFIXES:
-        return "checkpoint"
-    if suffix in ONNX_SUFFIXES:
-        return "onnx"
-    if suffix in ENGINE_SUFFIXES:
-        return "engine"
-    raise UserError(
-        f"model file {path} has an unknown type {suffix or '(no suffix)'!r}; expected a "
-        f"checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}), an ONNX file (.onnx) or a TensorRT "
-        f"engine ({', '.join(ENGINE_SUFFIXES)})"
-    )
-
-
-def find_checkpoint_for(onnx_path: str | Path) -> Path | None:
-    """The checkpoint an exported model came from, or None.
-
-    The path recorded in its metadata when that file still exists with the recorded hash, else
-    a sibling `<stem>.pt|.pth|.ckpt`.
-    """
-    from uncertainty_seg_node.export.metadata import file_sha256, read_onnx_metadata
-
-    onnx_path = Path(onnx_path)
-    try:
-        _, info = read_onnx_metadata(onnx_path)
-    except UserError:
-        info = None
-    if info is not None and info.checkpoint:
-        recorded = Path(info.checkpoint)
-        if recorded.is_file() and file_sha256(recorded) == info.checkpoint_sha256:
-            return recorded
-    for suffix in CHECKPOINT_SUFFIXES:
-        sibling = onnx_path.with_suffix(suffix)
-        if sibling.is_file():
-            return sibling
-    return None
+from uncertainty_seg_node.model.artifact import check_model_file, find_checkpoint_for, model_kind
+from uncertainty_seg_node.runtime import normalize_backend
 
 
 def load_predictor(

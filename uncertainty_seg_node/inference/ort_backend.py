@@ -15,16 +15,16 @@ from typing import Any
 import numpy as np
 
 from uncertainty_seg_node.errors import UserError
-from uncertainty_seg_node.export.metadata import (
+from uncertainty_seg_node.inference.pipeline import NetworkOutputs, PipelinePredictor
+from uncertainty_seg_node.model.artifact import (
     INPUT_NAME,
     OUTPUT_CONFIDENCE,
     OUTPUT_IDS,
     OUTPUT_LOGITS,
-    check_model_file,
     corrupt_model_error,
     parse_metadata,
 )
-from uncertainty_seg_node.inference.pipeline import NetworkOutputs, PipelinePredictor
+from uncertainty_seg_node.runtime import parse_device
 
 
 def default_threads() -> int:
@@ -53,19 +53,17 @@ def providers_for(device: str) -> tuple[list[Any], str]:
     """ORT execution providers for 'cpu', 'cuda' or 'cuda:N'; refuses a missing CUDA provider."""
     import onnxruntime as ort
 
-    if device == "cpu":
+    kind, index = parse_device(device)
+    if kind == "cpu":
         return ["CPUExecutionProvider"], "cpu"
-    if device.startswith("cuda"):
-        index = int(device.split(":", 1)[1]) if ":" in device else 0
-        if "CUDAExecutionProvider" not in ort.get_available_providers():
-            raise UserError(
-                f"device {device!r} needs ONNX Runtime's CUDAExecutionProvider, which this "
-                f"install lacks (has {ort.get_available_providers()}); install `onnxruntime-gpu` "
-                "matching your CUDA, or use --device cpu"
-            )
-        cuda = ("CUDAExecutionProvider", {"device_id": index})
-        return [cuda, "CPUExecutionProvider"], f"cuda:{index}"
-    raise UserError(f"unknown device {device!r}; use cpu, cuda or cuda:N")
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        raise UserError(
+            f"device {device!r} needs ONNX Runtime's CUDAExecutionProvider, which this "
+            f"install lacks (has {ort.get_available_providers()}); install `onnxruntime-gpu` "
+            "matching your CUDA, or use --device cpu"
+        )
+    cuda = ("CUDAExecutionProvider", {"device_id": index})
+    return [cuda, "CPUExecutionProvider"], f"cuda:{index}"
 
 
 class OrtPredictor(PipelinePredictor):
@@ -84,8 +82,7 @@ class OrtPredictor(PipelinePredictor):
     ) -> None:
         import onnxruntime as ort
 
-        self.path = Path(path)
-        check_model_file(self.path)
+        self.path = Path(path)  # checked by `load_predictor`; a missing file fails below
         providers, self.device = providers_for(str(device))
         self.threads = threads or default_threads()
         try:

@@ -14,8 +14,9 @@ import numpy as np
 
 from uncertainty_seg_node.config import ModelConfig
 from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.gamma import resolve_gamma
 from uncertainty_seg_node.inference.base import Prediction
-from uncertainty_seg_node.inference.preprocess import check_gamma, postprocess, preprocess
+from uncertainty_seg_node.inference.preprocess import postprocess, preprocess
 
 
 @dataclass
@@ -69,7 +70,7 @@ class PipelinePredictor:
         """Several camera images (any sizes) in one network call; timings are per batch."""
         if len(images) == 0:
             raise UserError("predict_batch needs at least one image")
-        gamma_value = check_gamma(self.config.default_gamma if gamma is None else gamma)
+        gamma_value = resolve_gamma(gamma, self.config.default_gamma)
         start = time.perf_counter()
         prepared = [
             preprocess(image, encoding, self.input_size, self.config.resize_policy,

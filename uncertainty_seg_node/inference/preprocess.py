@@ -118,13 +118,3 @@ def postprocess(
     conf = resize_scores(np.ascontiguousarray(confidence, dtype=np.float32), plan.image_size)
     return ids, conf, conf > gamma
 
-
-def check_gamma(gamma: float) -> float:
-    """Validate gamma: a number in [0, 1]."""
-    try:
-        value = float(gamma)
-    except (TypeError, ValueError):
-        raise UserError(f"gamma must be a number in [0, 1], got {gamma!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise UserError(f"gamma must be in [0, 1], got {gamma!r}")
-    return value

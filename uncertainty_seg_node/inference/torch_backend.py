@@ -25,16 +25,16 @@ from uncertainty_seg_node.export.deploy import DeployModel
 from uncertainty_seg_node.inference.pipeline import NetworkOutputs, PipelinePredictor
 from uncertainty_seg_node.model.checkpoint import load_checkpoint
 from uncertainty_seg_node.model.segmenter import Segmenter
+from uncertainty_seg_node.runtime import parse_device
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
     """'cpu', 'cuda', 'cuda:1' -> torch.device, refusing CUDA where there is none."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise UserError(f"unknown device {device!r}; use cpu, cuda or cuda:N") from None
+    if not isinstance(device, torch.device):
+        parse_device(device)  # UserError for anything but cpu, cuda, cuda:N
+    dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise UserError(f"device {device!r} requested but this torch build sees no CUDA GPU")
     return dev

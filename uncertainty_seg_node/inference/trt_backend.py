@@ -13,15 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from uncertainty_seg_node.config import ModelConfig
 from uncertainty_seg_node.errors import UserError
-from uncertainty_seg_node.export.metadata import (
-    INPUT_NAME,
-    OUTPUT_CONFIDENCE,
-    OUTPUT_IDS,
-    OUTPUT_LOGITS,
-    check_model_file,
-    read_sidecar,
-)
 from uncertainty_seg_node.export.tensorrt_build import (
     EngineKey,
     build_engine,
@@ -31,6 +24,15 @@ from uncertainty_seg_node.export.tensorrt_build import (
     key_mismatches,
 )
 from uncertainty_seg_node.inference.pipeline import NetworkOutputs, PipelinePredictor
+from uncertainty_seg_node.model.artifact import (
+    INPUT_NAME,
+    OUTPUT_CONFIDENCE,
+    OUTPUT_IDS,
+    OUTPUT_LOGITS,
+    ExportInfo,
+    read_sidecar,
+)
+from uncertainty_seg_node.runtime import parse_device
 
 
 def check_engine_key(engine_path: Path, stored: dict[str, Any], current: EngineKey) -> None:
@@ -65,18 +67,17 @@ class TensorRTPredictor(PipelinePredictor):
         rebuild: bool = True,
         precision: str = "fp16",
     ) -> None:
-        path = Path(path)
-        check_model_file(path)
+        path = Path(path)  # checked by `load_predictor`
         if not str(device).startswith("cuda"):
             raise UserError(f"the TensorRT backend runs on CUDA only, not on {device!r}")
-        self.device_index = int(str(device).split(":", 1)[1]) if ":" in str(device) else 0
+        self.device_index = parse_device(device)[1]
         trt = import_tensorrt()
         if path.suffix == ".onnx":
             self.engine_path = self._cached_engine(path, precision)
+            self.config, self.export_info, _ = read_sidecar(self.engine_path)
         else:
             self.engine_path = path
-            self._check_or_rebuild(rebuild)
-        self.config, self.export_info, _ = read_sidecar(self.engine_path)
+            self.config, self.export_info = self._check_or_rebuild(rebuild)
         if score_method is not None and score_method != self.export_info.score_method:
             raise UserError(
                 f"{self.engine_path} computes confidence with {self.export_info.score_method!r}; "
@@ -92,8 +93,9 @@ class TensorRTPredictor(PipelinePredictor):
                          device_index=self.device_index)
         return engine_path
 
-    def _check_or_rebuild(self, rebuild: bool) -> None:
-        _, _, cache = read_sidecar(self.engine_path)
+    def _check_or_rebuild(self, rebuild: bool) -> tuple[ModelConfig, ExportInfo]:
+        """The engine's config and export info, after rebuilding it if its key is stale."""
+        config, info, cache = read_sidecar(self.engine_path)
         stored = EngineKey.from_dict(cache["key"])
         onnx_source = Path(cache.get("onnx", ""))
         if onnx_source.is_file():
@@ -108,12 +110,13 @@ class TensorRTPredictor(PipelinePredictor):
             current = EngineKey(name, capability, str(trt.__version__), stored.input_shape,
                                 stored.onnx_sha256, stored.precision)
         if not key_mismatches(stored, current):
-            return
+            return config, info
         if rebuild and onnx_source.is_file():
             build_engine(onnx_source, self.engine_path, precision=stored.precision,
                          max_batch=stored.input_shape[0], device_index=self.device_index)
-            return
+            return read_sidecar(self.engine_path)[:2]  # the rebuilt engine's own record
         check_engine_key(self.engine_path, cache, current)
+        return config, info
 
     def _load(self, trt: Any) -> None:
         import torch

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.gamma import check_gamma
 from uncertainty_seg_node.metrics import detection
 from uncertainty_seg_node.metrics.binning import DEFAULT_NUM_BINS, quantize
 from uncertainty_seg_node.metrics.calibration import (
@@ -60,11 +61,9 @@ class Evaluator:
             raise ValueError(f"num_classes must be positive, got {num_classes}")
         if class_names is not None and len(class_names) != num_classes:
             raise ValueError(f"{len(class_names)} class names for {num_classes} classes")
-        if gamma is not None and not 0.0 <= gamma <= 1.0:
-            raise UserError(f"gamma {gamma} is outside [0, 1]")
         self.num_classes = num_classes
         self.ignore_index = ignore_index
-        self.gamma = None if gamma is None else float(gamma)
+        self.gamma = None if gamma is None else check_gamma(gamma)
         self.class_names = None if class_names is None else tuple(class_names)
         self.num_bins = num_bins
         # hist[0] = inaccurate pixels per confidence level, hist[1] = accurate ones.

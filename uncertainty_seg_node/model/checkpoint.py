@@ -9,9 +9,7 @@ Layout of the file (a `torch.save` dict):
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +17,17 @@ from typing import Any
 
 import torch
 
+from uncertainty_seg_node.atomic import atomic_target
 from uncertainty_seg_node.config import ModelConfig
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.model.segmenter import Segmenter
 
 FORMAT = "uncertainty_seg_node/checkpoint/v1"
+# What `torch.load` raises for a file that is truncated, foreign or not a torch file at all.
+TORCH_LOAD_ERRORS = (
+    RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, OSError, ValueError,
+    AttributeError, ImportError,
+)
 
 
 @dataclass
@@ -48,17 +52,9 @@ def save_checkpoint(
 
 def atomic_torch_save(payload: Any, path: str | Path) -> Path:
     """`torch.save` to a temp file beside `path`, then rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_target(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return Path(path)
 
 
 def read_checkpoint_payload(path: str | Path) -> dict[str, Any]:
@@ -70,16 +66,7 @@ def read_checkpoint_payload(path: str | Path) -> dict[str, Any]:
         )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=False)
-    except (
-        RuntimeError,
-        pickle.UnpicklingError,
-        EOFError,
-        zipfile.BadZipFile,
-        OSError,
-        ValueError,
-        AttributeError,
-        ImportError,
-    ) as exc:
+    except TORCH_LOAD_ERRORS as exc:
         raise UserError(
             f"checkpoint {path} is corrupt or not a checkpoint ({type(exc).__name__}); "
             "re-train or re-copy it"

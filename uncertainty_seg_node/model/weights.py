@@ -2,9 +2,10 @@
 
 Every source is first turned into one canonical form, a state dict of the Hugging Face
 `Dinov2Model` with this transformers' parameter names and no prefix; `load_hf_state_dict` then
-checks it against the Segmenter's encoder and copies it in. The readers live beside this file:
-`weights_pth.py` (official DINOv2 and Hugging Face state-dict files), `weights_hf.py`
-(`save_pretrained` folders) and `weights_onnx.py` (a ViT backbone inside an ONNX graph).
+checks it against the Segmenter's encoder and copies it in. The readers live beside this file
+and share the key helpers of `weight_keys.py`: `weights_pth.py` (official DINOv2 and Hugging
+Face state-dict files), `weights_hf.py` (`save_pretrained` folders) and `weights_onnx.py` (a ViT
+backbone inside an ONNX graph).
 
 Load the weights before building an optimizer: a position-embedding grid that differs from the
 model's is adopted by replacing that parameter (and `config.num_pos_patches`).
@@ -20,54 +21,20 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from uncertainty_seg_node.config import ENCODER_SIZES
 from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.model import weights_hf, weights_onnx, weights_pth
 from uncertainty_seg_node.model.segmenter import Segmenter
-
-# Older transformers (and every file on the Hub) name the attention projections like this;
-# transformers >= 5 renames them when loading. Both spellings are accepted.
-_LEGACY_RENAMES = (
-    ("attention.attention.query.", "attention.q_proj."),
-    ("attention.attention.key.", "attention.k_proj."),
-    ("attention.attention.value.", "attention.v_proj."),
-    ("attention.output.dense.", "attention.o_proj."),
+from uncertainty_seg_node.model.weight_keys import (
+    canonical_hf_key,
+    describe_vit,
+    suggest_model,
+    to_model_naming,
 )
+
 # Tensors a source may lack: the mask token is unused at inference, so ONNX exports drop it.
 OPTIONAL_KEYS = ("embeddings.mask_token",)
-_VIT_NAMES = {384: "ViT-S/14", 768: "ViT-B/14", 1024: "ViT-L/14", 1536: "ViT-g/14"}
 _POS_KEY = "embeddings.position_embeddings"
 _LAYER_RE = re.compile(r"^encoder\.layer\.(\d+)\.")
-
-
-def canonical_hf_key(key: str) -> str:
-    """A Hugging Face Dinov2 parameter name in the current spelling (q_proj, o_proj, ...)."""
-    for old, new in _LEGACY_RENAMES:
-        key = key.replace(old, new)
-    return key
-
-
-def is_hf_backbone_key(key: str) -> bool:
-    """Whether `key` (prefix stripped) names a Dinov2Model parameter."""
-    return key.startswith(("embeddings.", "encoder.layer.", "layernorm."))
-
-
-def describe_vit(hidden_size: int, num_layers: int) -> str:
-    """`ViT-B/14 (768-d, 12 blocks)`, or `ViT (96-d, 4 blocks)` for a non-DINOv2 size."""
-    name = _VIT_NAMES.get(hidden_size, "ViT")
-    return f"{name} ({hidden_size}-d, {num_layers} blocks)"
-
-
-def suggest_model(hidden_size: int, num_layers: int, num_heads: int | None = None) -> str:
-    """What to tell a user whose weights have this size: the `--model` that fits, if any."""
-    for arch, sizes in ENCODER_SIZES.items():
-        fits = sizes["hidden_size"] == hidden_size and sizes["num_layers"] == num_layers
-        if fits and (num_heads is None or sizes["num_heads"] == num_heads):
-            return f"use --model {arch}"
-    known = ", ".join(
-        f"{arch} ({s['hidden_size']}-d, {s['num_layers']} blocks)"
-        for arch, s in ENCODER_SIZES.items()
-    )
-    return f"no --model has this size; supported are {known}"
 
 
 def source_shape(state: dict[str, Tensor]) -> tuple[int, int, int]:
@@ -101,7 +68,7 @@ def load_hf_state_dict(model: Segmenter, state: dict[str, Tensor], *, what: str)
     vit = model.encoder.vit
     grid = _source_grid(state, config.hidden_size, what)
     target = vit.state_dict()
-    rename = _to_model_naming(target)
+    rename = to_model_naming(target)
     incoming = {rename(canonical_hf_key(k)): v for k, v in state.items()}
     skipped = sorted(k for k in incoming if k not in target)
     missing = sorted(k for k in target if k not in incoming)
@@ -169,19 +136,6 @@ def _keep_position_grid(model: Segmenter, grid: int) -> None:
         model.encoder.vit.config.image_size = grid * model.config.patch_size
 
 
-def _to_model_naming(target: dict[str, Tensor]) -> Any:
-    """Map canonical names to the spelling the installed transformers uses."""
-    if any(".attention.q_proj." in k for k in target):
-        return lambda key: key
-
-    def legacy(key: str) -> str:
-        for old, new in _LEGACY_RENAMES:
-            key = key.replace(new, old)
-        return key
-
-    return legacy
-
-
 def detect_format(path: Path) -> str:
     """`hf_folder`, `onnx`, `safetensors` or `torch` (a `torch.save` file such as a `.pth`)."""
     if path.is_dir():
@@ -210,8 +164,6 @@ def load_encoder_weights(
     are not encoder weights), pos_grid ([before, after]), and parity_max_abs_diff for ONNX.
     The report's summary is also recorded in `model.config.provenance["encoder_init"]`.
     """
-    from uncertainty_seg_node.model import weights_hf, weights_onnx, weights_pth
-
     path = Path(source)
     if not path.exists():
         raise UserError(

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from uncertainty_seg_node.config import ModelConfig
 from uncertainty_seg_node.errors import UserError
-from uncertainty_seg_node.model.weights import canonical_hf_key, describe_vit, suggest_model
+from uncertainty_seg_node.model.weight_keys import canonical_hf_key, describe_vit, suggest_model
 from uncertainty_seg_node.model.weights_pth import (
     load_tensor_file,
     split_layout,

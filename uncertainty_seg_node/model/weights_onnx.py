@@ -25,7 +25,7 @@ from torch import Tensor
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.imageops import normalize
 from uncertainty_seg_node.model.segmenter import Segmenter
-from uncertainty_seg_node.model.weights import canonical_hf_key, is_hf_backbone_key
+from uncertainty_seg_node.model.weight_keys import canonical_hf_key, is_hf_backbone_key
 
 PARITY_TOLERANCE = 1e-4
 _PATCH_WEIGHT = "embeddings.patch_embeddings.projection.weight"

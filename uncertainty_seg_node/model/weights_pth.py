@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import pickle
 import re
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,8 @@ import torch
 from torch import Tensor
 
 from uncertainty_seg_node.errors import UserError
-from uncertainty_seg_node.model.weights import canonical_hf_key, is_hf_backbone_key
+from uncertainty_seg_node.model.checkpoint import TORCH_LOAD_ERRORS
+from uncertainty_seg_node.model.weight_keys import canonical_hf_key, is_hf_backbone_key
 
 _TOP = {
     "cls_token": "embeddings.cls_token",
@@ -77,21 +77,11 @@ def load_tensor_file(path: Path) -> Any:
             return load_file(str(path))
         except (SafetensorError, OSError, ValueError) as exc:
             raise UserError(f"{path} is corrupt or not a safetensors file ({exc})") from None
-    errors = (
-        RuntimeError,
-        EOFError,
-        zipfile.BadZipFile,
-        OSError,
-        ValueError,
-        AttributeError,
-        ImportError,
-        pickle.UnpicklingError,
-    )
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         pass  # holds Python objects besides tensors (e.g. a training checkpoint): retry below
-    except errors as exc:
+    except TORCH_LOAD_ERRORS as exc:
         raise UserError(
             f"{path} is corrupt or not a PyTorch state dict ({type(exc).__name__}); re-download "
             "it or pass a DINOv2 .pth, a Hugging Face folder or an ONNX file"
@@ -100,7 +90,7 @@ def load_tensor_file(path: Path) -> Any:
         # The user's own file (e.g. a training checkpoint with optimizer state), as torch.load
         # has always allowed; refuse clearly when it does not unpickle.
         return torch.load(path, map_location="cpu", weights_only=False)
-    except errors as exc:
+    except TORCH_LOAD_ERRORS as exc:
         raise UserError(f"{path} is corrupt or not a state dict ({type(exc).__name__})") from None
 
 

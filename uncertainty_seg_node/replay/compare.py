@@ -26,7 +26,7 @@ import numpy as np
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.metrics import Evaluator
 from uncertainty_seg_node.replay.evaluation import UNKNOWN_DOMAIN
-from uncertainty_seg_node.replay.frames import Frame
+from uncertainty_seg_node.replay.frames import SourceFrame
 
 BASELINE_SCORES: tuple[tuple[str, str], ...] = (
     ("MSP", "msp"),
@@ -152,7 +152,7 @@ def run_comparison(
     return n
 
 
-def _check_frame(frame: Frame) -> None:
+def _check_frame(frame: SourceFrame) -> None:
     if frame.labels is None:
         raise UserError(f"frame {frame.name} has no labels; compare needs labelled data")
 

@@ -21,7 +21,7 @@ from uncertainty_seg_node.replay.evaluation import UNKNOWN_DOMAIN
 
 
 @dataclass
-class Frame:
+class SourceFrame:
     """One frame to evaluate or rank."""
 
     index: int
@@ -39,7 +39,7 @@ class FrameSet:
 
     description: str
     count: int | None
-    frames: Iterator[Frame]
+    frames: Iterator[SourceFrame]
     class_names: tuple[str, ...] | None = None
 
 
@@ -81,11 +81,11 @@ def open_frames(
     domains = folder_domains(dataset)
     count = len(dataset) if max_frames is None else min(len(dataset), max_frames)
 
-    def frames() -> Iterator[Frame]:
+    def frames() -> Iterator[SourceFrame]:
         for index in range(count):
             sample = dataset[index]
-            yield Frame(index, sample.name, None, sample.image, sample.labels, sample.anomaly,
-                        domains[index])
+            yield SourceFrame(index, sample.name, None, sample.image, sample.labels,
+                              sample.anomaly, domains[index])
 
     return FrameSet(f"folder {path} ({dataset.layout})", count, frames(),
                     tuple(dataset.class_names))
@@ -130,16 +130,16 @@ def _bag_frames(bag: Path, image_topic: str, label_topic: str | None,
     if max_frames is not None:
         count = max_frames if count is None else min(count, max_frames)
 
-    def frames() -> Iterator[Frame]:
+    def frames() -> Iterator[SourceFrame]:
         for index, item in enumerate(bag_io.read_images(bag, image_topic)):
             if max_frames is not None and index >= max_frames:
                 return
             truth = src.truth_for(item.stamp_ns, index, item.image.shape[:2], num_classes)
             if truth is None and require_labels:
                 continue  # sparse labels: only labelled frames are evaluated
-            yield Frame(index, str(item.stamp_ns), item.stamp_ns, item.image,
-                        None if truth is None else truth.labels,
-                        None if truth is None else truth.anomaly,
-                        src.domain_at(item.stamp_ns))
+            yield SourceFrame(index, str(item.stamp_ns), item.stamp_ns, item.image,
+                              None if truth is None else truth.labels,
+                              None if truth is None else truth.anomaly,
+                              src.domain_at(item.stamp_ns))
 
     return FrameSet(f"bag {bag} ({image_topic})", count, frames())

@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from uncertainty_seg_node.atomic import atomic_write
 from uncertainty_seg_node.errors import UserError
-from uncertainty_seg_node.replay.frames import Frame
+from uncertainty_seg_node.replay.frames import SourceFrame
 from uncertainty_seg_node.replay.image_scores import IMAGE_SCORES, image_uncertainties, spearman
 
 
@@ -72,7 +73,7 @@ class Ranking:
 
 def rank_frames(
     predictor: Any,
-    frames: Iterable[Frame],
+    frames: Iterable[SourceFrame],
     *,
     top_k: int = 20,
     method: str = "uaal",
@@ -114,7 +115,7 @@ def rank_frames(
 def write_ranking(ranking: Ranking, out_dir: str | Path) -> dict[str, Any]:
     """ranking.csv (every frame, most uncertain first), top_k.json, frames/*.png, a plot."""
     from uncertainty_seg_node.replay.plots import plot_scatter, write_png
-    from uncertainty_seg_node.replay.report import atomic_write_text, write_frames_csv
+    from uncertainty_seg_node.replay.report import write_frames_csv
     from uncertainty_seg_node.visualize import colorize_confidence
 
     out = Path(out_dir)
@@ -133,7 +134,7 @@ def write_ranking(ranking: Ranking, out_dir: str | Path) -> dict[str, Any]:
                                 "top_k": top, **ranking.correlation()}
     from uncertainty_seg_node.metrics import to_jsonable
 
-    atomic_write_text(out / "top_k.json", json.dumps(to_jsonable(document), indent=2) + "\n")
+    atomic_write(out / "top_k.json", json.dumps(to_jsonable(document), indent=2) + "\n")
     labelled = [f for f in ranking.frames if np.isfinite(f.error_rate)]
     if len(labelled) > 1:
         plot_scatter(np.array([f.score(ranking.method) for f in labelled]),

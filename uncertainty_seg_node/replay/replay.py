@@ -24,7 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from uncertainty_seg_node.gamma import resolve_gamma
 from uncertainty_seg_node.inference.base import Predictor
+from uncertainty_seg_node.replay.background_stage import BackgroundStage, InlineStage
 from uncertainty_seg_node.replay.evaluation import FrameRecord, ReplayEvaluation
 from uncertainty_seg_node.replay.frame_sources import (
     FrameSources,
@@ -32,7 +34,6 @@ from uncertainty_seg_node.replay.frame_sources import (
     require_topic,
 )
 from uncertainty_seg_node.replay.ground_truth import GroundTruth
-from uncertainty_seg_node.replay.pipeline import BackgroundStage, InlineStage
 from uncertainty_seg_node.visualize import OUTPUT_ENCODINGS, output_images
 
 DEFAULT_NAMESPACE = "/uncertainty_seg_node"
@@ -160,7 +161,7 @@ def _timed(iterator: Iterator[Any], result: ReplayResult) -> Iterator[Any]:
 
 
 @dataclass
-class _Frame:
+class _PredictedFrame:
     """A predicted frame on its way to the writer / evaluation stage."""
 
     index: int
@@ -191,7 +192,7 @@ def replay(
     topics = bag_io.list_topics(bag)
     require_topic(bag, topics, options.image_topic, "image")
     config = predictor.config
-    gamma = config.default_gamma if options.gamma is None else float(options.gamma)
+    gamma = resolve_gamma(options.gamma, config.default_gamma)
     evaluation = ReplayEvaluation(
         config.num_classes, config.palette, class_names=config.class_names,
         ignore_index=config.ignore_index, gamma=gamma,
@@ -228,7 +229,7 @@ def replay(
     try:
         with stop_on_sigint(stop), writer_cm as writer:
 
-            def finish(item: _Frame) -> None:
+            def finish(item: _PredictedFrame) -> None:
                 t0 = time.perf_counter()
                 if writer is not None:
                     _write_frame(writer, item, config.palette, options, src, compressed)
@@ -275,7 +276,7 @@ def replay(
 
 
 def _predict_frame(predictor: Predictor, frame: Any, index: int, gamma: float,
-                   src: FrameSources, result: ReplayResult) -> _Frame:
+                   src: FrameSources, result: ReplayResult) -> _PredictedFrame:
     """Run the model and look up the frame's ground truth and domain (main thread)."""
     t0 = time.perf_counter()
     prediction = predictor.predict(frame.image, encoding="rgb8", gamma=gamma)
@@ -286,11 +287,11 @@ def _predict_frame(predictor: Predictor, frame: Any, index: int, gamma: float,
                           predictor.config.num_classes)
     domain = src.domain_at(frame.stamp_ns)
     result.read_s += time.perf_counter() - t1
-    return _Frame(index, frame.stamp_ns, frame.frame_id, frame.image, prediction, truth, domain,
-                  1e3 * (t1 - t0))
+    return _PredictedFrame(index, frame.stamp_ns, frame.frame_id, frame.image, prediction,
+                           truth, domain, 1e3 * (t1 - t0))
 
 
-def _evaluate_frame(evaluation: ReplayEvaluation, item: _Frame) -> FrameRecord:
+def _evaluate_frame(evaluation: ReplayEvaluation, item: _PredictedFrame) -> FrameRecord:
     p, truth = item.prediction, item.truth
     return evaluation.add(
         index=item.index, stamp_ns=item.stamp_ns, image=item.image, class_ids=p.class_ids,
@@ -301,7 +302,7 @@ def _evaluate_frame(evaluation: ReplayEvaluation, item: _Frame) -> FrameRecord:
     )
 
 
-def _write_frame(writer: Any, item: _Frame, palette: Any, options: ReplayOptions,
+def _write_frame(writer: Any, item: _PredictedFrame, palette: Any, options: ReplayOptions,
                  src: FrameSources, compressed: bool) -> None:
     """The input image, the node's topics and the ground truth that came from topics."""
     stamp, frame_id, truth = item.stamp_ns, item.frame_id, item.truth

@@ -17,14 +17,13 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from uncertainty_seg_node.atomic import atomic_target, atomic_write
 from uncertainty_seg_node.metrics import to_jsonable
 from uncertainty_seg_node.replay.evaluation import ReplayEvaluation
 from uncertainty_seg_node.replay.html import write_html
@@ -37,36 +36,19 @@ from uncertainty_seg_node.replay.plots import (
 )
 
 
-def atomic_write_text(path: Path, text: str) -> Path:
-    """Write text via a temp file + rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
 def write_metrics_json(path: Path, metrics: Mapping[str, Any]) -> Path:
     """Strict JSON (NaN -> null) of a metrics structure."""
-    return atomic_write_text(path, json.dumps(to_jsonable(dict(metrics)), indent=2) + "\n")
+    return atomic_write(path, json.dumps(to_jsonable(dict(metrics)), indent=2) + "\n")
 
 
 def write_frames_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
     """One row per frame; floats with 6 significant digits, NaN as empty cells."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     fields = list(rows[0]) if rows else ["index", "stamp_ns"]
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_target(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         for row in rows:
             writer.writerow({k: _cell(v) for k, v in row.items()})
-    os.replace(tmp, path)
     return path
 
 

@@ -1,4 +1,4 @@
-"""The ROS 2 side of the package: the only place that imports rclpy.
+"""The ROS 2 side of the package; with `replay/live.py`, the only code that imports rclpy.
 
 `node.py` holds the `Node` subclass, `node_main.py` its `main()`; `params.py`, `conversions.py`,
 `diagnostics.py` and `worker.py` are the pieces the node is made of, tested without a ROS graph

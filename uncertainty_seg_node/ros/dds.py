@@ -13,7 +13,7 @@ import os
 from collections.abc import MutableMapping
 from pathlib import Path
 
-from uncertainty_seg_node.ros.params import package_share_dir
+from uncertainty_seg_node.share import package_share_dir
 
 PROFILE_NAME = "fastdds_large_data.xml"
 _PROFILE_VARS = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")

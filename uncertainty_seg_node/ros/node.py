@@ -26,6 +26,7 @@ from std_msgs.msg import Header
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.imageops import to_rgb
 from uncertainty_seg_node.inference.base import Predictor
+from uncertainty_seg_node.model.artifact import resolve_model_path
 from uncertainty_seg_node.ros.conversions import (
     BadFrameError,
     array_to_image,
@@ -39,7 +40,6 @@ from uncertainty_seg_node.ros.params import (
     check_value,
     declare_parameters,
     input_reliability,
-    resolve_model_path,
     settings_from_values,
 )
 from uncertainty_seg_node.ros.worker import LatestSlot, Worker

@@ -2,32 +2,27 @@
 
 Pure Python except `declare_parameters` (which turns the table into rclpy declarations with
 `ParameterDescriptor`s), so every rule here is tested without a ROS graph. The node validates
-run-time changes with `validate_change` in its `add_on_set_parameters_callback`.
+run-time changes with `check_value` in its `add_on_set_parameters_callback`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import re
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from uncertainty_seg_node.config import SCORE_METHODS
 from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.gamma import parse_gamma
+from uncertainty_seg_node.runtime import BACKENDS, parse_device
 
 if TYPE_CHECKING:
     from rclpy.node import Node
 
-PACKAGE = "uncertainty_seg_node"
 NODE_NAME = "uncertainty_seg_node"
 DEFAULT_MODEL_PATH = "models/default.onnx"
-BACKENDS = ("auto", "onnxruntime", "torch", "tensorrt")
 RELIABILITIES = ("auto", "best_effort", "reliable")
 ON_MODEL_ERROR = ("fail", "wait")
-_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
 ParamValue = bool | int | float | str
 
@@ -137,24 +132,6 @@ def input_reliability(setting: str, publishers: list[str]) -> str:
     return "best_effort"
 
 
-def parse_gamma(value: Any) -> float | None:
-    """A gamma parameter value -> float in [0, 1], or None for `auto`. ValueError says why not."""
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text == "auto":
-            return None
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(f"gamma {value!r} is neither a number in [0, 1] nor 'auto'") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"gamma {value!r} is neither a number in [0, 1] nor 'auto'")
-    gamma = float(value)
-    if not math.isfinite(gamma) or not 0.0 <= gamma <= 1.0:
-        raise ValueError(f"gamma {value!r} is outside [0, 1]")
-    return gamma
-
-
 def check_value(name: str, value: Any) -> str | None:
     """Why `value` is not acceptable for parameter `name`, or None when it is."""
     spec = SPECS.get(name)
@@ -183,8 +160,11 @@ def _check_rules(spec: ParamSpec, value: Any) -> str | None:
     low_high = spec.int_range or spec.float_range
     if low_high is not None and not low_high[0] <= value <= low_high[1]:
         return f"{name} {value!r} is outside [{low_high[0]}, {low_high[1]}]"
-    if name == "device" and not _DEVICE.match(value):
-        return f"device {value!r} must be cpu, cuda or cuda:N"
+    if name == "device":
+        try:
+            parse_device(value)
+        except UserError:
+            return f"device {value!r} must be cpu, cuda or cuda:N"
     if name in ("model_path", "image_topic") and not value.strip():
         return f"{name} is empty"
     return None
@@ -210,32 +190,6 @@ def unknown_names(names: list[str]) -> list[str]:
     """Parameter names given to the node that it does not declare (typos in a params file)."""
     return sorted(n for n in names if n not in SPECS and n not in _BUILTIN
                   and not n.startswith("qos_overrides."))
-
-
-def package_share_dir() -> Path:
-    """The package share directory: ament index, else a pip install prefix, else the repo."""
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        return Path(get_package_share_directory(PACKAGE))
-    except Exception:  # noqa: BLE001 - not found, or AMENT_PREFIX_PATH unset outside ROS
-        pass
-    installed = Path(sys.prefix) / "share" / PACKAGE
-    if (installed / "config" / "params.yaml").is_file():
-        return installed
-    return Path(__file__).resolve().parents[2]  # a source checkout (`pip install -e .`)
-
-
-def resolve_model_path(path: str, share_dir: Path | None = None) -> Path:
-    """An absolute model path; a relative one is looked up in the share dir, then the cwd."""
-    candidate = Path(path).expanduser()
-    if candidate.is_absolute():
-        return candidate
-    share = share_dir if share_dir is not None else package_share_dir()
-    in_share = share / candidate
-    if in_share.exists() or not candidate.exists():
-        return in_share
-    return candidate.resolve()
 
 
 def declare_parameters(node: Node) -> NodeSettings:

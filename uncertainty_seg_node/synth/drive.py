@@ -16,7 +16,8 @@ from uncertainty_seg_node.synth.domains import Domain, get_domain
 from uncertainty_seg_node.synth.effects import develop
 from uncertainty_seg_node.synth.ground import GroundStyle, ground_style
 from uncertainty_seg_node.synth.render import Renderer
-from uncertainty_seg_node.synth.world import World, make_road
+from uncertainty_seg_node.synth.road import make_road
+from uncertainty_seg_node.synth.world import World
 
 _CURVE = {"city": 1 / 260.0, "rural": 1 / 180.0, "offroad": 1 / 90.0}
 _BUMP = {"city": 0.004, "rural": 0.006, "offroad": 0.02}

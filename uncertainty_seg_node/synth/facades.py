@@ -11,8 +11,8 @@ import numpy as np
 from uncertainty_seg_node.synth import labels as L
 from uncertainty_seg_node.synth import noise
 from uncertainty_seg_node.synth.canvas import Canvas, Color, Sprite, jitter, pick
+from uncertainty_seg_node.synth.road import Plane
 from uncertainty_seg_node.synth.street import LEAVES
-from uncertainty_seg_node.synth.world import Plane
 
 WALLS: tuple[Color, ...] = (
     (0.75, 0.72, 0.65), (0.6, 0.6, 0.6), (0.85, 0.84, 0.8), (0.55, 0.3, 0.22), (0.4, 0.38, 0.36),

@@ -15,7 +15,8 @@ from uncertainty_seg_node.synth import labels as L
 from uncertainty_seg_node.synth import noise
 from uncertainty_seg_node.synth.camera import Camera
 from uncertainty_seg_node.synth.domains import Domain
-from uncertainty_seg_node.synth.world import LAYOUTS, SEGMENT_M, World
+from uncertainty_seg_node.synth.road import LAYOUTS, SEGMENT_M
+from uncertainty_seg_node.synth.world import World
 
 SKYLINE_M = 170.0  # distance of the far silhouette
 _LOOKUP_M = 260.0  # beyond this the ground reuses the last segment's cross-section

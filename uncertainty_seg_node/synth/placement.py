@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from uncertainty_seg_node.synth.domains import Domain
-from uncertainty_seg_node.synth.world import SEGMENT_M, Plane, Road, Segment, Thing, seeded_rng
+from uncertainty_seg_node.synth.road import SEGMENT_M, Plane, Road, Segment, Thing, seeded_rng
 
 # Unknown objects per layout (none of them is one of the 19 classes).
 ANOMALY_KINDS = {

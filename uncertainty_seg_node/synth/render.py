@@ -19,8 +19,9 @@ from uncertainty_seg_node.synth.canvas import TRANSPARENT, Sprite
 from uncertainty_seg_node.synth.domains import Domain
 from uncertainty_seg_node.synth.facades import plane_sprite
 from uncertainty_seg_node.synth.ground import GroundStyle, render_ground
+from uncertainty_seg_node.synth.road import Plane, Thing
 from uncertainty_seg_node.synth.sprites import MAKERS
-from uncertainty_seg_node.synth.world import Plane, Thing, World
+from uncertainty_seg_node.synth.world import World
 
 FAR_M = 150.0  # objects beyond this are not drawn (the skyline and haze take over)
 PLANE_FAR_M = 85.0  # structures beyond this are a few pixels tall: the skyline stands in

@@ -25,9 +25,10 @@ from uncertainty_seg_node.bags.topics import (
     LABEL_TOPIC,
 )
 from uncertainty_seg_node.bags.writer import BagWriter
+from uncertainty_seg_node.data.classmap import ClassMap
+from uncertainty_seg_node.data.imageio import IMAGE_EXTENSIONS, is_image_file
 from uncertainty_seg_node.errors import UserError
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 _LABEL_STEMS = (("_leftImg8bit", "_gtFine_labelTrainIds"), ("_leftImg8bit", "_gtFine_labelIds"))
 
 
@@ -48,7 +49,7 @@ def list_frames(folder: Path) -> list[Path]:
     if (folder / "images").is_dir():
         folder = folder / "images"
     files = sorted(p for p in folder.iterdir()
-                   if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+                   if is_image_file(p))
     if not files:
         raise UserError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}")
     return files
@@ -94,8 +95,6 @@ def _label_reader(classes: Path | None, to_cityscapes: bool
             return raw
 
         return plain
-    from uncertainty_seg_node.data.classmap import ClassMap
-
     classmap = ClassMap.from_yaml(classes)
     if to_cityscapes:
         classmap = classmap.to_cityscapes()

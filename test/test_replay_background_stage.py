@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from uncertainty_seg_node.replay.pipeline import BackgroundStage
+from uncertainty_seg_node.replay.background_stage import BackgroundStage
 
 
 def test_items_are_worked_in_order_on_another_thread() -> None:

@@ -1,9 +1,14 @@
-"""The metadata every exported model carries: its ModelConfig and how it was exported.
+"""The model file: its kinds, where it is found, the metadata it carries, and its checks.
 
-An ONNX file keeps both as JSON strings in `metadata_props` (readable through ONNX Runtime's
-`custom_metadata_map`, so loading a model never needs the `onnx` package). A TensorRT engine
-cannot hold them, so they travel in a sidecar JSON beside it (`<engine>.json`), together with the
-engine's cache key.
+Kinds: checkpoints (.pt/.pth/.ckpt), ONNX files (.onnx) and TensorRT engines (.engine/.plan),
+told apart by suffix. A relative model path is looked up in the package share directory, then
+the working directory.
+
+Every exported model carries its ModelConfig and how it was exported. An ONNX file keeps both
+as JSON strings in `metadata_props` (readable through ONNX Runtime's `custom_metadata_map`, so
+loading a model never needs the `onnx` package). A TensorRT engine cannot hold them, so they
+travel in a sidecar JSON beside it (`<engine>.json`), together with the engine's cache key.
+The rewriting of a model's defaults (calibration) is in `model/rewrite.py`.
 """
 
 from __future__ import annotations
@@ -11,14 +16,19 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import tempfile
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from uncertainty_seg_node.atomic import atomic_write
 from uncertainty_seg_node.config import ModelConfig, from_dict
 from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.share import package_share_dir
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
+ONNX_SUFFIXES = (".onnx",)
+ENGINE_SUFFIXES = (".engine", ".plan")
 
 CONFIG_KEY = "uncertainty_seg_node.config"
 EXPORT_KEY = "uncertainty_seg_node.export"
@@ -61,8 +71,33 @@ class ExportInfo:
 
 
 def metadata_props(config: ModelConfig, info: ExportInfo) -> dict[str, str]:
-    """The key -> JSON string pairs stored in an exported model."""
+    """The key -> JSON string pairs stored in an exported model (no absolute paths)."""
+    config, info = shippable(config, info)
     return {CONFIG_KEY: config.to_json(), EXPORT_KEY: info.to_json()}
+
+
+def shippable(config: ModelConfig, info: ExportInfo) -> tuple[ModelConfig, ExportInfo]:
+    """Config and export info with every absolute path made portable (`portable_path`).
+
+    A model file is shipped to other machines and must not carry this one's folders.
+    """
+    provenance = portable_value(config.provenance)
+    return (dataclasses.replace(config, provenance=provenance),
+            dataclasses.replace(info, checkpoint=portable_value(info.checkpoint)))
+
+
+_ABSOLUTE = re.compile(r"(?<![^\s='\"])/[^\s'\"]+")
+
+
+def portable_value(value: Any) -> Any:
+    """`value` (JSON-like) with every absolute path inside its strings made portable."""
+    if isinstance(value, str):
+        return _ABSOLUTE.sub(lambda match: portable_path(match.group(0)), value)
+    if isinstance(value, dict):
+        return {key: portable_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(portable_value(item) for item in value)
+    return value
 
 
 def parse_metadata(props: dict[str, str], source: str | Path) -> tuple[ModelConfig, ExportInfo]:
@@ -100,7 +135,6 @@ def read_onnx_metadata(path: str | Path) -> tuple[ModelConfig, ExportInfo]:
     import onnxruntime as ort
 
     path = Path(path)
-    check_model_file(path)
     try:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
@@ -108,6 +142,70 @@ def read_onnx_metadata(path: str | Path) -> tuple[ModelConfig, ExportInfo]:
     except Exception as exc:  # noqa: BLE001 - ORT raises several private exception types
         raise corrupt_model_error(path, exc) from None
     return parse_metadata(dict(session.get_modelmeta().custom_metadata_map), path)
+
+
+def model_kind(path: Path) -> str:
+    """'checkpoint', 'onnx' or 'engine' from the file suffix."""
+    suffix = path.suffix.lower()
+    if suffix in CHECKPOINT_SUFFIXES:
+        return "checkpoint"
+    if suffix in ONNX_SUFFIXES:
+        return "onnx"
+    if suffix in ENGINE_SUFFIXES:
+        return "engine"
+    raise UserError(
+        f"model file {path} has an unknown type {suffix or '(no suffix)'!r}; expected a "
+        f"checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}), an ONNX file (.onnx) or a TensorRT "
+        f"engine ({', '.join(ENGINE_SUFFIXES)})"
+    )
+
+
+def resolve_model_path(path: str, share_dir: Path | None = None) -> Path:
+    """An absolute model path; a relative one is looked up in the share dir, then the cwd."""
+    candidate = Path(path).expanduser()
+    if candidate.is_absolute():
+        return candidate
+    share = share_dir if share_dir is not None else package_share_dir()
+    in_share = share / candidate
+    if in_share.exists() or not candidate.exists():
+        return in_share
+    return candidate.resolve()
+
+
+def portable_path(path: str | Path) -> str:
+    """A path fit to ship inside a model file.
+
+    Relative to the working directory when it lies below it, else only the file name (a
+    recorded hash identifies the file).
+    """
+    resolved = Path(path).resolve()
+    try:
+        return resolved.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return resolved.name
+
+
+def find_checkpoint_for(onnx_path: str | Path) -> Path | None:
+    """The checkpoint an exported model came from, or None.
+
+    The path recorded in its metadata (relative to the working directory, or to the model's
+    folder) when that file still exists with the recorded hash, else a sibling
+    `<stem>.pt|.pth|.ckpt`.
+    """
+    onnx_path = Path(onnx_path)
+    try:
+        _, info = read_onnx_metadata(onnx_path)
+    except UserError:
+        info = None
+    if info is not None and info.checkpoint:
+        for recorded in (Path(info.checkpoint), onnx_path.parent / info.checkpoint):
+            if recorded.is_file() and file_sha256(recorded) == info.checkpoint_sha256:
+                return recorded
+    for suffix in CHECKPOINT_SUFFIXES:
+        sibling = onnx_path.with_suffix(suffix)
+        if sibling.is_file():
+            return sibling
+    return None
 
 
 def check_model_file(path: Path) -> None:
@@ -123,7 +221,11 @@ def check_model_file(path: Path) -> None:
 
 
 def corrupt_model_error(path: Path, exc: BaseException) -> UserError:
-    """The error for a file that exists but cannot be loaded."""
+    """The error for a model file that cannot be loaded (a missing one gets the missing error)."""
+    try:
+        check_model_file(path)
+    except UserError as missing:
+        return missing
     reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
     return UserError(
         f"model file {path} is corrupt or not a model ({reason}); re-create it with "
@@ -150,6 +252,7 @@ def write_sidecar(
     engine_path: str | Path, config: ModelConfig, info: ExportInfo, cache: dict[str, Any]
 ) -> Path:
     """Write an engine's sidecar JSON (config, export info, cache key) atomically."""
+    config, info = shippable(config, info)
     payload = {
         "format": SIDECAR_FORMAT,
         "config": json.loads(config.to_json()),
@@ -157,7 +260,7 @@ def write_sidecar(
         "cache": cache,
     }
     path = sidecar_path(engine_path)
-    write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    atomic_write(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
     return path
 
 
@@ -182,20 +285,3 @@ def read_sidecar(engine_path: str | Path) -> tuple[ModelConfig, ExportInfo, dict
         ) from None
     return config, info, cache
 
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a text file through a temp file + rename."""
-    write_bytes_atomic(path, text.encode())
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write a file through a temp file + rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
