@@ -123,3 +123,9 @@ def test_vits14_gets_its_recipe_and_flags_still_override(mode: str, repo_root: P
     assert tiny.steps == yaml.safe_load(
         (repo_root / "config" / f"train_{mode}.yaml").read_text())["steps"]
     assert tiny.steps != values["steps"] or tiny.batch_size != values.get("batch_size")
+
+
+def test_train_blocks_flag_beats_the_recipes_frozen_encoder() -> None:
+    config = load_train_config("uncertainty", None, None, {"model": "vits14", "train_blocks": 2})
+    assert config.train_blocks == 2 and not config.freeze_encoder
+    assert load_train_config("task", None, None, {"model": "vits14"}).freeze_encoder

@@ -273,6 +273,8 @@ def load_train_config(
     for key, value in (flags or {}).items():
         if value is not None:
             setattr(config, key, value)
+    if (flags or {}).get("train_blocks") and (flags or {}).get("freeze_encoder") is None:
+        config.freeze_encoder = False  # an explicit --train-blocks N beats a recipe's E*
     if isinstance(config.size, list):
         config.size = tuple(config.size)  # type: ignore[assignment]
     if isinstance(config.size, str):
