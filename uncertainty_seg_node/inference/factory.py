@@ -2,7 +2,8 @@
 
 The backend follows the file type unless named: checkpoints (.pt/.pth/.ckpt) run in PyTorch,
 .onnx files in ONNX Runtime (or TensorRT, built and cached, with backend='tensorrt'),
-.engine/.plan files in TensorRT.
+.engine/.plan files in TensorRT. A delta file (.delta.safetensors: what training changed over a
+pretrained backbone) is first assembled into a cached ONNX file (export/assemble.py).
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ def load_predictor(
     path = Path(path)
     kind = model_kind(path)
     check_model_file(path)
+    if kind == "delta":
+        from uncertainty_seg_node.export.assemble import assemble_onnx
+
+        path, kind = assemble_onnx(path), "onnx"
     if backend == "auto":
         backend = {"checkpoint": "torch", "onnx": "onnxruntime", "engine": "tensorrt"}[kind]
     if backend == "torch":

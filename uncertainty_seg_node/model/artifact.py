@@ -29,6 +29,11 @@ from uncertainty_seg_node.share import package_share_dir
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
 ONNX_SUFFIXES = (".onnx",)
 ENGINE_SUFFIXES = (".engine", ".plan")
+DELTA_SUFFIXES = (".safetensors",)  # export/delta.py: assembled with its backbone on first use
+# The default model path stands for the pretrained default (a delta file) where the package
+# ships one; the tiny ONNX serves until then (docs/default_model.md).
+DEFAULT_MODEL_PATH = "models/default.onnx"
+DELTA_DEFAULT_MODEL_PATH = "models/default.delta.safetensors"
 
 CONFIG_KEY = "uncertainty_seg_node.config"
 EXPORT_KEY = "uncertainty_seg_node.export"
@@ -145,7 +150,7 @@ def read_onnx_metadata(path: str | Path) -> tuple[ModelConfig, ExportInfo]:
 
 
 def model_kind(path: Path) -> str:
-    """'checkpoint', 'onnx' or 'engine' from the file suffix."""
+    """'checkpoint', 'onnx', 'engine' or 'delta' from the file suffix."""
     suffix = path.suffix.lower()
     if suffix in CHECKPOINT_SUFFIXES:
         return "checkpoint"
@@ -153,10 +158,12 @@ def model_kind(path: Path) -> str:
         return "onnx"
     if suffix in ENGINE_SUFFIXES:
         return "engine"
+    if suffix in DELTA_SUFFIXES:
+        return "delta"
     raise UserError(
         f"model file {path} has an unknown type {suffix or '(no suffix)'!r}; expected a "
-        f"checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}), an ONNX file (.onnx) or a TensorRT "
-        f"engine ({', '.join(ENGINE_SUFFIXES)})"
+        f"checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}), an ONNX file (.onnx), a TensorRT "
+        f"engine ({', '.join(ENGINE_SUFFIXES)}) or a delta file (.delta.safetensors)"
     )
 
 
@@ -166,6 +173,8 @@ def resolve_model_path(path: str, share_dir: Path | None = None) -> Path:
     if candidate.is_absolute():
         return candidate
     share = share_dir if share_dir is not None else package_share_dir()
+    if path == DEFAULT_MODEL_PATH and (share / DELTA_DEFAULT_MODEL_PATH).is_file():
+        return share / DELTA_DEFAULT_MODEL_PATH
     in_share = share / candidate
     if in_share.exists() or not candidate.exists():
         return in_share

@@ -8,6 +8,11 @@
    drive's rate and records every frame the node publishes, with the ground truth, into an MCAP
    bag that opens in RViz or Foxglove.
 4. The node's outputs are evaluated per domain and written as the replay report (HTML + JSON).
+5. With `compare`, a second model (f_theta) runs in this process on the same frames and the
+   per-domain figures of both go into `report/comparison.md` (replay/side_by_side.py).
+
+A delta model file is assembled into its cached ONNX before the node starts, so the node loads a
+plain ONNX file and its start-up time does not include the assembly.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from uncertainty_seg_node.synth.drive import render_drive
 from uncertainty_seg_node.synth.writers import write_bag
 
 _OUTPUT_NAMES = ("segmentation", "confidence", "certain_mask")
+_FIGURES = ("miou", "maxf05", "p_ac_at_maxf05", "aupr", "certain_fraction")
 _RECORDED = ("segmentation", "confidence", "certain_mask", "segmentation_color",
              "confidence_color")
 
@@ -53,6 +59,7 @@ class DemoOptions:
     rate: float = 5.0
     seed: int = 7
     frame_timeout_s: float = 20.0
+    compare: Path | None = None  # a second model, run here on the same frames
 
 
 def _model_config(model: Path) -> ModelConfig:
@@ -81,8 +88,11 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
     if not options.model.is_file():
         raise UserError(f"model {options.model} does not exist; the default model ships in "
                         "models/ (see models/MODEL_CARD.md for the command that makes it)")
+    from uncertainty_seg_node.export.assemble import deployable
+
     options.out.mkdir(parents=True, exist_ok=True)
-    config = _model_config(options.model)
+    model = deployable(options.model)
+    config = _model_config(model)
     bag = make_sample_drive(options)
     labels = {item.stamp_ns: item.image for item in read_mono(bag, topics.LABEL_TOPIC)}
     anomaly = {item.stamp_ns: item.image for item in read_mono(bag, topics.ANOMALY_TOPIC)}
@@ -98,7 +108,7 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
     recording = options.out / "recording.mcap"
     if recording.exists():
         recording.unlink()
-    node = NodeProcess({"model_path": str(options.model.resolve()),
+    node = NodeProcess({"model_path": str(model.resolve()),
                         "image_topic": topics.IMAGE_TOPIC},
                        domain_id=domain_id, params_file=options.params_file, log_path=log)
     start = time.monotonic()
@@ -139,10 +149,39 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
              "latency_ms_median": _stat(latencies_ms, 0.5),
              "latency_ms_max": max(latencies_ms) if latencies_ms else float("nan"),
              "node_diagnostics": {k: v for k, v in diagnostics.items() if not k.startswith("_")}}
+    facts["stage"] = str(config.provenance.get("stage", "unknown"))
     report = options.out / "report"
     document = write_report(report, evaluation, facts=facts, title="Demo drive")
     summary = _summary(document, facts, report / "index.html")
+    if options.compare is not None:
+        summary["compare"] = _compare(options, summary, bag, labels, anomaly, domains, report)
     return summary
+
+
+def _compare(options: DemoOptions, summary: dict[str, Any], bag: Path,
+             labels: dict[int, np.ndarray], anomaly: dict[int, np.ndarray],
+             domains: dict[int, str], report: Path) -> dict[str, Any]:
+    """The compare model's figures on the same frames, and `report/comparison.md`."""
+    from uncertainty_seg_node.replay.side_by_side import comparison_markdown, evaluate_on_bag
+
+    assert options.compare is not None
+    other = evaluate_on_bag(options.compare, bag, labels, anomaly, domains)
+    main = {**summary["overall"], "domains": summary["domains"]}
+    table = comparison_markdown(main, other, main_name=_short(options.model),
+                                other_name=_short(options.compare))
+    note = (f"Demo drive, same frames: `{options.model.name}` in the node over DDS "
+            f"(gamma {summary['gamma']:.3f}) / `{options.compare.name}` in-process "
+            f"(gamma {other['gamma']:.3f}, its own calibrated value).\n\n")
+    (report / "comparison.md").write_text(note + table)
+    return {"model": str(options.compare), "gamma": other["gamma"], "stage": other["stage"],
+            "overall": {k: other.get(k) for k in _FIGURES},
+            "domains": {name: {k: values.get(k) for k in _FIGURES}
+                        for name, values in other.get("domains", {}).items()},
+            "table": str(report / "comparison.md")}
+
+
+def _short(path: Path) -> str:
+    return path.name.split(".")[0]
 
 
 def _bool(masks: dict[int, np.ndarray], stamp: int) -> np.ndarray | None:
@@ -179,6 +218,7 @@ def _summary(document: dict[str, Any], facts: dict[str, Any], html: Path) -> dic
         for name, values in document.get("domains", {}).items()
     }
     return {"frames_received": facts["frames_received"], "frames_missing": facts["frames_missing"],
+            "model": facts["model"], "stage": facts["stage"], "gamma": facts["gamma"],
             "latency_ms_median": facts["latency_ms_median"],
             "latency_ms_max": facts["latency_ms_max"], "wall_s": facts["wall_s"],
             "overall": {k: document.get(k) for k in ("miou", "maxf05", "p_ac_at_maxf05", "aupr",

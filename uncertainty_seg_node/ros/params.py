@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any
 from uncertainty_seg_node.config import SCORE_METHODS
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.gamma import parse_gamma
+from uncertainty_seg_node.model import artifact
 from uncertainty_seg_node.runtime import BACKENDS, parse_device
 
 if TYPE_CHECKING:
     from rclpy.node import Node
 
 NODE_NAME = "uncertainty_seg_node"
-DEFAULT_MODEL_PATH = "models/default.onnx"
+DEFAULT_MODEL_PATH = artifact.DEFAULT_MODEL_PATH
 RELIABILITIES = ("auto", "best_effort", "reliable")
 ON_MODEL_ERROR = ("fail", "wait")
 
@@ -43,8 +44,10 @@ class ParamSpec:
 
 PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("model_path", DEFAULT_MODEL_PATH,
-              "Model file (.onnx, .pt checkpoint, .engine); a relative path is looked up in the "
-              "package share directory, then in the working directory."),
+              "Model file (.onnx, .pt checkpoint, .engine, or a .delta.safetensors file assembled "
+              "with its pretrained backbone on first use); a relative path is looked up in the "
+              "package share directory, then in the working directory. The default stands for "
+              "the package's default.delta.safetensors where it ships one."),
     ParamSpec("backend", "auto", "Inference backend; auto picks it from the model file type.",
               choices=BACKENDS),
     ParamSpec("device", "cpu", "Device for the backend: cpu, cuda or cuda:N."),

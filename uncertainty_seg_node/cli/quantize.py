@@ -1,0 +1,55 @@
+"""`uncertainty-seg quantize`: int8 dynamic quantisation, with the test whether it may ship."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "quantize", help="ONNX Runtime int8 dynamic quantisation and its accuracy/speed check",
+        description="Quantise an exported model's MatMul/Gemm weights to int8 (ONNX Runtime "
+        "dynamic quantisation), then run fp32 and int8 interleaved on labelled synthetic "
+        "frames of every domain at the network size: label agreement (must be >= 99 %%), AUPR "
+        "change (must be < 0.005) and the speed-up. `ships` says whether both hold.",
+    )
+    parser.add_argument("--model", required=True,
+                        help="the fp32 model: .onnx, or a delta file (assembled first)")
+    parser.add_argument("--out", required=True, type=Path, help="the int8 .onnx to write")
+    parser.add_argument("--frames-per-domain", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=None, help="ORT intra-op threads")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--json", type=Path, default=None, help="also write the result here")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from uncertainty_seg_node.export.assemble import deployable
+    from uncertainty_seg_node.export.quantize import quantize_onnx
+    from uncertainty_seg_node.inference.quantize_check import quantization_check
+    from uncertainty_seg_node.model.artifact import read_onnx_metadata, resolve_model_path
+    from uncertainty_seg_node.synth import DOMAINS, render_frames
+
+    fp32 = deployable(resolve_model_path(args.model))
+    config, _ = read_onnx_metadata(fp32)
+    size = (int(config.input_size[0]), int(config.input_size[1]))
+    frames = [frame for domain in DOMAINS
+              for frame in render_frames(domain, args.frames_per_domain, size, args.seed)]
+    quantize_onnx(fp32, args.out)
+    result = quantization_check(fp32, args.out, [f.image for f in frames],
+                                [f.labels for f in frames], threads=args.threads)
+    result.update(fp32=str(fp32), int8=str(args.out), frames=len(frames),
+                  fp32_mb=round(fp32.stat().st_size / 2**20, 1),
+                  int8_mb=round(args.out.stat().st_size / 2**20, 1))
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json is not None:
+        args.json.write_text(text + "\n")
+    print(f"int8 vs fp32: labels agree on {100 * result['label_agreement']:.2f} % of pixels, "
+          f"AUPR {result['aupr_fp32']:.4f} -> {result['aupr_int8']:.4f}, speed-up "
+          f"{result['speedup']:.2f}x ({result['fp32_ms_median']:.1f} -> "
+          f"{result['int8_ms_median']:.1f} ms): {'ships' if result['ships'] else 'does NOT ship'}")
+    return 0
