@@ -61,7 +61,7 @@ def test_compare_option(tmp_path: Path) -> None:
 
     assert compare_model("none") is None
     auto = compare_model("auto")
-    assert auto is None or (auto.is_file() and auto.name == "f_theta.delta.safetensors")
+    assert auto is None or (auto.is_file() and auto.name == "compare.delta.safetensors")
     model = tiny_checkpoint(tmp_path / "f_theta.pt")
     assert compare_model(str(model)) == model
     with pytest.raises(UserError, match="does not exist"):

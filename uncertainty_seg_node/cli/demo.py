@@ -11,8 +11,9 @@ from uncertainty_seg_node.ros.params import DEFAULT_MODEL_PATH
 
 _DEFAULT_MODEL = DEFAULT_MODEL_PATH
 _DEFAULT_PARAMS = "config/params.yaml"
-# f_theta of the same training run, shipped beside the default to show what L_c changed.
-DEFAULT_COMPARE = "models/f_theta.delta.safetensors"
+# The other model of the default's training run (f_theta when f_phi ships, f_phi when f_theta
+# measured better and ships), shipped beside the default to show what L_c changed.
+DEFAULT_COMPARE = "models/compare.delta.safetensors"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def compare_model(value: str) -> Path | None:
-    """`--compare`: none -> None; auto -> the shipped f_theta if present; else the path."""
+    """`--compare`: none -> None; auto -> the shipped comparison model if present; else a path."""
     from uncertainty_seg_node.errors import UserError
     from uncertainty_seg_node.model.artifact import resolve_model_path
 

@@ -1,8 +1,9 @@
 """A second model on the same recorded frames, and the per-domain table of both.
 
-The demo runs the default model (f_phi) in the node; `--compare MODEL` (f_theta's max-softmax
-by default) then runs in this process on the very frames the node saw, scored with the same
-metrics, so the table shows what the uncertainty training changed.
+The demo runs the default model in the node; `--compare MODEL` (by default the other model of
+the same training run: f_theta beside f_phi, or f_phi beside f_theta) then runs in this process
+on the very frames the node saw, scored with the same metrics, so the table shows what the
+uncertainty training changed.
 """
 
 from __future__ import annotations

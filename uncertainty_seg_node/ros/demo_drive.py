@@ -8,8 +8,9 @@
    drive's rate and records every frame the node publishes, with the ground truth, into an MCAP
    bag that opens in RViz or Foxglove.
 4. The node's outputs are evaluated per domain and written as the replay report (HTML + JSON).
-5. With `compare`, a second model (f_theta) runs in this process on the same frames and the
-   per-domain figures of both go into `report/comparison.md` (replay/side_by_side.py).
+5. With `compare`, a second model (the other stage of the default's run) runs in this process
+   on the same frames and the per-domain figures of both go into `report/comparison.md`
+   (replay/side_by_side.py).
 
 A delta model file is assembled into its cached ONNX before the node starts, so the node loads a
 plain ONNX file and its start-up time does not include the assembly.
@@ -106,7 +107,9 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
     latencies_ms: list[float] = []
     missing = 0
     recording = options.out / "recording.mcap"
-    if recording.exists():
+    if recording.is_dir():  # a bag is a folder: a rerun replaces the last one
+        shutil.rmtree(recording)
+    elif recording.exists():
         recording.unlink()
     node = NodeProcess({"model_path": str(model.resolve()),
                         "image_topic": topics.IMAGE_TOPIC},
