@@ -21,7 +21,7 @@ pytest.importorskip("rclpy")
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
-from uncertainty_seg_node.ros.harness import (  # noqa: E402
+from uncertainty_seg_node.ros_drivers.harness import (  # noqa: E402
     GraphClient,
     NodeProcess,
     key_of,
@@ -89,8 +89,10 @@ def test_bad_frames_publish_nothing_and_are_counted(node: NodeProcess,
     bad = [
         ("encoding", _raw(30, 40, "32FC1", 160, nan)),
         ("encoding", _raw(30, 40, "16UC1", 80, bytes(2400))),
-        ("encoding", _raw(30, 40, "yuv422", 80, bytes(2400))),
-        ("encoding", _raw(30, 40, "bayer_rggb8", 40, bytes(1200))),
+        ("encoding", _raw(30, 40, "RGB8", 120, bytes(3600))),  # case matters in ROS
+        ("encoding", _raw(30, 40, "hsv8", 120, bytes(3600))),
+        ("size", _raw(30, 41, "yuv422", 82, bytes(2460))),  # 4:2:2 needs an even width
+        ("step", _raw(30, 40, "mono16", 79, bytes(2370))),
         ("step", _raw(30, 40, "rgb8", 100, bytes(3000))),
         ("data_length", _raw(30, 40, "rgb8", 120, bytes(3599))),
         ("data_length", _raw(30, 40, "rgb8", 120, bytes(3605))),
