@@ -13,13 +13,9 @@ from inference_fixtures import tiny_checkpoint
 
 from uncertainty_seg_node.config import model_config_for
 from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.export.fp16_onnx import wants_fp32
 from uncertainty_seg_node.export.onnx_export import export_onnx
-from uncertainty_seg_node.export.tensorrt_build import (
-    EngineKey,
-    engine_path_for,
-    key_mismatches,
-    wants_fp32,
-)
+from uncertainty_seg_node.export.tensorrt_build import EngineKey, engine_path_for, key_mismatches
 from uncertainty_seg_node.inference import load_predictor
 from uncertainty_seg_node.inference.trt_backend import TensorRTPredictor, check_engine_key
 from uncertainty_seg_node.model.artifact import (

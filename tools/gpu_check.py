@@ -165,7 +165,7 @@ def main() -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="gpu_check_"))
     work.mkdir(parents=True, exist_ok=True)
     device = args.device
-    from uncertainty_seg_node.export.metadata import read_onnx_metadata
+    from uncertainty_seg_node.model.artifact import read_onnx_metadata
 
     default_config, _ = read_onnx_metadata(REPO / "models" / "default.onnx")
     models = {"default": (default_config.arch, tuple(default_config.input_size)),

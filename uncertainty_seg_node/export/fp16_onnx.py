@@ -3,7 +3,7 @@
 TensorRT 10.12 deprecates the weak-typing builder flags (`BuilderFlag.FP16` and the precision
 constraints) and 11 removes them: precision must be in the graph. So an fp16 engine is built from
 an ONNX graph whose tensors are already fp16, except the numerically fragile nodes
-(`tensorrt_build.wants_fp32`: LayerNorm, softmax, decomposed norms and the post-processing),
+(`wants_fp32` below: LayerNorm, softmax, decomposed norms and the post-processing),
 which stay fp32 with Cast nodes around them. The uint8 input and the fp32 outputs keep their
 types, so the graph's interface is unchanged. ONNX Runtime runs the result too, which is how it is
 tested without a GPU.
@@ -16,12 +16,28 @@ from pathlib import Path
 
 from uncertainty_seg_node.atomic import atomic_write
 from uncertainty_seg_node.errors import UserError
-from uncertainty_seg_node.export.tensorrt_build import wants_fp32
 
+FP32_LAYER_TYPES = ("NORMALIZATION", "SOFTMAX")
 # ONNX op -> the TensorRT layer type `wants_fp32` speaks of.
 _LAYER_TYPE = {"LayerNormalization": "NORMALIZATION", "GroupNormalization": "NORMALIZATION",
                "InstanceNormalization": "NORMALIZATION", "Softmax": "SOFTMAX"}
 INSTALL_HINT = "install it with `pip install onnxconverter-common` (part of the tensorrt extra)"
+
+
+def wants_fp32(layer_name: str, layer_type: str) -> bool:
+    """Whether a layer is pinned to fp32 in an fp16 engine.
+
+    LayerNorm / GroupNorm (NORMALIZATION) and softmax layers, layers of a decomposed norm
+    (their ONNX names carry the module name `norm`), and the post-processing at the graph's top
+    level (names without the `/segmenter/` module prefix: normalisation, confidence, argmax).
+    """
+    if layer_type in FP32_LAYER_TYPES:
+        return True
+    lowered = layer_name.lower()
+    if "/segmenter/" not in lowered:
+        return True
+    return any(part.startswith("norm") or part.endswith("norm") or part == "layernorm"
+               for part in lowered.split("/"))
 
 
 def fp32_node_names(model: object) -> list[str]:

@@ -27,6 +27,7 @@ from typing import Any
 
 from uncertainty_seg_node.atomic import atomic_write
 from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.export.fp16_onnx import write_mixed_fp16
 from uncertainty_seg_node.model.artifact import (
     INPUT_NAME,
     file_sha256,
@@ -38,7 +39,6 @@ INSTALL_HINT = (
     "install TensorRT >= 10 for your CUDA version (`pip install tensorrt` on x86_64 with an "
     "NVIDIA driver; JetPack already ships it on Jetson), or use the onnxruntime backend"
 )
-FP32_LAYER_TYPES = ("NORMALIZATION", "SOFTMAX")
 LOG = logging.getLogger(__name__)
 PRECISIONS = ("fp16", "fp32")
 
@@ -105,22 +105,6 @@ def engine_path_for(onnx_path: str | Path, key: EngineKey) -> Path:
     return onnx_path.with_name(f"{onnx_path.stem}.{key.digest()[:12]}.engine")
 
 
-def wants_fp32(layer_name: str, layer_type: str) -> bool:
-    """Whether a layer is pinned to fp32 in an fp16 engine.
-
-    LayerNorm / GroupNorm (NORMALIZATION) and softmax layers, layers of a decomposed norm
-    (their ONNX names carry the module name `norm`), and the post-processing at the graph's top
-    level (names without the `/segmenter/` module prefix: normalisation, confidence, argmax).
-    """
-    if layer_type in FP32_LAYER_TYPES:
-        return True
-    lowered = layer_name.lower()
-    if "/segmenter/" not in lowered:
-        return True
-    return any(part.startswith("norm") or part.endswith("norm") or part == "layernorm"
-               for part in lowered.split("/"))
-
-
 def current_engine_key(
     onnx_path: str | Path, *, device_index: int = 0, precision: str = "fp16", max_batch: int = 1
 ) -> EngineKey:
@@ -177,8 +161,6 @@ def build_engine(
             torch.cuda.device(device_index):  # TensorRT builds on the current CUDA device
         source = onnx_path
         if precision == "fp16":
-            from uncertainty_seg_node.export.fp16_onnx import write_mixed_fp16
-
             source = write_mixed_fp16(onnx_path, Path(scratch) / f"{onnx_path.stem}.fp16.onnx")
         serialized = _build_serialized(trt, source, info.input_size, max_batch, workspace_gib,
                                        f"{onnx_path.name} ({precision}, cuda:{device_index})")
