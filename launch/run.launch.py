@@ -2,6 +2,8 @@
 
     ros2 launch uncertainty_seg_node run.launch.py model_path:=/path/model.onnx \
         image_topic:=/camera/image_raw use_rviz:=true
+    ros2 launch uncertainty_seg_node run.launch.py namespace:=front device:=cuda:0 \
+        use_sim_time:=true params_file:=/path/my_params.yaml      # replaying a bag
 
 Every parameter comes from `params_file` (the package's config/params.yaml by default); the
 arguments below override it only when given, so editing the params file is never undone by a
@@ -10,9 +12,11 @@ launch default.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import yaml
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
@@ -32,6 +36,9 @@ PARAMETER_ARGUMENTS = {
     "gamma": "Confidence threshold of the certain mask: a float in [0, 1] or auto (the model's "
              "calibrated value). Empty: the params file's value.",
     "compressed": "true to subscribe to <image_topic>/compressed. Empty: the params file's value.",
+    "device": "Device of the backend: cpu, cuda or cuda:N. Empty: the params file's value.",
+    "camera_info_topic": "The camera's CameraInfo topic, republished on ~/camera_info with each "
+                         "output's stamp. Empty: the params file's value.",
 }
 
 
@@ -39,21 +46,38 @@ PARAMETER_ARGUMENTS = {
 YAML_TYPED = ("gamma", "compressed")
 
 
-def _node(context: LaunchContext) -> list[Node]:
+def _is_true(context: LaunchContext, name: str) -> bool:
+    return LaunchConfiguration(name).perform(context).strip().lower() in ("true", "1", "yes")
+
+
+def _nodes(context: LaunchContext) -> list[Node]:
     overrides: dict[str, object] = {}
     for name in PARAMETER_ARGUMENTS:
         value = LaunchConfiguration(name).perform(context)
         if value != "":
             overrides[name] = yaml.safe_load(value) if name in YAML_TYPED else value
-    return [Node(
+    sim_time = {"use_sim_time": _is_true(context, "use_sim_time")}
+    namespace = LaunchConfiguration("namespace").perform(context)
+    nodes = [Node(
         package=PACKAGE,
         executable="uncertainty_seg_node",
         name="uncertainty_seg_node",
-        namespace=LaunchConfiguration("namespace"),
-        parameters=[LaunchConfiguration("params_file"), overrides],
+        namespace=namespace,
+        parameters=[LaunchConfiguration("params_file"), overrides, sim_time],
         output="screen",
         emulate_tty=True,
     )]
+    if _is_true(context, "use_rviz"):
+        from uncertainty_seg_node.ros.rviz_config import rviz_config_for
+
+        # The layout follows the namespace and camera topic of this launch.
+        source = Path(LaunchConfiguration("rviz_config").perform(context))
+        camera = LaunchConfiguration("image_topic").perform(context)
+        config = Path(tempfile.mkdtemp(prefix="uncertainty_seg_rviz_")) / source.name
+        config.write_text(rviz_config_for(source.read_text(), namespace, camera))
+        nodes.append(Node(package="rviz2", executable="rviz2", name="rviz2",
+                          arguments=["-d", str(config)], parameters=[sim_time], output="log"))
+    return nodes
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -69,7 +93,12 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument(
             "namespace", default_value="",
             description="Namespace of the node; its topics become /<namespace>/"
-                        "uncertainty_seg_node/... (the RViz config expects none).",
+                        "uncertainty_seg_node/... (the RViz layout follows it).",
+        ),
+        DeclareLaunchArgument(
+            "use_sim_time", default_value="false",
+            description="true when replaying a bag with `ros2 bag play --clock`: the node and "
+                        "RViz take time from /clock.",
         ),
         DeclareLaunchArgument(
             "use_rviz", default_value="false",
@@ -80,13 +109,5 @@ def generate_launch_description() -> LaunchDescription:
             default_value=PathJoinSubstitution([share, "config", "uncertainty_seg.rviz"]),
             description="RViz configuration file.",
         ),
-        OpaqueFunction(function=_node),
-        Node(
-            package="rviz2",
-            executable="rviz2",
-            name="rviz2",
-            arguments=["-d", LaunchConfiguration("rviz_config")],
-            condition=IfCondition(LaunchConfiguration("use_rviz")),
-            output="log",
-        ),
+        OpaqueFunction(function=_nodes),
     ])

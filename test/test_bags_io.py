@@ -182,7 +182,7 @@ def test_writer_refuses_existing_path_and_bad_input(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="storage 'zip'"):
         BagWriter(tmp_path / "b2", "zip")
     with BagWriter(tmp_path / "b3") as writer:
-        with pytest.raises(UserError, match="mono8 image needs 1 channel"):
+        with pytest.raises(UserError, match="mono8 needs uint8 with 1 channel"):
             writer.write_image("/x", T0, "cam", _frames(1)[0], "mono8")
         with pytest.raises(UserError, match="labels must be uint8"):
             writer.write_labels("/l", T0, "cam", np.zeros((4, 4), np.int32))

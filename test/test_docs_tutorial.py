@@ -135,7 +135,12 @@ def _check_node(code: str, variables: str, env: dict[str, str], bag: Path,
                 domain_id: int) -> None:
     """Start the node block, send one frame of the test drive, expect its outputs back."""
     from uncertainty_seg_node.bags.bag_io import read_images
-    from uncertainty_seg_node.ros.harness import GraphClient, key_of, make_image, output_array
+    from uncertainty_seg_node.ros_drivers.harness import (
+        GraphClient,
+        key_of,
+        make_image,
+        output_array,
+    )
 
     frame = next(iter(read_images(bag, "/camera/image_raw")))
     node_env = dict(env, ROS_DOMAIN_ID=str(domain_id))

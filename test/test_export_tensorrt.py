@@ -13,13 +13,9 @@ from inference_fixtures import tiny_checkpoint
 
 from uncertainty_seg_node.config import model_config_for
 from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.export.fp16_onnx import wants_fp32
 from uncertainty_seg_node.export.onnx_export import export_onnx
-from uncertainty_seg_node.export.tensorrt_build import (
-    EngineKey,
-    engine_path_for,
-    key_mismatches,
-    wants_fp32,
-)
+from uncertainty_seg_node.export.tensorrt_build import EngineKey, engine_path_for, key_mismatches
 from uncertainty_seg_node.inference import load_predictor
 from uncertainty_seg_node.inference.trt_backend import TensorRTPredictor, check_engine_key
 from uncertainty_seg_node.model.artifact import (
@@ -128,3 +124,61 @@ def test_engine_without_tensorrt_explains_the_install(tmp_path: Path) -> None:
         TensorRTPredictor(engine, device="cpu")
     with pytest.raises(UserError, match="does not exist"):  # checked once, by the loader
         load_predictor(tmp_path / "missing.engine")
+
+
+def test_mixed_fp16_graph_keeps_fragile_layers_fp32_and_matches_fp32(tmp_path: Path) -> None:
+    """The graph a strongly typed fp16 engine is built from, run here by ONNX Runtime."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from uncertainty_seg_node.export.fp16_onnx import fp32_node_names, write_mixed_fp16
+
+    checkpoint = tiny_checkpoint(tmp_path / "m.pt")
+    fp32_path = tmp_path / "m.onnx"
+    export_onnx(checkpoint, fp32_path, parity=False)
+    fp16_path = write_mixed_fp16(fp32_path, tmp_path / "m.fp16.onnx")
+    before, after = onnx.load(str(fp32_path)), onnx.load(str(fp16_path))
+    assert ([(v.name, v.type.tensor_type.elem_type) for v in [*before.graph.input,
+                                                                *before.graph.output]]
+            == [(v.name, v.type.tensor_type.elem_type) for v in [*after.graph.input,
+                                                                  *after.graph.output]])
+    assert {p.key: p.value for p in after.metadata_props} == {
+        p.key: p.value for p in before.metadata_props}
+    initializers = {i.name: i.data_type for i in after.graph.initializer}
+    weights = {op: [initializers[n.input[1]] for n in after.graph.node
+                    if n.op_type == op and n.input[1] in initializers]
+               for op in ("Conv", "MatMul", "LayerNormalization")}
+    fp16, fp32 = onnx.TensorProto.FLOAT16, onnx.TensorProto.FLOAT
+    assert weights["Conv"] and set(weights["Conv"]) == {fp16}
+    assert weights["MatMul"] and set(weights["MatMul"]) == {fp16}
+    assert weights["LayerNormalization"] and set(weights["LayerNormalization"]) == {fp32}
+    assert set(fp32_node_names(before)) >= {"/ArgMax", "/ReduceMax", "/Exp", "/ReduceSum"}
+
+    image = np.random.default_rng(0).integers(0, 256, (2, 42, 70, 3), dtype=np.uint8)
+    results = [ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        None, {"image": image}) for path in (fp32_path, fp16_path)]
+    (ids32, conf32), (ids16, conf16) = results[0][:2], results[1][:2]
+    assert conf16.dtype == np.float32 and ids16.dtype == ids32.dtype
+    assert (ids16 == ids32).mean() > 0.99
+    assert np.abs(conf16 - conf32).max() < 5e-3
+
+
+def test_build_progress_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """The monitor's logic against a stand-in for the TensorRT base class (no TensorRT here)."""
+    import logging
+    import types
+
+    from uncertainty_seg_node.export.tensorrt_build import progress_monitor
+
+    assert progress_monitor(types.SimpleNamespace()) is None  # a TensorRT without the API
+    fake = types.SimpleNamespace(IProgressMonitor=type("IProgressMonitor", (), {}))
+    monitor = progress_monitor(fake, every_s=0.0)
+    with caplog.at_level(logging.INFO, logger="uncertainty_seg_node.export.tensorrt_build"):
+        monitor.phase_start("Building engine", None, 3)
+        monitor.phase_start("Tactic search", "Building engine", 10)
+        assert monitor.step_complete("Tactic search", 4) is True
+        monitor.phase_finish("Tactic search")
+        monitor.phase_finish("Building engine")
+    text = caplog.text
+    assert "Building engine (3 steps)" in text and "Tactic search, step 5" in text
+    assert "Building engine done in" in text and "Tactic search done" not in text

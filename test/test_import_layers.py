@@ -24,9 +24,9 @@ ROOT = PACKAGE.name
 
 LAYERS: list[set[str]] = [
     {"errors"},
-    {"atomic", "share", "gamma", "runtime", "classes"},
+    {"atomic", "share", "gamma", "runtime", "classes", "optional_deps"},
     {"config"},
-    {"imageops", "scores", "losses", "metrics", "visualize"},
+    {"imageops", "image_codec", "scores", "losses", "metrics", "visualize"},
     {"model", "bags"},
     {"data", "synth"},
     {"export"},
@@ -34,6 +34,7 @@ LAYERS: list[set[str]] = [
     {"evaluation", "calibration"},
     {"replay", "bench"},
     {"ros", "train"},
+    {"ros_drivers"},
     {"cli", "paramdoc"},
     {"__main__"},
 ]
@@ -42,7 +43,7 @@ LAYERS: list[set[str]] = [
 LAZY_OK = {
     "torch", "tensorrt", "onnxruntime", "onnx", "safetensors", "transformers", "matplotlib",
     "tqdm", "cv2", "rosbags", "rclpy", "rcl_interfaces", "cv_bridge", "ament_index_python",
-    "builtin_interfaces", "launch", "launch_ros", "launch_testing",
+    "builtin_interfaces", "launch", "launch_ros", "launch_testing", "onnxconverter_common",
 }
 
 

@@ -41,7 +41,7 @@ def test_core_does_not_import_rclpy() -> None:
     offenders = []
     for path in PACKAGE.rglob("*.py"):
         rel = path.relative_to(PACKAGE)
-        if rel.parts[0] == "ros":
+        if rel.parts[0] in ("ros", "ros_drivers"):
             continue
         tree = ast.parse(path.read_text(), filename=str(path))
         for node in ast.walk(tree):
@@ -51,7 +51,19 @@ def test_core_does_not_import_rclpy() -> None:
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             if any(n.split(".")[0] in {"rclpy", "launch", "launch_ros"} for n in names):
-                # Lazy imports inside functions are allowed only in the live replay mode.
-                if rel.as_posix() != "replay/live.py":
-                    offenders.append(f"{rel}:{node.lineno}")
-    assert not offenders, f"rclpy imported outside uncertainty_seg_node/ros/: {offenders}"
+                offenders.append(f"{rel}:{node.lineno}")
+    assert not offenders, f"rclpy imported outside ros/ and ros_drivers/: {offenders}"
+
+
+def test_the_node_process_never_imports_its_drivers() -> None:
+    """ros/ holds only what the node process runs; the DDS drivers depend on it, not back."""
+    offenders = []
+    for path in (PACKAGE / "ros").rglob("*.py"):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and (
+                    "ros_drivers" in node.module or node.module.startswith(
+                        ("uncertainty_seg_node.replay", "uncertainty_seg_node.synth",
+                         "uncertainty_seg_node.bags"))):
+                offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert not offenders, offenders

@@ -1,17 +1,26 @@
-"""The launch file, params file and RViz config agree with the node (no launch, no ROS graph).
+"""The launch file, params file and RViz config agree with the node; the launch file runs.
 
-`launch` / `launch_ros` are not installable here, so the launch file is compiled and read with
+`launch` / `launch_ros` have no PyPI wheels, so most checks compile and read the launch file with
 `ast`: its arguments carry descriptions and the ones that set node parameters name real ones.
+Where `ros2 launch` exists (a ROS 2 install), the last test launches the file for real.
 """
 
 from __future__ import annotations
 
 import ast
+import os
+import random
+import shutil
+import signal
+import subprocess
 from pathlib import Path
 
+import numpy as np
+import pytest
 import yaml
 
 from uncertainty_seg_node.ros.params import NODE_NAME, PARAMETERS, SPECS, check_value
+from uncertainty_seg_node.ros.rviz_config import rviz_config_for
 from uncertainty_seg_node.visualize import OUTPUT_ENCODINGS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,12 +68,12 @@ def test_launch_arguments_are_described_and_match_parameters() -> None:
     tree = _launch_tree()
     arguments = _declared_arguments(tree)
     wanted = {"params_file", "model_path", "image_topic", "namespace", "backend", "gamma",
-              "use_rviz"}
+              "use_rviz", "use_sim_time", "device", "camera_info_topic"}
     assert wanted <= set(arguments), wanted - set(arguments)
     assert all(arguments.values()), [n for n, ok in arguments.items() if not ok]
     overrides = _parameter_arguments(tree)
     assert set(overrides) <= set(SPECS), set(overrides) - set(SPECS)
-    assert {"model_path", "image_topic", "backend", "gamma"} <= set(overrides)
+    assert {"model_path", "image_topic", "backend", "gamma", "device"} <= set(overrides)
 
 
 def test_launch_starts_the_console_script_with_the_share_dir_files() -> None:
@@ -73,7 +82,8 @@ def test_launch_starts_the_console_script_with_the_share_dir_files() -> None:
     assert f'name="{NODE_NAME}"' in source
     assert '"config", "params.yaml"' in source and "FindPackageShare" in source
     assert '"config", "uncertainty_seg.rviz"' in source
-    assert "IfCondition" in source and "rviz2" in source
+    assert '_is_true(context, "use_rviz")' in source and "rviz2" in source
+    assert "rviz_config_for(" in source and '"use_sim_time": _is_true' in source
 
 
 def test_params_file_is_complete_and_valid() -> None:
@@ -95,3 +105,63 @@ def test_rviz_config_shows_camera_and_the_node_outputs() -> None:
                            ("segmentation_color", "confidence_color", "certain_mask")}
     assert expected <= topics
     assert {t.rsplit("/", 1)[-1] for t in topics if t != camera} <= set(OUTPUT_ENCODINGS)
+
+
+def test_rviz_layout_follows_namespace_and_camera() -> None:
+    text = RVIZ.read_text()
+    for namespace, camera, expected_camera, prefix in [
+        ("", "", "/camera/image_raw", ""),
+        ("front", "", "/camera/image_raw", "/front"),
+        ("/robot/front/", "image_raw", "/robot/front/image_raw", "/robot/front"),
+        ("front", "/cam0/image", "/cam0/image", "/front"),
+    ]:
+        data = yaml.safe_load(rviz_config_for(text, namespace, camera))
+        topics = [d["Topic"]["Value"] for d in data["Visualization Manager"]["Displays"]
+                  if d["Class"] == "rviz_default_plugins/Image"]
+        assert topics[0] == expected_camera
+        assert topics[1:] == [f"{prefix}/{NODE_NAME}/{name}" for name in
+                              ("segmentation_color", "confidence_color", "certain_mask")]
+
+
+def test_launch_file_starts_the_node(tmp_path: Path) -> None:
+    """`ros2 launch` of the file itself: namespace, use_sim_time and a params file take effect."""
+    pytest.importorskip("launch")
+    pytest.importorskip("launch_ros")
+    ros2 = shutil.which("ros2")
+    if ros2 is None:
+        pytest.skip("no `ros2` command (the launch file runs on a ROS 2 install only)")
+    from test_ros_node import tiny_onnx_model
+
+    from uncertainty_seg_node.ros_drivers.harness import GraphClient
+
+    model = tiny_onnx_model(tmp_path / "model")
+    params = tmp_path / "params.yaml"
+    data = yaml.safe_load(PARAMS.read_text())
+    data[next(iter(data))]["ros__parameters"].update(model_path=str(model),
+                                                     diagnostics_period=0.2)
+    params.write_text(yaml.safe_dump(data))
+    domain = random.randint(201, 230)
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+    launch = subprocess.Popen(
+        [ros2, "launch", str(LAUNCH), "namespace:=launched", "use_sim_time:=true",
+         f"params_file:={params}", "device:=cpu"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    graph = GraphClient(domain, node_name=f"/launched/{NODE_NAME}", outputs=("certain_mask",))
+    try:
+        assert graph.wait_until_connected(60.0)
+        frame = np.zeros((24, 32, 3), np.uint8)
+        outputs: dict = {}
+        for stamp in range(1, 20):
+            key = graph.publish_image(frame, "rgb8", stamp * 1_000_000)
+            if outputs := graph.wait_outputs(key, ("certain_mask",), timeout=1.0):
+                break
+        assert outputs
+        sim_time = subprocess.run(
+            [ros2, "param", "get", f"/launched/{NODE_NAME}", "use_sim_time"], env=env,
+            capture_output=True, text=True, timeout=60)
+        assert "True" in sim_time.stdout, sim_time.stdout + sim_time.stderr
+    finally:
+        graph.close()
+        launch.send_signal(signal.SIGINT)
+        output = launch.communicate(timeout=30)[0].decode(errors="replace")
+    assert "Traceback" not in output, output

@@ -8,7 +8,14 @@ from collections.abc import Callable
 
 import pytest
 
-from uncertainty_seg_node.ros.diagnostics import ERROR, OK, WARN, NodeStats, status_of
+from uncertainty_seg_node.ros.diagnostics import (
+    ERROR,
+    OK,
+    WARN,
+    NodeStats,
+    execution_of,
+    status_of,
+)
 from uncertainty_seg_node.ros.worker import LatestSlot, Worker
 
 
@@ -142,3 +149,44 @@ def test_stats_are_thread_safe(threads: int) -> None:
     snap = stats.snapshot()
     assert snap.received == snap.published == threads * 2000
     assert len(snap.latency_ms) <= 1000  # bounded window
+
+
+def test_stale_input_is_a_warning_and_a_missing_model_an_error() -> None:
+    stats = NodeStats()
+    clock = [100.0]
+    stats._now = lambda: clock[0]  # a controlled clock: the rule, not the wall time, is tested
+    stats._period_start = stats._last_frame = 100.0
+    stats.received()
+    stats.published(1.0, 1.0, 0.5)
+    clock[0] = 101.0
+    assert status_of(stats.snapshot(), backend="x", model="m", gamma="auto",
+                     stale_after_s=2.0)[0] == OK
+    clock[0] = 102.5  # 2.5 s after the last frame
+    level, message, values = status_of(stats.snapshot(), backend="x", model="m", gamma="auto",
+                                       stale_after_s=2.0)
+    assert level == WARN and "stale input" in message and "2.5 s" in message
+    assert dict(values)["since_last_frame_s"] == "2.50"
+    level, _, _ = status_of(stats.snapshot(), backend="x", model="m", gamma="auto",
+                            stale_after_s=2.0, model_error="gone")
+    assert level == ERROR  # an unusable model outranks stale input
+
+
+@pytest.mark.parametrize("providers, in_use, requested, warns", [
+    (["CPUExecutionProvider"], "cpu", "cpu", False),
+    (["CUDAExecutionProvider", "CPUExecutionProvider"], "cuda:0", "cuda", False),
+    (["CPUExecutionProvider"], "cpu", "cuda:1", True),  # ORT's silent fallback
+    (["CUDAExecutionProvider", "CPUExecutionProvider"], "cuda:0", "cuda:1", True),
+])
+def test_execution_provider_differing_from_the_request_warns(
+        providers: list[str], in_use: str, requested: str, warns: bool) -> None:
+    text, warning = execution_of(providers, in_use, requested)
+    assert text == f"{', '.join(providers)} on {in_use}"
+    assert bool(warning) == warns
+    stats = NodeStats()
+    stats.received()
+    stats.published(1.0, 1.0, 0.5)
+    level, message, values = status_of(stats.snapshot(), backend="onnxruntime", model="m",
+                                       gamma="auto", execution=text, execution_warning=warning)
+    assert level == (WARN if warns else OK) and dict(values)["execution_provider"] == text
+    if warns:
+        assert requested in message and in_use in message

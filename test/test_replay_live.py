@@ -45,14 +45,16 @@ def test_synchronizer_pairs_out_of_order_topics_and_bounds_memory() -> None:
         reference.update(ids, conf, labels)
     # Labels first for all, then outputs in reverse order: pairing is by stamp, not arrival.
     sync.set_domain("fog")
-    for stamp, _, _, labels in frames[:4]:
+    for stamp, _, conf, labels in frames[:4]:
         assert not sync.add("labels", stamp, labels)
+        assert not sync.add("certain_mask", stamp, np.where(conf > 0.5, 255, 0).astype(np.uint8))
     for stamp, ids, conf, _ in reversed(frames[:4]):
         assert not sync.add("confidence", stamp, conf)
         assert sync.add("segmentation", stamp, ids)
     for stamp, ids, conf, labels in frames[4:]:
         sync.add("segmentation", stamp, ids)
         sync.add("labels", stamp, labels)
+        sync.add("certain_mask", stamp, np.where(conf > 0.5, 255, 0).astype(np.uint8))
         assert sync.add("confidence", stamp, conf)
     assert not sync.add("labels", 12, frames[2][3])  # a late duplicate is ignored
     assert len(evaluation.frames) == 6 and sync.finish() == 0  # nothing left waiting
@@ -82,8 +84,9 @@ def test_live_evaluation_of_the_running_node_over_dds(tmp_path: Path,
     from uncertainty_seg_node.inference.factory import load_predictor
     from uncertainty_seg_node.model.checkpoint import save_checkpoint
     from uncertainty_seg_node.model.segmenter import Segmenter
-    from uncertainty_seg_node.replay.live import LiveOptions, run_live, write_live_report
-    from uncertainty_seg_node.ros.harness import GraphClient, NodeProcess, make_image
+    from uncertainty_seg_node.replay.live import LiveOptions, write_live_report
+    from uncertainty_seg_node.ros_drivers.harness import GraphClient, NodeProcess, make_image
+    from uncertainty_seg_node.ros_drivers.live import run_live
 
     torch.manual_seed(0)
     model = save_checkpoint(tmp_path / "tiny.pt",
@@ -112,17 +115,23 @@ def test_live_evaluation_of_the_running_node_over_dds(tmp_path: Path,
         rng = np.random.default_rng(3)
         reference = Evaluator(19, 255, 0.5)
         predictor = load_predictor(model)
-        for i in range(5):
+        images = [rng.integers(0, 255, (H, W, 3)).astype(np.uint8) for _ in range(5)]
+        expected = [predictor.predict(image) for image in images]
+        # The node's gamma changes at run time (to the median confidence, so about half the
+        # pixels are certain); the evaluation, told 0.5, must follow the node's own mask.
+        gamma = float(np.median(np.concatenate([e.confidence.ravel() for e in expected])))
+        assert client.set_parameters({"gamma": gamma})[0].successful
+        node_certain = [float((e.confidence > gamma).mean()) for e in expected]
+        at_half = [float((e.confidence > 0.5).mean()) for e in expected]
+        for i, (image, prediction) in enumerate(zip(images, expected)):
             stamp = 1_700_000_000 * 10**9 + i * 50_000_000
-            image = rng.integers(0, 255, (H, W, 3)).astype(np.uint8)
             labels = rng.integers(0, 19, (H, W)).astype(np.uint8)
             domain_pub.publish(String(data="day" if i < 3 else "night"))
             labels_pub.publish(make_image(labels, "mono8", stamp, "camera"))
             key = client.publish_image(image, "rgb8", stamp, "camera")
             outputs = client.wait_outputs(key, ("segmentation", "confidence"), timeout=30.0)
             assert {"segmentation", "confidence"} <= set(outputs), node.output()
-            expected = predictor.predict(image)
-            reference.update(expected.class_ids, expected.confidence, labels)
+            reference.update(prediction.class_ids, prediction.confidence, labels)
         deadline = time.monotonic() + 20.0
         while len(evaluation.frames) < 5 and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -136,6 +145,9 @@ def test_live_evaluation_of_the_running_node_over_dds(tmp_path: Path,
     for key in ("maxf05", "p_ac_at_maxf05", "aupr", "auroc", "miou"):
         assert got[key] == pytest.approx(want[key], abs=1e-9), key
     assert got["domains"]["day"]["frames"] == 3 and got["domains"]["night"]["frames"] == 2
+    assert [f.certain_fraction for f in evaluation.frames] == pytest.approx(node_certain)
+    # ... which differs from what the evaluation's own gamma (0.5) would give:
+    assert [f.certain_fraction for f in evaluation.frames] != pytest.approx(at_half)
     doc = write_live_report(evaluation, facts, tmp_path / "report")
     assert doc["run"]["mode"] == "live" and (tmp_path / "report" / "index.html").is_file()
 

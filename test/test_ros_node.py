@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +19,8 @@ import pytest
 
 pytest.importorskip("rclpy")
 
-from uncertainty_seg_node.imageops import to_rgb  # noqa: E402
-from uncertainty_seg_node.ros.harness import (  # noqa: E402
+from uncertainty_seg_node.image_codec.encodings import to_rgb  # noqa: E402
+from uncertainty_seg_node.ros_drivers.harness import (  # noqa: E402
     GraphClient,
     NodeProcess,
     key_of,
@@ -151,6 +152,7 @@ def test_diagnostics_report_the_running_node(client: GraphClient) -> None:
     values = client.wait_diagnostics(lambda v: int(v["frames_published"]) >= 3, timeout=10.0)
     assert values, "no /diagnostics from the node"
     assert values["backend"] == "onnxruntime" and values["model"] == "tiny.onnx (tiny)"
+    assert values["execution_provider"] == "CPUExecutionProvider on cpu"
     assert int(values["frames_received"]) >= int(values["frames_published"]) >= 3
     assert int(values["frames_colored"]) >= 1  # this client subscribes to the colour topics
     assert values["frames_rejected"] == "0" and values["frames_failed"] == "0"
@@ -199,15 +201,32 @@ def test_wait_mode_reports_error_then_loads_the_model(node_model: Path, tmp_path
         values = graph.wait_diagnostics(lambda v: v["frames_failed"] != "0", timeout=10.0)
         assert values.get("frames_failed_no_model") == "1"
         assert graph.outputs_for(key) == {}
-        shutil.copy(node_model, tmp_path / "late.part")
-        (tmp_path / "late.part").rename(late)
-        assert graph.wait_diagnostics(lambda v: v["_level"] != "2", timeout=15.0)
-        deadline = time.monotonic() + 15.0
-        outputs: dict = {}
-        while not outputs and time.monotonic() < deadline:
-            key = graph.publish_image(_image(2, "rgb8"), "rgb8", int(time.time_ns()))
-            outputs = graph.wait_outputs(key, ("certain_mask",), timeout=1.0)
-        assert outputs, process.output()
+        # A live camera (every 0.1 s, less than the worker's idle wait): the reload must not
+        # wait for a pause in the frames.
+        stop = threading.Event()
+        keys: list[tuple[int, int]] = []
+
+        def camera() -> None:
+            while not stop.wait(0.1):
+                keys.append(graph.publish_image(_image(2, "rgb8"), "rgb8", time.time_ns()))
+
+        feeder = threading.Thread(target=camera, daemon=True)
+        feeder.start()
+        try:
+            time.sleep(0.5)  # frames are flowing before the model appears (not an assertion)
+            shutil.copy(node_model, tmp_path / "late.part")
+            (tmp_path / "late.part").rename(late)
+            assert graph.wait_diagnostics(
+                lambda v: v["_level"] != "2" and v["frames_published"] != "0", timeout=15.0), (
+                process.output())
+            deadline = time.monotonic() + 15.0
+            while time.monotonic() < deadline and not any(
+                    graph.outputs_for(k) for k in list(keys)):
+                time.sleep(0.05)
+            assert any(graph.outputs_for(k) for k in list(keys)), process.output()
+        finally:
+            stop.set()
+            feeder.join(2.0)
     finally:
         graph.close()
         code = process.stop(signal.SIGTERM)
@@ -221,7 +240,7 @@ def test_padded_rows_and_overlay(client: GraphClient, reference) -> None:  # typ
     from sensor_msgs.msg import Image
     from std_msgs.msg import Header
 
-    from uncertainty_seg_node.ros.harness import stamp_of
+    from uncertainty_seg_node.ros_drivers.harness import stamp_of
     from uncertainty_seg_node.visualize import output_images
 
     image = _image(11, "bgr8")

@@ -1,44 +1,13 @@
 """Pure image operations shared by training, inference, replay and the node (OpenCV-backed).
 
 Images are numpy arrays: uint8 (H, W, 3) RGB unless a name says otherwise; labels uint8 (H, W).
+Encodings and colour conversions live in `image_codec.encodings`.
 """
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
-
-from uncertainty_seg_node.errors import UserError
-
-# Encodings the node and the bags accept, and how to turn each into RGB.
-_TO_RGB = {
-    "rgb8": None,
-    "bgr8": cv2.COLOR_BGR2RGB,
-    "rgba8": cv2.COLOR_RGBA2RGB,
-    "bgra8": cv2.COLOR_BGRA2RGB,
-    "mono8": cv2.COLOR_GRAY2RGB,
-}
-SUPPORTED_ENCODINGS: tuple[str, ...] = tuple(_TO_RGB)
-
-
-def to_rgb(image: np.ndarray, encoding: str) -> np.ndarray:
-    """Any supported 8-bit encoding -> contiguous uint8 (H, W, 3) RGB."""
-    if encoding not in _TO_RGB:
-        raise UserError(
-            f"unsupported image encoding {encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}"
-        )
-    if image.dtype != np.uint8:
-        raise UserError(f"image dtype is {image.dtype}; expected uint8 for {encoding}")
-    channels = 1 if image.ndim == 2 else image.shape[2]
-    expected = {"mono8": 1, "rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4}[encoding]
-    if channels != expected:
-        raise UserError(f"{encoding} image has {channels} channels; expected {expected}")
-    if image.shape[0] == 0 or image.shape[1] == 0:
-        raise UserError(f"image has zero size {image.shape[1]}x{image.shape[0]}")
-    code = _TO_RGB[encoding]
-    if code is None:
-        return np.ascontiguousarray(image)
-    return cv2.cvtColor(image, code)
 
 
 def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

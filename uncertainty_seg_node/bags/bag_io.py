@@ -193,14 +193,19 @@ def read_images(bag: str | Path, topic: str) -> Iterator[BagImage]:
 
     `encoding` is the original one (e.g. 'bgr8', or 'bgr8' for a decoded jpeg); `image` is RGB.
     """
-    from uncertainty_seg_node.imageops import SUPPORTED_ENCODINGS, to_rgb
+    from uncertainty_seg_node.image_codec.encodings import (
+        CAMERA_ENCODINGS,
+        to_model_encoding,
+        to_rgb,
+    )
 
     for item in read_arrays(bag, topic):
         encoding = "mono8" if item.encoding == "8UC1" else item.encoding
         encoding = "rgb8" if encoding == "8UC3" else encoding
-        if encoding not in SUPPORTED_ENCODINGS:
+        if encoding not in CAMERA_ENCODINGS:
             raise UserError(f"topic {topic} carries {item.encoding} images, not colour frames")
-        yield BagImage(item.stamp_ns, item.frame_id, to_rgb(item.image, encoding), item.encoding)
+        rgb = to_rgb(*to_model_encoding(item.image, encoding))
+        yield BagImage(item.stamp_ns, item.frame_id, rgb, item.encoding)
 
 
 def read_mono(bag: str | Path, topic: str) -> Iterator[BagImage]:

@@ -42,7 +42,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from uncertainty_seg_node.errors import UserError
-    from uncertainty_seg_node.ros.bench import (
+    from uncertainty_seg_node.ros_drivers.bench_node import (
         BenchSettings,
         default_model,
         run_bench,

@@ -55,6 +55,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the methods, run them on every frame, write JSON + Markdown, print the table."""
+    from uncertainty_seg_node.optional_deps import require
+
+    checkpoints = [p for p in (args.model, args.baseline, *args.ensemble.split(","))
+                   if p and str(p).strip().endswith(".pt")]
+    if checkpoints or args.mc_dropout_passes:  # checked before any frame is read
+        require(["torch"], "compare with PyTorch checkpoints")
     from uncertainty_seg_node.metrics import to_jsonable
     from uncertainty_seg_node.replay.compare import (
         build_methods,

@@ -43,7 +43,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the demo and print its summary."""
     from uncertainty_seg_node.model.artifact import resolve_model_path
-    from uncertainty_seg_node.ros.demo_drive import DemoOptions, run_demo
+    from uncertainty_seg_node.ros_drivers.demo_drive import DemoOptions, run_demo
 
     options = DemoOptions(
         model=resolve_model_path(args.model), params_file=resolve_model_path(args.params_file),

@@ -83,6 +83,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Replay, write the report, print a summary; exit 1 when stopped early, 2 on bad input."""
+    from uncertainty_seg_node.optional_deps import require
+
+    if args.report or args.live:  # the report's figures; checked before any frame is read
+        require(["matplotlib"], "replay --report")
+    if str(args.model or "").endswith(".pt") or args.backend == "torch":
+        require(["torch"], "replay of a PyTorch checkpoint")
     if args.live:
         return run_live_mode(args)
     for flag in ("bag", "image_topic", "model"):
@@ -138,7 +144,8 @@ def run_live_mode(args: argparse.Namespace) -> int:
     """`replay --live`: evaluate the running node's topics, write the report on exit."""
     from uncertainty_seg_node.config import ModelConfig
     from uncertainty_seg_node.replay.evaluation import ReplayEvaluation
-    from uncertainty_seg_node.replay.live import LiveOptions, run_live, write_live_report
+    from uncertainty_seg_node.replay.live import LiveOptions, write_live_report
+    from uncertainty_seg_node.ros_drivers.live import run_live
 
     if args.report is None:
         raise UserError("--live needs --report DIR")

@@ -1,7 +1,10 @@
 """ONNX -> TensorRT engine, fp16 with the numerically fragile layers kept in fp32.
 
 ViTs lose accuracy in fp16 LayerNorm and softmax, so those layers (and the in-graph
-post-processing: confidence and argmax) are pinned to fp32 through layer precision constraints.
+post-processing: confidence and argmax) stay fp32. Networks are strongly typed (TensorRT 10.12
+deprecates the weak-typing flags `BuilderFlag.FP16` / precision constraints, 11 removes them):
+the precision is in the ONNX graph, which `export.fp16_onnx` converts to mixed fp16 first.
+The build runs on the CUDA device asked for and logs its progress (phases, with timing).
 
 An engine only runs on the GPU model and TensorRT version it was built with. Its cache key
 (GPU name, compute capability, TensorRT version, input shape, ONNX hash, precision) is stored in
@@ -15,12 +18,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from uncertainty_seg_node.atomic import atomic_write
 from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.export.fp16_onnx import write_mixed_fp16
 from uncertainty_seg_node.model.artifact import (
     INPUT_NAME,
     file_sha256,
@@ -32,7 +39,7 @@ INSTALL_HINT = (
     "install TensorRT >= 10 for your CUDA version (`pip install tensorrt` on x86_64 with an "
     "NVIDIA driver; JetPack already ships it on Jetson), or use the onnxruntime backend"
 )
-FP32_LAYER_TYPES = ("NORMALIZATION", "SOFTMAX")
+LOG = logging.getLogger(__name__)
 PRECISIONS = ("fp16", "fp32")
 
 
@@ -98,22 +105,6 @@ def engine_path_for(onnx_path: str | Path, key: EngineKey) -> Path:
     return onnx_path.with_name(f"{onnx_path.stem}.{key.digest()[:12]}.engine")
 
 
-def wants_fp32(layer_name: str, layer_type: str) -> bool:
-    """Whether a layer is pinned to fp32 in an fp16 engine.
-
-    LayerNorm / GroupNorm (NORMALIZATION) and softmax layers, layers of a decomposed norm
-    (their ONNX names carry the module name `norm`), and the post-processing at the graph's top
-    level (names without the `/segmenter/` module prefix: normalisation, confidence, argmax).
-    """
-    if layer_type in FP32_LAYER_TYPES:
-        return True
-    lowered = layer_name.lower()
-    if "/segmenter/" not in lowered:
-        return True
-    return any(part.startswith("norm") or part.endswith("norm") or part == "layernorm"
-               for part in lowered.split("/"))
-
-
 def current_engine_key(
     onnx_path: str | Path, *, device_index: int = 0, precision: str = "fp16", max_batch: int = 1
 ) -> EngineKey:
@@ -164,52 +155,87 @@ def build_engine(
                              max_batch=max_batch)
     engine_path = Path(engine_path) if engine_path else engine_path_for(onnx_path, key)
 
-    logger = trt.Logger(trt.Logger.WARNING)
-    builder = trt.Builder(logger)
-    network = builder.create_network(0)  # explicit batch is the only mode in TensorRT 10
-    parser = trt.OnnxParser(network, logger)
-    if not parser.parse(onnx_path.read_bytes()):
-        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise UserError(f"TensorRT cannot parse {onnx_path}: {errors}. If it rejects the uint8 "
-                        "class ids, re-export with `--ids-dtype int32`")
-    builder_config = builder.create_builder_config()
-    builder_config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE,
-                                         int(workspace_gib * (1 << 30)))
-    if precision == "fp16":
-        builder_config.set_flag(trt.BuilderFlag.FP16)
-        # PREFER, not OBEY: a layer without an fp32 kernel then warns instead of failing the
-        # build; LayerNorm, softmax and the element-wise post-processing all have fp32 kernels.
-        builder_config.set_flag(trt.BuilderFlag.PREFER_PRECISION_CONSTRAINTS)
-        _pin_fp32_layers(trt, network)
-    height, width = info.input_size
-    profile = builder.create_optimization_profile()
-    profile.set_shape(INPUT_NAME, (1, height, width, 3), (1, height, width, 3),
-                      (max_batch, height, width, 3))
-    builder_config.add_optimization_profile(profile)
-    serialized = builder.build_serialized_network(network, builder_config)
-    if serialized is None:
-        raise UserError(f"TensorRT failed to build an engine from {onnx_path} (see its log above)")
-    atomic_write(engine_path, bytes(serialized))
+    import torch
+
+    with tempfile.TemporaryDirectory(prefix="uncertainty_seg_trt_") as scratch, \
+            torch.cuda.device(device_index):  # TensorRT builds on the current CUDA device
+        source = onnx_path
+        if precision == "fp16":
+            source = write_mixed_fp16(onnx_path, Path(scratch) / f"{onnx_path.stem}.fp16.onnx")
+        serialized = _build_serialized(trt, source, info.input_size, max_batch, workspace_gib,
+                                       f"{onnx_path.name} ({precision}, cuda:{device_index})")
+    atomic_write(engine_path, serialized)
     info.parity = {}
     write_sidecar(engine_path, config, info,
                   {"key": key.to_dict(), "onnx": str(onnx_path.resolve())})
     return engine_path, key
 
 
-def _pin_fp32_layers(trt: Any, network: Any) -> int:
-    """Set fp32 precision and output types on the layers `wants_fp32` selects; return count."""
-    pinned = 0
-    for index in range(network.num_layers):
-        layer = network.get_layer(index)
-        type_name = str(layer.type).split(".")[-1]
-        if not wants_fp32(layer.name, type_name):
-            continue
-        # Integer / bool layers (shape arithmetic, argmax indices) keep their own types.
-        outputs = [layer.get_output(i) for i in range(layer.num_outputs)]
-        if any(out.dtype not in (trt.float32, trt.float16) for out in outputs):
-            continue
-        layer.precision = trt.float32
-        for i in range(layer.num_outputs):
-            layer.set_output_type(i, trt.float32)
-        pinned += 1
-    return pinned
+def _build_serialized(trt: Any, source: Path, input_size: tuple[int, int], max_batch: int,
+                      workspace_gib: float, what: str) -> bytes:
+    """Parse `source` into a strongly typed network and build it; log lines with timing."""
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED))
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(source.read_bytes()):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise UserError(f"TensorRT cannot parse {source.name}: {errors}. If it rejects the uint8 "
+                        "class ids, re-export with `--ids-dtype int32`")
+    builder_config = builder.create_builder_config()
+    builder_config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE,
+                                         int(workspace_gib * (1 << 30)))
+    monitor = progress_monitor(trt)
+    if monitor is not None:
+        builder_config.progress_monitor = monitor
+    height, width = input_size
+    profile = builder.create_optimization_profile()
+    profile.set_shape(INPUT_NAME, (1, height, width, 3), (1, height, width, 3),
+                      (max_batch, height, width, 3))
+    builder_config.add_optimization_profile(profile)
+    LOG.warning("building a TensorRT engine for %s; this takes minutes", what)
+    start = time.monotonic()
+    serialized = builder.build_serialized_network(network, builder_config)
+    if serialized is None:
+        raise UserError(f"TensorRT failed to build an engine from {source.name} (see its log "
+                        "above)")
+    LOG.warning("TensorRT engine for %s built in %.0f s", what, time.monotonic() - start)
+    return bytes(serialized)
+
+
+def progress_monitor(trt: Any, log: logging.Logger = LOG, every_s: float = 10.0) -> Any:
+    """A TensorRT IProgressMonitor that logs the build's progress; None where TensorRT lacks it.
+
+    Each top-level phase is logged when it starts and ends (with its time); the step reached, at
+    most every `every_s` seconds.
+    """
+    base = getattr(trt, "IProgressMonitor", None)
+    if base is None:
+        return None
+
+    class _Monitor(base):  # type: ignore[misc, valid-type]
+        def __init__(self) -> None:
+            super().__init__()  # pybind11 needs the base initialised
+            self._started: dict[str, float] = {}
+            self._parents: dict[str, str | None] = {}
+            self._last_log = 0.0
+
+        def phase_start(self, phase_name: str, parent_phase: str | None, num_steps: int) -> None:
+            self._started[phase_name] = time.monotonic()
+            self._parents[phase_name] = parent_phase
+            if parent_phase is None:
+                log.info("TensorRT build: %s (%d steps)", phase_name, num_steps)
+
+        def step_complete(self, phase_name: str, step: int) -> bool:
+            now = time.monotonic()
+            if now - self._last_log >= every_s:
+                self._last_log = now
+                log.info("TensorRT build: %s, step %d", phase_name, step + 1)
+            return True  # never cancel the build
+
+        def phase_finish(self, phase_name: str) -> None:
+            if self._parents.pop(phase_name, None) is None:
+                took = time.monotonic() - self._started.pop(phase_name, time.monotonic())
+                log.info("TensorRT build: %s done in %.1f s", phase_name, took)
+
+    return _Monitor()

@@ -41,8 +41,9 @@ class Predictor(Protocol):
         gamma: float | None = None,
         with_logits: bool = False,
     ) -> Prediction:
-        """Predict one uint8 image in `encoding` (`imageops.SUPPORTED_ENCODINGS`).
+        """`image` is uint8 in one of `image_codec.encodings.MODEL_ENCODINGS`.
 
-        (H, W, 3) for rgb8 / bgr8, (H, W, 4) for rgba8 / bgra8, (H, W) for mono8.
+        That is (H, W, 3) rgb8 or bgr8, (H, W, 4) rgba8 or bgra8, or (H, W) mono8; `encoding`
+        says which.
         """
         ...

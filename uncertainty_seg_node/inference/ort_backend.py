@@ -106,6 +106,10 @@ class OrtPredictor(PipelinePredictor):
                 "with the torch backend"
             )
         self._check_io()
+        # ORT silently drops a provider that fails to start (CUDA -> CPU); report what runs.
+        self.execution_providers: list[str] = list(self.session.get_providers())
+        self.device_in_use = ("cpu" if self.execution_providers[:1] == ["CPUExecutionProvider"]
+                              else self.device)
         self.io_binding = self.device != "cpu" if io_binding is None else io_binding
 
     def _check_io(self) -> None:

@@ -12,16 +12,15 @@ import cv2
 import numpy as np
 
 from uncertainty_seg_node.errors import UserError
-from uncertainty_seg_node.imageops import (
-    SUPPORTED_ENCODINGS,
-    resize_image,
-    resize_labels,
-    resize_scores,
+from uncertainty_seg_node.image_codec.encodings import (
+    ENCODINGS,
+    MODEL_ENCODINGS,
     to_rgb,
+    unsupported,
 )
+from uncertainty_seg_node.imageops import resize_image, resize_labels, resize_scores
 
 RESIZE_POLICIES = ("stretch", "letterbox")
-_CHANNELS = {"mono8": 1, "rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4}
 
 
 @dataclass(frozen=True)
@@ -56,10 +55,8 @@ def plan_resize(image_size: tuple[int, int], net_size: tuple[int, int], policy: 
 
 def validate_image(image: object, encoding: str) -> np.ndarray:
     """Check a camera image against its declared encoding; UserError says what was received."""
-    if encoding not in _CHANNELS:
-        raise UserError(
-            f"unsupported image encoding {encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}"
-        )
+    if encoding not in MODEL_ENCODINGS:
+        raise UserError(unsupported(encoding, MODEL_ENCODINGS))
     if not isinstance(image, np.ndarray):
         raise UserError(f"image must be a numpy array, got {type(image).__name__}")
     if image.dtype != np.uint8:
@@ -71,10 +68,10 @@ def validate_image(image: object, encoding: str) -> np.ndarray:
     if image.shape[0] == 0 or image.shape[1] == 0:
         raise UserError(f"image has zero size (shape {image.shape})")
     channels = 1 if image.ndim == 2 else image.shape[2]
-    if channels != _CHANNELS[encoding]:
-        raise UserError(
-            f"{encoding} image must have {_CHANNELS[encoding]} channel(s); got shape {image.shape}"
-        )
+    expected = ENCODINGS[encoding].channels
+    if channels != expected:
+        raise UserError(f"{encoding} image must have {expected} channel(s); got shape "
+                        f"{image.shape}")
     return image
 
 

@@ -3,7 +3,10 @@
 Before deserialising, the engine's sidecar key is compared with this machine's (GPU model,
 compute capability, TensorRT version, input shape, ONNX hash): a mismatch rebuilds the engine
 from its ONNX source when that is available and allowed, and otherwise refuses with the reason.
-CUDA buffers are torch tensors (TensorRT only needs their addresses and the stream).
+CUDA buffers are torch tensors (TensorRT only needs their addresses and the stream). Everything
+runs on the device asked for (`cuda:N`): TensorRT uses the calling thread's current CUDA device,
+so loading and every inference enter that device first. Logits are copied to the host only when
+asked for.
 """
 
 from __future__ import annotations
@@ -71,6 +74,8 @@ class TensorRTPredictor(PipelinePredictor):
         if not str(device).startswith("cuda"):
             raise UserError(f"the TensorRT backend runs on CUDA only, not on {device!r}")
         self.device_index = parse_device(device)[1]
+        self.execution_providers = ["TensorRT"]
+        self.device_in_use = f"cuda:{self.device_index}"
         trt = import_tensorrt()
         if path.suffix == ".onnx":
             self.engine_path = self._cached_engine(path, precision)
@@ -122,18 +127,19 @@ class TensorRTPredictor(PipelinePredictor):
         import torch
 
         self._torch = torch
-        logger = trt.Logger(trt.Logger.WARNING)
-        self._runtime = trt.Runtime(logger)
-        self._engine = self._runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
-        if self._engine is None:
-            raise UserError(f"TensorRT could not deserialise {self.engine_path}; rebuild it")
-        self._context = self._engine.create_execution_context()
+        self._device = torch.device("cuda", self.device_index)
+        with torch.cuda.device(self._device):
+            logger = trt.Logger(trt.Logger.WARNING)
+            self._runtime = trt.Runtime(logger)
+            self._engine = self._runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
+            if self._engine is None:
+                raise UserError(f"TensorRT could not deserialise {self.engine_path}; rebuild it")
+            self._context = self._engine.create_execution_context()
         self._names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
         self._dtypes = {
             name: _torch_dtype(torch, trt, self._engine.get_tensor_dtype(name))
             for name in self._names
         }
-        self._device = torch.device("cuda", self.device_index)
         self._stream = torch.cuda.Stream(device=self._device)
         self.has_logits = OUTPUT_LOGITS in self._names
 
@@ -143,7 +149,7 @@ class TensorRTPredictor(PipelinePredictor):
             raise UserError(
                 f"{self.engine_path} has no logits output; re-export with --with-logits"
             )
-        with torch.cuda.stream(self._stream):
+        with torch.cuda.device(self._device), torch.cuda.stream(self._stream):
             image = torch.from_numpy(np.ascontiguousarray(batch)).to(self._device,
                                                                       non_blocking=True)
             self._context.set_input_shape(INPUT_NAME, tuple(image.shape))
@@ -157,7 +163,8 @@ class TensorRTPredictor(PipelinePredictor):
                 self._context.set_tensor_address(name, outputs[name].data_ptr())
             if not self._context.execute_async_v3(self._stream.cuda_stream):
                 raise UserError(f"TensorRT execution of {self.engine_path} failed")
-            host = {name: t.cpu() for name, t in outputs.items()}  # synchronises the stream
+            wanted = [OUTPUT_IDS, OUTPUT_CONFIDENCE] + ([OUTPUT_LOGITS] if with_logits else [])
+            host = {name: outputs[name].cpu() for name in wanted}  # synchronises the stream
         return NetworkOutputs(
             class_ids=host[OUTPUT_IDS].numpy(),
             confidence=host[OUTPUT_CONFIDENCE].float().numpy(),

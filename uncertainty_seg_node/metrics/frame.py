@@ -11,12 +11,14 @@ def frame_summary(
     labels: np.ndarray | None,
     gamma: float,
     ignore_index: int = 255,
+    certain: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Error rate, certain fraction, accuracy of the certain pixels and mean confidence.
 
     With labels, every figure is over the valid (non-ignore) pixels; without labels (`None`),
     only `certain_fraction` and `mean_confidence` are defined (over all pixels) and the rest are
-    NaN. `certain` means `confidence > gamma`. `certain_accuracy` is NaN when nothing is certain.
+    NaN. `certain` means `confidence > gamma`, unless a mask is given (the node's own
+    `~/certain_mask` in live evaluation). `certain_accuracy` is NaN when nothing is certain.
     """
     confidence = np.asarray(confidence, dtype=np.float64)
     nan = float("nan")
@@ -32,7 +34,8 @@ def frame_summary(
         valid = labels != ignore_index
     conf = confidence[valid]
     n = int(conf.size)
-    certain = conf > gamma
+    mask = confidence > gamma if certain is None else np.asarray(certain, dtype=bool)
+    certain = mask[valid]
     summary = {
         "num_pixels": float(n),
         "certain_fraction": float(certain.mean()) if n else nan,

@@ -89,7 +89,8 @@ class ReplayEvaluation:
         predict_ms: float = float("nan"),
     ) -> FrameRecord:
         """Add one frame; `labels` None means unlabelled (only the frame record is kept)."""
-        summary = frame_summary(class_ids, confidence, labels, self.gamma, self.ignore_index)
+        summary = frame_summary(class_ids, confidence, labels, self.gamma, self.ignore_index,
+                                certain=certain)
         uncertainty_mean, uncertainty_uaal = image_uncertainties(confidence)
         if labels is not None:
             evaluator = self.evaluators.get(domain)

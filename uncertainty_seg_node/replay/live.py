@@ -2,12 +2,13 @@
 
 It accumulates the same streaming evaluation as `replay` and writes the same report.
 
-The pairing of topics (`LiveSynchronizer`) is plain Python and tested without ROS; only
-`run_live` touches rclpy, imported inside it (this is the one module outside
-`uncertainty_seg_node/ros/` allowed to, and only lazily).
+The pairing of topics (`LiveSynchronizer`) is plain Python and tested without ROS; the
+subscribing side, `ros_drivers.live.run_live`, is the one that touches rclpy.
 
-Frames are matched by header stamp: a frame is evaluated once its segmentation, confidence and
-labels (and the anomaly mask, when that topic is given) have all arrived. Incomplete stamps are
+Frames are matched by header stamp: a frame is evaluated once its segmentation, confidence,
+certain mask and labels (and the anomaly mask, when that topic is given) have all arrived. The
+certain mask is the node's own `~/certain_mask`, never recomputed here, so a run-time
+`ros2 param set ... gamma` on the node is what the evaluation sees. Incomplete stamps are
 dropped (and counted) once `window` newer stamps have been seen, so memory stays bounded. The
 domain of a frame is the latest std_msgs/String received on the domain topic when the frame
 completes (the String has no header). The node's outputs come an inference later than the
@@ -26,11 +27,12 @@ from typing import Any
 
 import numpy as np
 
+from uncertainty_seg_node.image_codec import raw
+from uncertainty_seg_node.image_codec.encodings import to_rgb
 from uncertainty_seg_node.replay.evaluation import UNKNOWN_DOMAIN, ReplayEvaluation
 from uncertainty_seg_node.replay.ground_truth import check_train_ids
 
-_DTYPES = {"mono8": (np.uint8, 1), "8UC1": (np.uint8, 1), "rgb8": (np.uint8, 3),
-           "bgr8": (np.uint8, 3), "32FC1": (np.float32, 1)}
+_EVALUATED = ("mono8", "8UC1", "rgb8", "bgr8", "32FC1")
 
 
 @dataclass
@@ -42,7 +44,7 @@ class LiveOptions:
     anomaly_topic: str | None = None
     domain_topic: str | None = "/camera/domain"
     image_topic: str | None = None  # the camera, for example panels in the report
-    gamma: float = 0.5  # the node's gamma (certain = confidence > gamma)
+    gamma: float = 0.5  # for the report's text; the certain mask is the node's own
     duration_s: float | None = None  # stop after this long
     idle_timeout_s: float | None = None  # stop when nothing arrived for this long (after 1 frame)
     window: int = 64
@@ -50,20 +52,9 @@ class LiveOptions:
 
 
 def message_array(msg: Any) -> np.ndarray:
-    """A sensor_msgs/Image (mono8 / 8UC1 / rgb8 / bgr8 / 32FC1) as a numpy array (honours step)."""
-    encoding = str(msg.encoding)
-    if encoding not in _DTYPES:
-        raise ValueError(f"unsupported encoding {encoding!r} on an evaluated topic")
-    dtype, channels = _DTYPES[encoding]
-    height, width, step = int(msg.height), int(msg.width), int(msg.step)
-    row = width * channels * np.dtype(dtype).itemsize
-    raw = np.frombuffer(bytes(msg.data), dtype=np.uint8)
-    rows = raw[: height * step].reshape(height, step)[:, :row]
-    array = np.ascontiguousarray(rows).view(dtype)
-    array = array.reshape((height, width, channels) if channels > 1 else (height, width))
-    if encoding == "bgr8":
-        array = array[..., ::-1]
-    return array
+    """A sensor_msgs/Image (mono8 / 8UC1 / rgb8 / bgr8 / 32FC1) as a numpy array; bgr8 -> RGB."""
+    array, encoding = raw.message_array(msg, encodings=_EVALUATED)
+    return to_rgb(array, encoding) if encoding == "bgr8" else array
 
 
 @dataclass
@@ -74,7 +65,7 @@ class _Pending:
 class LiveSynchronizer:
     """Pairs the topics of one frame by stamp and feeds complete frames to the evaluation."""
 
-    REQUIRED = ("segmentation", "confidence", "labels")
+    REQUIRED = ("segmentation", "confidence", "certain_mask", "labels")
 
     def __init__(self, evaluation: ReplayEvaluation, *, with_anomaly: bool = False,
                  window: int = 64) -> None:
@@ -126,7 +117,7 @@ class LiveSynchronizer:
         anomaly = parts["anomaly"] > 0 if "anomaly" in parts else None
         self.evaluation.add(
             index=len(self.evaluation.frames), stamp_ns=stamp_ns, image=parts.get("image"),
-            class_ids=ids, confidence=conf, certain=conf > self.evaluation.gamma,
+            class_ids=ids, confidence=conf, certain=parts["certain_mask"] > 0,
             labels=labels, anomaly=anomaly, domain=self.domain)
 
     def finish(self) -> int:
@@ -135,80 +126,6 @@ class LiveSynchronizer:
             self.dropped += len(self._pending)
             self._pending.clear()
             return self.dropped
-
-
-def run_live(evaluation: ReplayEvaluation, options: LiveOptions,
-             stop: threading.Event | None = None) -> dict[str, Any]:
-    """Subscribe and evaluate until Ctrl-C, `stop`, the duration or the idle timeout.
-
-    Returns run facts (frames, dropped, why it stopped); the caller writes the report.
-    """
-    import rclpy
-    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
-    from sensor_msgs.msg import Image
-    from std_msgs.msg import String
-
-    sync = LiveSynchronizer(evaluation, with_anomaly=bool(options.anomaly_topic),
-                            window=options.window)
-    stop = stop or threading.Event()
-    context = rclpy.Context()
-    init_kwargs: dict[str, Any] = {"args": []}
-    if options.domain_id is not None:
-        init_kwargs["domain_id"] = options.domain_id
-    context.init(**init_kwargs)
-    node = rclpy.create_node("uncertainty_seg_live_eval", context=context, enable_rosout=False)
-    qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
-    errors: list[str] = []
-
-    def on_image(kind: str) -> Any:
-        def callback(msg: Any) -> None:
-            stamp = int(msg.header.stamp.sec) * 10**9 + int(msg.header.stamp.nanosec)
-            try:
-                sync.add(kind, stamp, message_array(msg))
-            except ValueError as exc:  # a bad message is reported, not fatal to the run
-                errors.append(str(exc))
-        return callback
-
-    ns = options.namespace.rstrip("/")
-    topics = {"segmentation": f"{ns}/segmentation", "confidence": f"{ns}/confidence",
-              "labels": options.label_topic}
-    if options.anomaly_topic:
-        topics["anomaly"] = options.anomaly_topic
-    if options.image_topic:
-        topics["image"] = options.image_topic
-    subs = [node.create_subscription(Image, topic, on_image(kind), qos)
-            for kind, topic in topics.items()]
-    if options.domain_topic:
-        subs.append(node.create_subscription(
-            String, options.domain_topic, lambda msg: sync.set_domain(str(msg.data)), qos))
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    start = time.monotonic()
-    reason = "stopped"
-    try:
-        while context.ok() and not stop.is_set():
-            executor.spin_once(timeout_sec=0.1)
-            now = time.monotonic()
-            if options.duration_s is not None and now - start >= options.duration_s:
-                reason = f"duration {options.duration_s:g} s reached"
-                break
-            if (options.idle_timeout_s is not None and evaluation.frames
-                    and now - sync.last_arrival >= options.idle_timeout_s):
-                reason = f"no message for {options.idle_timeout_s:g} s"
-                break
-    except (KeyboardInterrupt, ExternalShutdownException):
-        reason = "interrupted"
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        if context.ok():
-            context.shutdown()
-    dropped = sync.finish()
-    return {"mode": "live", "topics": topics, "domain_topic": options.domain_topic,
-            "frames": len(evaluation.frames), "labelled_frames": evaluation.labelled_frames,
-            "incomplete_frames_dropped": dropped, "stopped": reason,
-            "wall_s": round(time.monotonic() - start, 3), "message_errors": errors[:10]}
 
 
 def write_live_report(evaluation: ReplayEvaluation, facts: dict[str, Any],

@@ -42,6 +42,7 @@ class StatsSnapshot:
     inference_ms: list[float] = field(default_factory=list)
     certain_fraction: float | None = None  # mean over the frames of the last period
     last_error: str = ""
+    since_last_frame_s: float = 0.0  # since the last camera frame (since start before the first)
 
     @property
     def rejected_total(self) -> int:
@@ -61,7 +62,7 @@ class NodeStats:
         self._received = self._published = self._dropped = self._colored = 0
         self._rejected: Counter[str] = Counter()
         self._failed: Counter[str] = Counter()
-        self._period_start = self._now()
+        self._period_start = self._last_frame = self._now()
         self._period_received = self._period_published = self._period_problems = 0
         self._latency: list[float] = []
         self._inference: list[float] = []
@@ -70,6 +71,7 @@ class NodeStats:
 
     def received(self) -> None:
         with self._lock:
+            self._last_frame = self._now()
             self._received += 1
             self._period_received += 1
 
@@ -121,6 +123,7 @@ class NodeStats:
                 inference_ms=self._inference,
                 certain_fraction=float(np.mean(self._certain)) if self._certain else None,
                 last_error=self._last_error,
+                since_last_frame_s=now - self._last_frame,
             )
             self._period_start = now
             self._period_received = self._period_published = self._period_problems = 0
@@ -141,8 +144,16 @@ def status_of(
     model: str,
     gamma: str,
     model_error: str = "",
+    stale_after_s: float | None = None,
+    execution: str = "",
+    execution_warning: str = "",
 ) -> tuple[int, str, list[tuple[str, str]]]:
-    """(level, message, [(key, value)]) of the node's DiagnosticStatus for one snapshot."""
+    """(level, message, [(key, value)]) of the node's DiagnosticStatus for one snapshot.
+
+    ERROR while the model is unusable; WARN when no frame came for `stale_after_s`, when frames
+    come but none goes out, when frames failed in the last period, or when the backend runs on
+    another execution provider than the one asked for (`execution_warning`).
+    """
     values = [
         ("input_rate_hz", f"{snap.input_rate_hz:.2f}"),
         ("output_rate_hz", f"{snap.output_rate_hz:.2f}"),
@@ -162,16 +173,23 @@ def status_of(
          "n/a" if snap.certain_fraction is None else f"{snap.certain_fraction:.4f}"),
         ("gamma", gamma),
         ("backend", backend),
+        ("execution_provider", execution or "n/a"),
+        ("since_last_frame_s", f"{snap.since_last_frame_s:.2f}"),
         ("model", model),
         ("last_error", snap.last_error),
     ]
     if model_error:
         return ERROR, f"model not loaded: {model_error}", values
+    if stale_after_s is not None and snap.since_last_frame_s > stale_after_s:
+        return WARN, (f"stale input: no camera frame for {snap.since_last_frame_s:.1f} s "
+                      f"(stale_after_s={stale_after_s:g})"), values
     if snap.input_rate_hz > 0 and snap.output_rate_hz == 0:
         return WARN, "receiving frames but publishing none", values
     if snap.period_problems:
         return WARN, (f"{snap.period_problems} bad frames in the last {snap.period_s:.1f} s "
                       f"(last: {snap.last_error})"), values
+    if execution_warning:
+        return WARN, execution_warning, values
     if snap.published == 0:
         return OK, "waiting for images", values
     return OK, "running", values
@@ -191,3 +209,20 @@ def to_diagnostic_array(
         values=[KeyValue(key=k, value=v) for k, v in values],
     )]
     return msg
+
+
+def _canonical_device(device: str) -> str:
+    return "cuda:0" if device == "cuda" else device
+
+
+def execution_of(providers: list[str], device_in_use: str, requested: str) -> tuple[str, str]:
+    """(what runs the model, a warning when it is not the requested device, else '').
+
+    ONNX Runtime drops a CUDA provider that fails to start and runs on the CPU without raising;
+    `providers` are the ones the session actually uses (`get_providers()`).
+    """
+    text = f"{', '.join(providers) or 'unknown'} on {device_in_use}"
+    if _canonical_device(device_in_use) != _canonical_device(requested):
+        return text, (f"model runs on {device_in_use}, not on the requested {requested} "
+                      f"(execution providers: {', '.join(providers) or 'unknown'})")
+    return text, ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 
@@ -19,24 +20,33 @@ def main(args: list[str] | None = None) -> int:
     # chains to the previous handler: for SIGTERM that must not be the default, which would
     # kill the process before the worker thread is stopped.
     signal.signal(signal.SIGTERM, lambda *_: None)
+    # The library's own log lines (e.g. a TensorRT engine build's progress) go to the console.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("[%(levelname)s] [%(name)s]: %(message)s"))
+    logging.getLogger("uncertainty_seg_node").addHandler(handler)
+    logging.getLogger("uncertainty_seg_node").setLevel(logging.INFO)
     profile = apply_default_profile()  # before the first participant is created
+    # rclpy.init is a context manager only from Kilted on; init + try_shutdown works on Humble,
+    # Jazzy and Kilted alike.
+    rclpy.init(args=args)
     try:
-        with rclpy.init(args=args):
-            from uncertainty_seg_node.ros.node import UncertaintySegNode
+        from uncertainty_seg_node.ros.node import UncertaintySegNode
 
-            try:
-                node = UncertaintySegNode()
-            except UserError as exc:
-                rclpy.logging.get_logger(NODE_NAME).fatal(f"cannot start: {exc}")
-                return 2
-            if profile is not None:
-                node.get_logger().info(f"Fast DDS transport profile: {profile}")
-            try:
-                rclpy.spin(node)
-            finally:
-                node.destroy_node()
+        try:
+            node = UncertaintySegNode()
+        except UserError as exc:
+            rclpy.logging.get_logger(NODE_NAME).fatal(f"cannot start: {exc}")
+            return 2
+        if profile is not None:
+            node.get_logger().info(f"Fast DDS transport profile: {profile}")
+        try:
+            rclpy.spin(node)
+        finally:
+            node.destroy_node()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    finally:
+        rclpy.try_shutdown()
     return 0
 
 

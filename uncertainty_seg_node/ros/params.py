@@ -62,12 +62,23 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "Camera topic (sensor_msgs/Image); with compressed=true the node subscribes to "
               "<image_topic>/compressed (sensor_msgs/CompressedImage) instead."),
     ParamSpec("compressed", False, "Subscribe to CompressedImage (jpeg/png) instead of Image."),
+    ParamSpec("camera_info_topic", "",
+              "Optional sensor_msgs/CameraInfo topic of the camera (e.g. /camera/camera_info). "
+              "When set, its latest message is republished on ~/camera_info with the header of "
+              "each published frame, so a depth projection or nvblox can use the certain mask. "
+              "Empty: off."),
+    ParamSpec("stale_after_s", 2.0,
+              "Seconds without a camera frame after which /diagnostics turns WARN (stale input).",
+              read_only=False, float_range=(0.1, 3600.0)),
     ParamSpec("qos_reliability", "auto",
               "Input QoS reliability. best_effort is the sensor-data profile; auto starts so and "
               "switches to reliable while every publisher of the topic is reliable (best effort "
               "loses frames larger than a DDS shared-memory segment when fragments drop).",
               choices=RELIABILITIES),
     ParamSpec("qos_depth", 5, "Input QoS history depth (keep last).", int_range=(1, 100)),
+    # The input subscription also honours rclpy's read-only QoS override parameters
+    # qos_overrides.<image topic>.subscription.{history,depth,reliability,durability}; a
+    # reliability override there replaces qos_reliability (auto then no longer switches).
     ParamSpec("publish_color", True,
               "Publish ~/segmentation_color and ~/confidence_color (only rendered while "
               "something subscribes).", read_only=False),
@@ -104,6 +115,8 @@ class NodeSettings:
     gamma: float | None = None  # None = the model's calibrated value
     image_topic: str = "/camera/image_raw"
     compressed: bool = False
+    camera_info_topic: str = ""
+    stale_after_s: float = 2.0
     qos_reliability: str = "auto"
     qos_depth: int = 5
     publish_color: bool = True

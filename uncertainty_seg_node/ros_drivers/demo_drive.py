@@ -35,8 +35,8 @@ from uncertainty_seg_node.config import ModelConfig
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.replay.evaluation import ReplayEvaluation
 from uncertainty_seg_node.replay.report import write_report
-from uncertainty_seg_node.ros.harness import GraphClient, NodeProcess, output_array
 from uncertainty_seg_node.ros.params import NODE_NAME
+from uncertainty_seg_node.ros_drivers.harness import GraphClient, NodeProcess, output_array
 from uncertainty_seg_node.synth.domains import parse_domains
 from uncertainty_seg_node.synth.drive import render_drive
 from uncertainty_seg_node.synth.writers import write_bag

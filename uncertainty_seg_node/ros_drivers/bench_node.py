@@ -22,7 +22,7 @@ from uncertainty_seg_node.bench import latency_stats, machine_info
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.export.parity import smooth_random_images
 from uncertainty_seg_node.model.artifact import resolve_model_path
-from uncertainty_seg_node.ros.harness import GraphClient, NodeProcess, key_of, make_image
+from uncertainty_seg_node.ros_drivers.harness import GraphClient, NodeProcess, key_of, make_image
 from uncertainty_seg_node.share import package_share_dir
 
 _OUTPUT = ("certain_mask",)  # the planner's topic, published first

@@ -31,10 +31,11 @@ from rcl_interfaces.srv import SetParameters
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
-from uncertainty_seg_node.ros.conversions import LAYOUTS, array_to_image
+from uncertainty_seg_node.image_codec.raw import message_array
+from uncertainty_seg_node.ros.conversions import array_to_image
 from uncertainty_seg_node.ros.dds import apply_default_profile
 from uncertainty_seg_node.ros.params import NODE_NAME
 
@@ -69,6 +70,7 @@ class NodeProcess:
         params_file: str | Path | None = None,
         log_path: str | Path | None = None,
         namespace: str = "",
+        env: dict[str, str] | None = None,
     ) -> None:
         self.command = [*node_executable(), "--ros-args"]
         if namespace:
@@ -78,7 +80,7 @@ class NodeProcess:
         for name, value in params.items():
             self.command += ["-p", f"{name}:={ros_value(value)}"]
         self.env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id), PYTHONUNBUFFERED="1",
-                        ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+                        ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST", **(env or {}))
         self.log_path = Path(log_path) if log_path else None
         self._log: Any = None
         self.process: subprocess.Popen[bytes] | None = None
@@ -109,8 +111,12 @@ class NodeProcess:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
-    def stop(self, sig: int = signal.SIGINT, timeout: float = 15.0) -> int:
-        """Send `sig`, wait; kill after `timeout` s. Returns the exit code."""
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 30.0) -> int:
+        """Send `sig`, wait; kill after `timeout` s. Returns the exit code.
+
+        A node that served a live evaluation took up to 13 s to exit on a loaded 2-core machine
+        (1-4 s otherwise), hence the generous default.
+        """
         assert self.process is not None
         if self.process.poll() is None:
             self.process.send_signal(sig)
@@ -146,10 +152,7 @@ def make_image(array_: np.ndarray, encoding: str, stamp_ns: int, frame_id: str) 
 
 def output_array(msg: Image) -> np.ndarray:
     """A published output (mono8 / rgb8 / 32FC1) as a numpy array."""
-    dtype, channels = LAYOUTS[msg.encoding]
-    flat = np.frombuffer(msg.data, dtype=dtype)
-    shape = (msg.height, msg.width, channels) if channels > 1 else (msg.height, msg.width)
-    return flat.reshape(shape)
+    return message_array(msg)[0]
 
 
 class GraphClient:
@@ -163,6 +166,7 @@ class GraphClient:
         node_name: str = f"/{NODE_NAME}",
         outputs: tuple[str, ...] = OUTPUTS,
         keep: int = 256,
+        camera_info_topic: str | None = None,
     ) -> None:
         apply_default_profile()  # the same transport as the node (a camera-sized publisher)
         self.context = rclpy.Context()
@@ -188,6 +192,13 @@ class GraphClient:
                 lambda msg, name=name: self._on_output(name, msg), out_qos)
             for name in outputs
         ]
+        self.info_pub = None
+        if camera_info_topic is not None:  # the camera's CameraInfo, and the node's copy
+            self.info_pub = self.node.create_publisher(CameraInfo, camera_info_topic, camera_qos)
+            self._subs.append(self.node.create_subscription(
+                CameraInfo, f"{node_name}/camera_info",
+                lambda msg: self._on_output("camera_info", msg), out_qos))
+            self.counts["camera_info"] = 0
         self._subs.append(self.node.create_subscription(
             DiagnosticArray, "/diagnostics", self._on_diagnostics, 10))
         self._set_params: Any = self.node.create_client(SetParameters,
@@ -203,7 +214,7 @@ class GraphClient:
         except Exception:  # noqa: BLE001 - context shut down by close()
             pass
 
-    def _on_output(self, name: str, msg: Image) -> None:
+    def _on_output(self, name: str, msg: Any) -> None:
         now = time.perf_counter()
         key = key_of(msg.header)
         with self._lock:

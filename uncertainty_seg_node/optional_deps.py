@@ -1,0 +1,37 @@
+"""Optional dependencies: check them before a command starts its work, name the extra to install.
+
+`replay` without matplotlib used to stream a whole bag and then die in the report's plots; each
+command now calls `require` first and stops with one line instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+
+from uncertainty_seg_node.errors import UserError
+
+# module -> the setup.py extra that installs it
+EXTRA_OF = {"matplotlib": "eval", "torch": "train", "transformers": "train", "onnx": "onnx",
+            "tensorrt": "tensorrt"}
+
+
+def missing(modules: Iterable[str]) -> list[str]:
+    """The modules of `modules` that cannot be imported."""
+    absent = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            absent.append(name)
+    return absent
+
+
+def require(modules: Iterable[str], purpose: str) -> None:
+    """Raise a one-line UserError naming the extra(s) when any of `modules` is not installed."""
+    absent = missing(modules)
+    if not absent:
+        return
+    extras = ",".join(dict.fromkeys(EXTRA_OF.get(name, name) for name in absent))
+    raise UserError(f"{purpose} needs {', '.join(absent)}, which is not installed; install "
+                    f"the extra: pip install 'uncertainty_seg_node[{extras}]'")
