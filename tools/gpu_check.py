@@ -165,9 +165,10 @@ def main() -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="gpu_check_"))
     work.mkdir(parents=True, exist_ok=True)
     device = args.device
-    from uncertainty_seg_node.model.artifact import read_onnx_metadata
+    from uncertainty_seg_node.export.delta import read_delta
+    from uncertainty_seg_node.model.artifact import DEFAULT_MODEL_PATH, resolve_model_path
 
-    default_config, _ = read_onnx_metadata(REPO / "models" / "default.onnx")
+    default_config = read_delta(resolve_model_path(DEFAULT_MODEL_PATH)).config
     models = {"default": (default_config.arch, tuple(default_config.input_size)),
               "vits14": ("vits14", (518, 1036))}
     exported: dict[str, tuple[Path, Path]] = {}
