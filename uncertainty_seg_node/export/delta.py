@@ -13,6 +13,7 @@ int8-quantised: `uncertainty-seg quantize` decides whether that may ship).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import tempfile
 from collections.abc import Callable
@@ -27,7 +28,7 @@ from torch import Tensor
 from uncertainty_seg_node.config import ModelConfig
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.export.parity import ParityReport, compare_outputs, sample_images
-from uncertainty_seg_node.model.artifact import file_sha256
+from uncertainty_seg_node.model.artifact import file_sha256, portable_value
 from uncertainty_seg_node.model.backbone import BackboneRef, backbone_ref_for
 from uncertainty_seg_node.model.segmenter import Segmenter
 
@@ -139,7 +140,10 @@ def save_delta(
         parity = model_parity(model, reference, images=parity_images)
         if parity.passed:
             changed, dtype = halved, "float16"
-    metadata = {"format": FORMAT, "config": model.config.to_json(), "backbone": ref.to_json(),
+    # A delta file ships to other machines: no folder of this one in its provenance.
+    shipped = dataclasses.replace(model.config,
+                                  provenance=portable_value(model.config.provenance))
+    metadata = {"format": FORMAT, "config": shipped.to_json(), "backbone": ref.to_json(),
                 "dtype": dtype, "quantize": quantize}
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

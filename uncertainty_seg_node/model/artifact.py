@@ -32,8 +32,9 @@ ENGINE_SUFFIXES = (".engine", ".plan")
 DELTA_SUFFIXES = (".safetensors",)  # export/delta.py: assembled with its backbone on first use
 # The default model path stands for the pretrained default (a delta file) where the package
 # ships one; the tiny ONNX serves until then (docs/default_model.md).
-DEFAULT_MODEL_PATH = "models/default.onnx"
-DELTA_DEFAULT_MODEL_PATH = "models/default.delta.safetensors"
+DEFAULT_MODEL_PATH = "models/default.delta.safetensors"
+# The first release's default; configs that name it get the current default where it ships.
+LEGACY_DEFAULT_MODEL_PATH = "models/default.onnx"
 
 CONFIG_KEY = "uncertainty_seg_node.config"
 EXPORT_KEY = "uncertainty_seg_node.export"
@@ -173,8 +174,8 @@ def resolve_model_path(path: str, share_dir: Path | None = None) -> Path:
     if candidate.is_absolute():
         return candidate
     share = share_dir if share_dir is not None else package_share_dir()
-    if path == DEFAULT_MODEL_PATH and (share / DELTA_DEFAULT_MODEL_PATH).is_file():
-        return share / DELTA_DEFAULT_MODEL_PATH
+    if path == LEGACY_DEFAULT_MODEL_PATH and (share / DEFAULT_MODEL_PATH).is_file():
+        return share / DEFAULT_MODEL_PATH
     in_share = share / candidate
     if in_share.exists() or not candidate.exists():
         return in_share

@@ -46,8 +46,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("model_path", DEFAULT_MODEL_PATH,
               "Model file (.onnx, .pt checkpoint, .engine, or a .delta.safetensors file assembled "
               "with its pretrained backbone on first use); a relative path is looked up in the "
-              "package share directory, then in the working directory. The default stands for "
-              "the package's default.delta.safetensors where it ships one."),
+              "package share directory, then in the working directory. The default is the "
+              "shipped model (models/MODEL_CARD.md)."),
     ParamSpec("backend", "auto", "Inference backend; auto picks it from the model file type.",
               choices=BACKENDS),
     ParamSpec("device", "cpu", "Device for the backend: cpu, cuda or cuda:N."),
