@@ -29,7 +29,7 @@ from uncertainty_seg_node.ros_drivers.harness import (  # noqa: E402
     NodeProcess,
     key_of,
     output_array,
-    stamp_of,
+    ros_time_from_ns,
 )
 
 pytestmark = pytest.mark.ros
@@ -88,7 +88,7 @@ def _message(pixels: np.ndarray, encoding: str, pad: int, frame_id: str = "camer
     rows = fields.pop("data").reshape(fields["height"], -1)
     rows = np.concatenate([rows, np.full((rows.shape[0], pad), 9, np.uint8)], axis=1)
     msg = Image(**{**fields, "step": rows.shape[1]})
-    msg.header = Header(stamp=stamp_of(_stamp()), frame_id=frame_id)
+    msg.header = Header(stamp=ros_time_from_ns(_stamp()), frame_id=frame_id)
     msg.data = array.array("B", rows.tobytes())
     return msg
 
@@ -156,7 +156,7 @@ def test_camera_info_is_republished_with_each_output_stamp(client: GraphClient) 
     assert client.info_pub is not None
     info = CameraInfo(width=40, height=30, distortion_model="plumb_bob")
     info.k = [50.0, 0.0, 20.0, 0.0, 50.0, 15.0, 0.0, 0.0, 1.0]
-    info.header = Header(stamp=stamp_of(1), frame_id="camera_optical")
+    info.header = Header(stamp=ros_time_from_ns(1), frame_id="camera_optical")
     image = np.zeros((30, 40, 3), np.uint8)
     keys = []
     deadline = time.monotonic() + 15.0

@@ -240,13 +240,13 @@ def test_padded_rows_and_overlay(client: GraphClient, reference) -> None:  # typ
     from sensor_msgs.msg import Image
     from std_msgs.msg import Header
 
-    from uncertainty_seg_node.ros_drivers.harness import stamp_of
+    from uncertainty_seg_node.ros_drivers.harness import ros_time_from_ns
     from uncertainty_seg_node.visualize import output_images
 
     image = _image(11, "bgr8")
     padded = np.concatenate([image.reshape(H, -1), np.full((H, 13), 99, np.uint8)], axis=1)
     msg = Image(height=H, width=W, encoding="bgr8", step=padded.shape[1])
-    msg.header = Header(stamp=stamp_of(42_000_000_000), frame_id="padded")
+    msg.header = Header(stamp=ros_time_from_ns(42_000_000_000), frame_id="padded")
     msg.data = array.array("B", padded.tobytes())
     assert client.set_parameters({"color_overlay_alpha": 0.5})[0].successful
     try:

@@ -27,7 +27,7 @@ from uncertainty_seg_node.ros_drivers.harness import (  # noqa: E402
     NodeProcess,
     key_of,
     output_array,
-    stamp_of,
+    ros_time_from_ns,
 )
 
 pytestmark = pytest.mark.ros
@@ -69,7 +69,7 @@ def client(node: NodeProcess, dds_domain: int) -> Iterator[GraphClient]:
 
 def _raw(height: int, width: int, encoding: str, step: int, data: bytes) -> Image:
     msg = Image(height=height, width=width, encoding=encoding, step=step)
-    msg.header = Header(stamp=stamp_of(_stamp()), frame_id="camera")
+    msg.header = Header(stamp=ros_time_from_ns(_stamp()), frame_id="camera")
     msg.data = array.array("B", data)
     return msg
 

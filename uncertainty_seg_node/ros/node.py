@@ -53,7 +53,7 @@ _LOG_EVERY_S = 5.0  # rate limit of the per-frame warnings
 
 
 @dataclass
-class Frame:
+class ReceivedFrame:
     """One camera frame waiting for the worker (decoded to a model encoding there)."""
 
     header: Header
@@ -94,8 +94,8 @@ class UncertaintySegNode(Node):
                 CameraInfo, self._settings.camera_info_topic, self._on_camera_info,
                 QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
 
-        self._slot: LatestSlot[Frame] = LatestSlot()
-        self._worker: Worker[Frame] = Worker(
+        self._slot: LatestSlot[ReceivedFrame] = LatestSlot()
+        self._worker: Worker[ReceivedFrame] = Worker(
             self._slot, self._process, self._on_worker_error, idle=self._model.retry
         )
         # Humble and Jazzy have no post-set callback: validate and apply in the one callback.
@@ -150,11 +150,11 @@ class UncertaintySegNode(Node):
         try:
             self._faults.check("callback", str(msg.header.frame_id))
             if isinstance(msg, CompressedImage):
-                frame = Frame(msg.header, received, compressed=msg)
+                frame = ReceivedFrame(msg.header, received, compressed=msg)
             else:
                 image, encoding = message_array(msg, encodings=CAMERA_ENCODINGS,
                                                 max_pixels=self._settings.max_image_pixels)
-                frame = Frame(msg.header, received, image=image, encoding=encoding)
+                frame = ReceivedFrame(msg.header, received, image=image, encoding=encoding)
             if self._slot.put(frame):
                 self._stats.dropped()
         except ImageFormatError as exc:
@@ -177,7 +177,7 @@ class UncertaintySegNode(Node):
             self.get_logger().error(f"frame failed in {reason}, nothing published: {text}",
                                     throttle_duration_sec=_LOG_EVERY_S)
 
-    def _decode(self, frame: Frame) -> tuple[np.ndarray, str]:
+    def _decode(self, frame: ReceivedFrame) -> tuple[np.ndarray, str]:
         """The frame as an image and encoding `predict` reads (worker thread)."""
         self._faults.check("conversion")
         if frame.compressed is not None:
@@ -186,7 +186,7 @@ class UncertaintySegNode(Node):
         assert frame.image is not None
         return to_model_encoding(frame.image, frame.encoding)
 
-    def _process(self, frame: Frame) -> None:
+    def _process(self, frame: ReceivedFrame) -> None:
         """Worker thread: infer one frame and publish its outputs, or publish nothing."""
         self._model.retry()  # on_model_error=wait: frames keep coming, retry anyway
         predictor, settings = self._model.predictor, self._settings

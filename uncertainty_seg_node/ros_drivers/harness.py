@@ -137,7 +137,7 @@ class NodeProcess:
         self.stop()
 
 
-def stamp_of(stamp_ns: int) -> Time:
+def ros_time_from_ns(stamp_ns: int) -> Time:
     return Time(sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000)
 
 
@@ -147,7 +147,8 @@ def key_of(header: Header) -> StampKey:
 
 def make_image(array_: np.ndarray, encoding: str, stamp_ns: int, frame_id: str) -> Image:
     """A camera Image message of an (H, W[, C]) array, rows tightly packed."""
-    return array_to_image(array_, encoding, Header(stamp=stamp_of(stamp_ns), frame_id=frame_id))
+    header = Header(stamp=ros_time_from_ns(stamp_ns), frame_id=frame_id)
+    return array_to_image(array_, encoding, header)
 
 
 def output_array(msg: Image) -> np.ndarray:
@@ -311,7 +312,7 @@ class GraphClient:
     def publish_compressed(self, data: bytes, fmt: str, stamp_ns: int,
                            frame_id: str = "camera") -> StampKey:
         msg = CompressedImage(format=fmt)
-        msg.header = Header(stamp=stamp_of(stamp_ns), frame_id=frame_id)
+        msg.header = Header(stamp=ros_time_from_ns(stamp_ns), frame_id=frame_id)
         msg.data = array.array("B", data)
         self.compressed_pub.publish(msg)
         return key_of(msg.header)
