@@ -95,11 +95,12 @@ class Encoder(nn.Module):
 
     def lower(self, pixel_values: Tensor, patch_mask: Tensor | None = None) -> Tensor:
         """(B, 3, H, W) -> (B, S, 1 + h*w, C): the hidden states of `saved_states()`."""
+        keep = self.saved_states()
         hidden = self.vit.embeddings(pixel_values, bool_masked_pos=patch_mask)
-        saved = [hidden] if 0 in self.saved_states() else []
+        saved = [hidden] if 0 in keep else []
         for i in range(self.split):
             hidden = self.vit.encoder.layer[i](hidden)
-            if i + 1 in self.saved_states():
+            if i + 1 in keep:
                 saved.append(hidden)
         return torch.stack(saved, dim=1)
 

@@ -264,8 +264,7 @@ def load_train_config(
     """
     if config_path is None:
         config_path = default_config_path(mode, _requested_model(overrides or [], flags or {}))
-    path = config_path
-    config = load_yaml_config(TrainConfig, path, list(overrides or []))
+    config = load_yaml_config(TrainConfig, config_path, list(overrides or []))
     config.mode = mode
     unknown = sorted(set(flags or {}) - {f.name for f in dataclasses.fields(TrainConfig)})
     if unknown:
