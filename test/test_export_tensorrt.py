@@ -106,6 +106,9 @@ def test_sidecar_round_trip_and_errors(tmp_path: Path) -> None:
     assert config2 == config and info2 == info
     assert EngineKey.from_dict(cache["key"]) == KEY
     path.write_text("{not json")
+    with pytest.raises(UserError, match="not valid JSON.*rebuild the engine"):
+        read_sidecar(engine)
+    path.write_text('{"format": -1}')
     with pytest.raises(UserError, match="unreadable"):
         read_sidecar(engine)
     path.unlink()

@@ -33,14 +33,8 @@ class Predictor(Protocol):
     config: ModelConfig
     backend_name: str
 
-    def predict(
-        self,
-        image: np.ndarray,
-        *,
-        encoding: str = "rgb8",
-        gamma: float | None = None,
-        with_logits: bool = False,
-    ) -> Prediction:
+    def predict(self, image: np.ndarray, *, encoding: str = "rgb8", gamma: float | None = None,
+                with_logits: bool = False) -> Prediction:
         """`image` is uint8 in one of `image_codec.encodings.MODEL_ENCODINGS`.
 
         That is (H, W, 3) rgb8 or bgr8, (H, W, 4) rgba8 or bgra8, or (H, W) mono8; `encoding`

@@ -15,7 +15,11 @@ from typing import Any
 import numpy as np
 
 from uncertainty_seg_node.errors import UserError
-from uncertainty_seg_node.inference.pipeline import NetworkOutputs, PipelinePredictor
+from uncertainty_seg_node.inference.pipeline import (
+    NetworkOutputs,
+    PipelinePredictor,
+    check_fixed_score,
+)
 from uncertainty_seg_node.model.artifact import (
     INPUT_NAME,
     OUTPUT_CONFIDENCE,
@@ -77,15 +81,8 @@ class OrtPredictor(PipelinePredictor):
 
     backend_name = "onnxruntime"
 
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        device: str = "cpu",
-        score_method: str | None = None,
-        threads: int | None = None,
-        io_binding: bool | None = None,
-    ) -> None:
+    def __init__(self, path: str | Path, *, device: str = "cpu", score_method: str | None = None,
+                 threads: int | None = None, io_binding: bool | None = None) -> None:
         import onnxruntime as ort
 
         self.path = Path(path)  # checked by `load_predictor`; a missing file fails below
@@ -99,12 +96,7 @@ class OrtPredictor(PipelinePredictor):
             raise corrupt_model_error(self.path, exc) from None
         props = dict(self.session.get_modelmeta().custom_metadata_map)
         self.config, self.export_info = parse_metadata(props, self.path)
-        if score_method is not None and score_method != self.export_info.score_method:
-            raise UserError(
-                f"{self.path} computes confidence with {self.export_info.score_method!r}, "
-                f"fixed at export; re-export with `--score {score_method}` or run the checkpoint "
-                "with the torch backend"
-            )
+        check_fixed_score(self.path, self.export_info.score_method, score_method)
         self._check_io()
         # ORT silently drops a provider that fails to start (CUDA -> CPU); report what runs.
         self.execution_providers: list[str] = list(self.session.get_providers())

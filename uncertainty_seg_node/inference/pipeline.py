@@ -19,6 +19,15 @@ from uncertainty_seg_node.inference.base import Prediction
 from uncertainty_seg_node.inference.preprocess import postprocess, preprocess
 
 
+def check_fixed_score(path: object, fixed: str, wanted: str | None) -> None:
+    """An exported model computes its confidence as fixed at export: refuse another `--score`."""
+    if wanted is not None and wanted != fixed:
+        raise UserError(
+            f"{path} computes confidence with {fixed!r}, fixed at export; re-export with "
+            f"`--score {wanted}` or run the checkpoint with the torch backend"
+        )
+
+
 @dataclass
 class NetworkOutputs:
     """Raw outputs for a batch at network resolution."""

@@ -26,7 +26,11 @@ from uncertainty_seg_node.export.tensorrt_build import (
     import_tensorrt,
     key_mismatches,
 )
-from uncertainty_seg_node.inference.pipeline import NetworkOutputs, PipelinePredictor
+from uncertainty_seg_node.inference.pipeline import (
+    NetworkOutputs,
+    PipelinePredictor,
+    check_fixed_score,
+)
 from uncertainty_seg_node.model.artifact import (
     INPUT_NAME,
     OUTPUT_CONFIDENCE,
@@ -61,15 +65,8 @@ class TensorRTPredictor(PipelinePredictor):
 
     backend_name = "tensorrt"
 
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        device: str = "cuda",
-        score_method: str | None = None,
-        rebuild: bool = True,
-        precision: str = "fp16",
-    ) -> None:
+    def __init__(self, path: str | Path, *, device: str = "cuda", score_method: str | None = None,
+                 rebuild: bool = True, precision: str = "fp16") -> None:
         path = Path(path)  # checked by `load_predictor`
         if not str(device).startswith("cuda"):
             raise UserError(f"the TensorRT backend runs on CUDA only, not on {device!r}")
@@ -83,11 +80,7 @@ class TensorRTPredictor(PipelinePredictor):
         else:
             self.engine_path = path
             self.config, self.export_info = self._check_or_rebuild(rebuild)
-        if score_method is not None and score_method != self.export_info.score_method:
-            raise UserError(
-                f"{self.engine_path} computes confidence with {self.export_info.score_method!r}; "
-                f"re-export with `--score {score_method}`"
-            )
+        check_fixed_score(self.engine_path, self.export_info.score_method, score_method)
         self._load(trt)
 
     def _cached_engine(self, onnx_path: Path, precision: str) -> Path:

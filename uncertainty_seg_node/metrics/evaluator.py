@@ -24,21 +24,8 @@ import numpy as np
 
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.gamma import check_gamma
-from uncertainty_seg_node.metrics import detection
+from uncertainty_seg_node.metrics import calibration, confusion, detection
 from uncertainty_seg_node.metrics.binning import DEFAULT_NUM_BINS, quantize
-from uncertainty_seg_node.metrics.calibration import (
-    DEFAULT_CALIBRATION_BINS,
-    CalibrationState,
-    expected_calibration_error,
-    maximum_calibration_error,
-    reliability,
-)
-from uncertainty_seg_node.metrics.confusion import (
-    confusion_matrix,
-    mean_iou,
-    per_class_iou,
-    pixel_accuracy,
-)
 from uncertainty_seg_node.metrics.overlap import dice_from_counts
 
 BETA = 0.5  # F0.5: precision matters more than recall (seed 000, Sec. V-E)
@@ -55,7 +42,7 @@ class Evaluator:
         *,
         class_names: Sequence[str] | None = None,
         num_bins: int = DEFAULT_NUM_BINS,
-        calibration_bins: int = DEFAULT_CALIBRATION_BINS,
+        calibration_bins: int = calibration.DEFAULT_CALIBRATION_BINS,
     ) -> None:
         if num_classes < 1:
             raise ValueError(f"num_classes must be positive, got {num_classes}")
@@ -71,7 +58,7 @@ class Evaluator:
         # anomaly_hist[0] = normal valid pixels, [1] = anomalous pixels, per confidence level.
         self.anomaly_hist = np.zeros((2, num_bins), np.int64)
         self.confusion = np.zeros((num_classes, num_classes), np.int64)
-        self.calibration = CalibrationState.empty(calibration_bins)
+        self.calibration = calibration.CalibrationState.empty(calibration_bins)
         self.certain = 0  # pixels with confidence > gamma (only with a fixed gamma)
         self.certain_accurate = 0
         self.frames = 0
@@ -110,7 +97,7 @@ class Evaluator:
         self.hist += np.bincount(
             accurate.astype(np.int64) * self.num_bins + levels[valid], minlength=2 * self.num_bins
         ).reshape(2, self.num_bins)
-        self.confusion += confusion_matrix(label_v, pred_v, self.num_classes)
+        self.confusion += confusion.confusion_matrix(label_v, pred_v, self.num_classes)
         conf_v = confidence.ravel()[valid]
         self.calibration.update(conf_v, accurate)
         if self.gamma is not None:
@@ -184,13 +171,13 @@ class Evaluator:
         """Every figure as a flat dict (NaN where undefined, e.g. no valid pixel seen)."""
         pos, neg = self.hist[1], self.hist[0]
         best = detection.max_fbeta(pos, neg, BETA)
-        iou = per_class_iou(self.confusion)
+        iou = confusion.per_class_iou(self.confusion)
         names = self.class_names or tuple(str(i) for i in range(self.num_classes))
         result: dict[str, Any] = {
             "num_pixels": self.num_pixels,
             "frames": self.frames,
-            "miou": mean_iou(self.confusion),
-            "accuracy": pixel_accuracy(self.confusion),
+            "miou": confusion.mean_iou(self.confusion),
+            "accuracy": confusion.pixel_accuracy(self.confusion),
             "per_class_iou": {name: float(v) for name, v in zip(names, iou)},
             "maxf05": best.fbeta,
             "p_ac_at_maxf05": best.p_ac,
@@ -200,8 +187,8 @@ class Evaluator:
             "aupr": detection.average_precision(pos, neg),
             "auroc": detection.auroc(pos, neg),
             "fpr95": detection.fpr_at_tpr(pos, neg, 0.95),
-            "ece": expected_calibration_error(self.calibration),
-            "mce": maximum_calibration_error(self.calibration),
+            "ece": calibration.expected_calibration_error(self.calibration),
+            "mce": calibration.maximum_calibration_error(self.calibration),
         }
         result.update(self._at_gamma(best))
         if self.anomaly_frames:
@@ -257,7 +244,7 @@ class Evaluator:
         """Arrays for plots: detection curves per threshold level and the reliability diagram."""
         c = detection.detection_curves(self.hist[1], self.hist[0], BETA)
         total = max(self.num_pixels, 1)
-        rel = reliability(self.calibration)
+        rel = calibration.reliability(self.calibration)
         out = {
             "thresholds": c.thresholds,
             "precision": c.precision,

@@ -24,6 +24,7 @@ from typing import Any
 from uncertainty_seg_node.atomic import atomic_write
 from uncertainty_seg_node.config import ModelConfig, from_dict
 from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.jsonfile import read_json_object
 from uncertainty_seg_node.share import package_share_dir
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
@@ -277,13 +278,12 @@ def write_sidecar(
 def read_sidecar(engine_path: str | Path) -> tuple[ModelConfig, ExportInfo, dict[str, Any]]:
     """An engine's ModelConfig, ExportInfo and cache record from its sidecar JSON."""
     path = sidecar_path(engine_path)
-    if not path.is_file():
-        raise UserError(
-            f"engine {engine_path} has no metadata file {path}; rebuild it with "
-            "`uncertainty-seg export --checkpoint CKPT --onnx OUT.onnx --tensorrt OUT.engine`"
-        )
+    payload = read_json_object(
+        path, fix="rebuild the engine",
+        missing=f"engine {engine_path} has no metadata file {path}; rebuild it with "
+        "`uncertainty-seg export --checkpoint CKPT --onnx OUT.onnx --tensorrt OUT.engine`",
+    )
     try:
-        payload = json.loads(path.read_text())
         if payload.get("format") != SIDECAR_FORMAT:
             raise ValueError(f"format {payload.get('format')!r}, expected {SIDECAR_FORMAT}")
         config = ModelConfig.from_dict(payload["config"])

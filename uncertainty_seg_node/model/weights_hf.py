@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ from torch import Tensor
 
 from uncertainty_seg_node.config import ModelConfig
 from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.jsonfile import read_json_object
 from uncertainty_seg_node.model.weight_keys import canonical_hf_key, describe_vit, suggest_model
 from uncertainty_seg_node.model.weights_pth import (
     load_tensor_file,
@@ -36,18 +36,11 @@ def read_hf_folder(path: Path, config: ModelConfig) -> tuple[dict[str, Tensor], 
 
 def check_hf_config(path: Path, config: ModelConfig) -> dict[str, Any]:
     """Refuse a folder whose architecture differs from `config`, naming the `--model` to use."""
-    config_file = path / "config.json"
-    if not config_file.is_file():
-        raise UserError(
-            f"{path} is a folder without config.json, so not a Hugging Face model folder; "
-            "save one with Dinov2Model.save_pretrained or pass a .pth / .onnx file"
-        )
-    try:
-        hf = json.loads(config_file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"{config_file} is not valid JSON ({exc})") from None
-    if not isinstance(hf, dict):
-        raise UserError(f"{config_file} does not hold a JSON object")
+    hf = read_json_object(
+        path / "config.json", fix="save the folder again with Dinov2Model.save_pretrained",
+        missing=f"{path} is a folder without config.json, so not a Hugging Face model folder; "
+        "save one with Dinov2Model.save_pretrained or pass a .pth / .onnx file",
+    )
     model_type = hf.get("model_type")
     if model_type == "dinov2_with_registers":
         raise UserError(
@@ -79,10 +72,11 @@ def _weight_files(path: Path) -> list[Path]:
     for name in _WEIGHT_FILES:
         index = path / f"{name}.index.json"
         if index.is_file():
-            try:
-                weight_map = json.loads(index.read_text())["weight_map"]
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise UserError(f"{index} is not a valid shard index ({exc})") from None
+            fix = "re-download the folder"
+            weight_map = read_json_object(index, missing=f"{index} vanished", fix=fix).get(
+                "weight_map")
+            if not isinstance(weight_map, dict):
+                raise UserError(f"{index} is not a valid shard index (no weight_map); {fix}")
             shards = [path / shard for shard in sorted(set(weight_map.values()))]
             absent = [s.name for s in shards if not s.is_file()]
             if absent:
