@@ -16,6 +16,7 @@ from uncertainty_seg_node.calibration.temperature import nll
 from uncertainty_seg_node.cli.main import main
 from uncertainty_seg_node.config import model_config_for
 from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.export.deploy import PostProcessing
 from uncertainty_seg_node.export.onnx_export import export_onnx
 from uncertainty_seg_node.inference.ort_backend import OrtPredictor
 from uncertainty_seg_node.inference.torch_backend import TorchPredictor
@@ -92,8 +93,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("calib")
     checkpoint = tiny_checkpoint(root / "m.pt", class_names=CLASS_NAMES, palette=PALETTE)
     onnx_path = root / "m.onnx"
-    export_onnx(checkpoint, onnx_path, score_method="temperature", with_logits=True,
-                parity=False)
+    export_onnx(checkpoint, onnx_path, parity=False,
+                post=PostProcessing(score_method="temperature", with_logits=True))
     return {"checkpoint": checkpoint, "onnx": onnx_path,
             "data": labelled_folder(root / "data")}
 

@@ -14,6 +14,7 @@ from inference_fixtures import NET_SIZE, camera_image, tiny_checkpoint
 
 from uncertainty_seg_node.cli.main import main
 from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.export.deploy import PostProcessing
 from uncertainty_seg_node.export.onnx_export import export_onnx
 from uncertainty_seg_node.export.parity import compare_outputs, smooth_random_images
 from uncertainty_seg_node.inference.ort_backend import OrtPredictor
@@ -34,7 +35,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_export_writes_graph_interface_and_metadata(checkpoint: Path, tmp_path: Path) -> None:
     out = tmp_path / "model.onnx"
-    result = export_onnx(checkpoint, out, size=(28, 84), with_logits=True)
+    result = export_onnx(checkpoint, out, size=(28, 84), post=PostProcessing(with_logits=True))
     model = onnx.load(str(out))
     (image,) = model.graph.input
     assert image.name == "image"
@@ -64,8 +65,9 @@ def test_export_writes_graph_interface_and_metadata(checkpoint: Path, tmp_path: 
 @pytest.mark.parametrize("method", ["temperature", "energy", "entropy"])
 def test_every_score_exports_with_parity(checkpoint: Path, tmp_path: Path, method: str) -> None:
     out = tmp_path / f"{method}.onnx"
-    result = export_onnx(checkpoint, out, score_method=method, temperature=1.7,
-                         energy_sigma=1.0 if method == "energy" else 0.0, parity_images=1)
+    post = PostProcessing(score_method=method, temperature=1.7,
+                          energy_sigma=1.0 if method == "energy" else 0.0)
+    result = export_onnx(checkpoint, out, parity_images=1, post=post)
     assert result.parity is not None and result.parity.passed, result.parity
     ort_predictor = OrtPredictor(out)
     assert ort_predictor.export_info.score_method == method
@@ -82,7 +84,8 @@ def test_every_score_exports_with_parity(checkpoint: Path, tmp_path: Path, metho
 
 def test_temperature_is_a_named_initializer(checkpoint: Path, tmp_path: Path) -> None:
     out = tmp_path / "t.onnx"
-    export_onnx(checkpoint, out, score_method="temperature", temperature=2.5, parity=False)
+    export_onnx(checkpoint, out, parity=False,
+                post=PostProcessing(score_method="temperature", temperature=2.5))
     values = {
         init.name: onnx.numpy_helper.to_array(init)
         for init in onnx.load(str(out)).graph.initializer
@@ -92,8 +95,8 @@ def test_temperature_is_a_named_initializer(checkpoint: Path, tmp_path: Path) ->
 
 def test_float16_confidence_int32_ids_and_static_batch(checkpoint: Path, tmp_path: Path) -> None:
     out = tmp_path / "half.onnx"
-    result = export_onnx(checkpoint, out, confidence_dtype="float16", ids_dtype="int32",
-                         dynamic_batch=False, parity_images=2)
+    result = export_onnx(checkpoint, out, dynamic_batch=False, parity_images=2,
+                         post=PostProcessing(confidence_dtype="float16", ids_dtype="int32"))
     assert result.parity is not None and result.parity.passed
     predictor = OrtPredictor(out)
     raw = predictor.session.run(None, {"image": np.zeros((1, *NET_SIZE, 3), np.uint8)})
@@ -128,7 +131,7 @@ def test_export_refuses_bad_sizes_and_missing_checkpoints(checkpoint: Path,
     with pytest.raises(UserError, match="does not exist"):
         export_onnx(tmp_path / "missing.pt", tmp_path / "x.onnx")
     with pytest.raises(UserError, match="score method"):
-        export_onnx(checkpoint, tmp_path / "x.onnx", score_method="softmax")
+        export_onnx(checkpoint, tmp_path / "x.onnx", post=PostProcessing(score_method="softmax"))
 
 
 def test_cli_export_contract(checkpoint: Path, tmp_path: Path,

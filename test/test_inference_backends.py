@@ -13,6 +13,7 @@ from inference_fixtures import NET_SIZE, camera_image, tiny_checkpoint
 
 from uncertainty_seg_node.config import model_config_for
 from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.export.deploy import PostProcessing
 from uncertainty_seg_node.export.onnx_export import export_onnx
 from uncertainty_seg_node.inference.ort_backend import OrtPredictor
 from uncertainty_seg_node.inference.pipeline import PipelinePredictor
@@ -28,7 +29,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("models")
     checkpoint = tiny_checkpoint(root / "tiny.pt")
     onnx_path = root / "tiny.onnx"
-    export_onnx(checkpoint, onnx_path, with_logits=True, parity=False)
+    export_onnx(checkpoint, onnx_path, parity=False, post=PostProcessing(with_logits=True))
     return checkpoint, onnx_path
 
 

@@ -48,6 +48,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from uncertainty_seg_node.export.deploy import PostProcessing
     from uncertainty_seg_node.export.onnx_export import export_onnx
 
     with torch.no_grad():  # a context, not set_grad_enabled: run() may be called in-process
@@ -55,12 +56,15 @@ def run(args: argparse.Namespace) -> int:
             from uncertainty_seg_node.export.tensorrt_build import import_tensorrt
 
             import_tensorrt()
+        post = PostProcessing(
+            score_method=args.score, temperature=args.temperature,
+            energy_sigma=args.energy_sigma, with_logits=args.with_logits,
+            ids_dtype=args.ids_dtype, confidence_dtype=args.confidence_dtype,
+        )
         result = export_onnx(
-            args.checkpoint, args.onnx, size=args.size, score_method=args.score,
-            temperature=args.temperature, energy_sigma=args.energy_sigma,
-            with_logits=args.with_logits, ids_dtype=args.ids_dtype,
-            confidence_dtype=args.confidence_dtype, dynamic_batch=not args.static_batch,
-            opset=args.opset, parity=not args.no_parity, parity_images=args.parity_images,
+            args.checkpoint, args.onnx, size=args.size, post=post,
+            dynamic_batch=not args.static_batch, opset=args.opset,
+            parity=not args.no_parity, parity_images=args.parity_images,
         )
         height, width = result.config.input_size
         size_mb = result.path.stat().st_size / 1e6

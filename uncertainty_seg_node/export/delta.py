@@ -186,14 +186,14 @@ def model_parity(reference: Segmenter, candidate: Segmenter, *, images: int = 4,
                  min_label_agreement: float = HALF_MIN_LABEL_AGREEMENT,
                  max_confidence_diff: float = HALF_MAX_CONFIDENCE_DIFF) -> ParityReport:
     """Labels and confidence of two Segmenters (deployed, eager) on the same sample images."""
-    from uncertainty_seg_node.export.deploy import DeployModel
+    from uncertainty_seg_node.export.deploy import DeployModel, PostProcessing
 
     config = reference.config
     pictures, source = sample_images(tuple(config.input_size), images)  # type: ignore[arg-type]
 
     def runner(model: Segmenter) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
-        deploy = DeployModel(model.eval(), score_method=config.score_method,
-                             temperature=config.temperature).eval()
+        post = PostProcessing(score_method=config.score_method, temperature=config.temperature)
+        deploy = DeployModel(model.eval(), post).eval()
 
         @torch.no_grad()
         def run(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

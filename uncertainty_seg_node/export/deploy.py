@@ -8,6 +8,8 @@ runs in eager PyTorch (the torch backend) and is what gets exported, so both com
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor, nn
 
@@ -46,6 +48,21 @@ def max_softmax(logits: Tensor, top: Tensor, temperature: Tensor | None = None) 
     return 1.0 / torch.exp(shifted).sum(dim=1)
 
 
+@dataclass(frozen=True)
+class PostProcessing:
+    """What the exported graph computes after the network's logits (all inside the graph)."""
+
+    score_method: str | None = None  # None: the model's own (ModelConfig.score_method)
+    temperature: float | None = None  # None: the model's own (ModelConfig.temperature)
+    energy_sigma: float = 0.0
+    with_logits: bool = False  # also output the logits (B, K, H, W)
+    ids_dtype: str = "uint8"
+    confidence_dtype: str = "float32"
+
+
+AS_CONFIGURED = PostProcessing()  # the model's own score method and temperature, ids + confidence
+
+
 class DeployModel(nn.Module):
     """uint8 (B, H, W, 3) RGB at network size -> class ids, confidence [, logits].
 
@@ -56,21 +73,12 @@ class DeployModel(nn.Module):
     shift: Tensor
     temperature: Tensor
 
-    def __init__(
-        self,
-        segmenter: Segmenter,
-        *,
-        score_method: str | None = None,
-        temperature: float | None = None,
-        energy_sigma: float = 0.0,
-        with_logits: bool = False,
-        ids_dtype: str = "uint8",
-        confidence_dtype: str = "float32",
-    ) -> None:
+    def __init__(self, segmenter: Segmenter, post: PostProcessing = AS_CONFIGURED) -> None:
         super().__init__()
         config: ModelConfig = segmenter.config
         self.segmenter = segmenter
-        self.score_method = score_method or config.score_method
+        self.score_method = post.score_method or config.score_method
+        ids_dtype, confidence_dtype = post.ids_dtype, post.confidence_dtype
         if self.score_method not in SCORE_METHODS:
             raise UserError(
                 f"unknown score method {self.score_method!r}; choose one of {SCORE_METHODS}"
@@ -83,11 +91,11 @@ class DeployModel(nn.Module):
             )
         if ids_dtype == "uint8" and config.num_classes > 255:
             raise UserError(f"{config.num_classes} classes do not fit uint8; use ids dtype int32")
-        t = config.temperature if temperature is None else temperature
+        t = config.temperature if post.temperature is None else post.temperature
         if not t > 0:
             raise UserError(f"temperature must be > 0, got {t}")
-        self.energy_sigma = float(energy_sigma)
-        self.with_logits = with_logits
+        self.energy_sigma = float(post.energy_sigma)
+        self.with_logits = post.with_logits
         self.ids_dtype = IDS_DTYPES[ids_dtype]
         self.confidence_dtype = CONFIDENCE_DTYPES[confidence_dtype]
         std = torch.tensor(config.std, dtype=torch.float32).view(1, 3, 1, 1)

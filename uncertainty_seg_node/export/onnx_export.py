@@ -25,7 +25,7 @@ from torch import Tensor
 from uncertainty_seg_node.atomic import atomic_write
 from uncertainty_seg_node.config import ModelConfig
 from uncertainty_seg_node.errors import UserError
-from uncertainty_seg_node.export.deploy import DeployModel
+from uncertainty_seg_node.export.deploy import AS_CONFIGURED, DeployModel, PostProcessing
 from uncertainty_seg_node.export.parity import ParityReport, compare_outputs, sample_images
 from uncertainty_seg_node.model.artifact import (
     INPUT_NAME,
@@ -58,18 +58,17 @@ def export_onnx(
     out_path: str | Path,
     *,
     size: tuple[int, int] | None = None,
-    score_method: str | None = None,
-    temperature: float | None = None,
-    energy_sigma: float = 0.0,
-    with_logits: bool = False,
-    ids_dtype: str = "uint8",
-    confidence_dtype: str = "float32",
+    post: PostProcessing = AS_CONFIGURED,
     dynamic_batch: bool = True,
     opset: int = DEFAULT_OPSET,
     parity: bool = True,
     parity_images: int = 4,
 ) -> ExportResult:
-    """Export a checkpoint (path) or a Segmenter to ONNX; raise UserError if parity fails."""
+    """Export a checkpoint (path) or a Segmenter to ONNX; raise UserError if parity fails.
+
+    `post` says what the graph computes after the logits; its score method and temperature,
+    when given, also become the exported model's own (its metadata).
+    """
     checkpoint = ""
     checkpoint_sha = ""
     if isinstance(source, Segmenter):
@@ -81,22 +80,21 @@ def export_onnx(
     overrides: dict[str, Any] = {}
     if size is not None:
         overrides["input_size"] = tuple(size)
-    if score_method is not None:
-        overrides["score_method"] = score_method
-    if temperature is not None:
-        overrides["temperature"] = float(temperature)
+    if post.score_method is not None:
+        overrides["score_method"] = post.score_method
+    if post.temperature is not None:
+        overrides["temperature"] = float(post.temperature)
     config = dataclasses.replace(segmenter.config, **overrides)
     config.validate()
     freeze_position_embeddings(segmenter, config.input_size)
-    deploy = DeployModel(
-        segmenter, score_method=config.score_method, temperature=config.temperature,
-        energy_sigma=energy_sigma, with_logits=with_logits, ids_dtype=ids_dtype,
-        confidence_dtype=confidence_dtype,
-    ).eval()
+    post = dataclasses.replace(post, score_method=config.score_method,
+                               temperature=config.temperature)
+    deploy = DeployModel(segmenter, post).eval()
     info = ExportInfo(
         score_method=config.score_method, temperature=config.temperature,
-        energy_sigma=float(energy_sigma), with_logits=with_logits, ids_dtype=ids_dtype,
-        confidence_dtype=confidence_dtype, input_size=tuple(config.input_size),  # type: ignore[arg-type]
+        energy_sigma=float(post.energy_sigma), with_logits=post.with_logits,
+        ids_dtype=post.ids_dtype, confidence_dtype=post.confidence_dtype,
+        input_size=tuple(config.input_size),  # type: ignore[arg-type]
         dynamic_batch=dynamic_batch, opset=opset, torch_version=torch.__version__,
         checkpoint=checkpoint, checkpoint_sha256=checkpoint_sha,
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from uncertainty_seg_node.config import SCORE_METHODS, ModelConfig
 from uncertainty_seg_node.errors import UserError
-from uncertainty_seg_node.export.deploy import DeployModel
+from uncertainty_seg_node.export.deploy import DeployModel, PostProcessing
 from uncertainty_seg_node.inference.pipeline import NetworkOutputs, PipelinePredictor
 from uncertainty_seg_node.model.checkpoint import load_checkpoint
 from uncertainty_seg_node.model.segmenter import Segmenter
@@ -90,10 +90,10 @@ class TorchPredictor(PipelinePredictor):
         self.mc_dropout = int(mc_dropout)
         if self.mc_dropout:
             _enable_mc_dropout(self.members, mc_dropout_p)
-        self.deploy = DeployModel(
-            self.members[0], score_method=self.config.score_method,
-            temperature=self.config.temperature, energy_sigma=energy_sigma, with_logits=True,
-        ).to(self.device)
+        post = PostProcessing(score_method=self.config.score_method,
+                              temperature=self.config.temperature, energy_sigma=energy_sigma,
+                              with_logits=True)
+        self.deploy = DeployModel(self.members[0], post).to(self.device)
         self._compiled: Any = torch.compile(self.deploy) if compile else None
         if len(self.members) > 1 or self.mc_dropout:
             self.backend_name = "torch-ensemble" if len(self.members) > 1 else "torch-mcdropout"
