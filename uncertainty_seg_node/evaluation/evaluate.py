@@ -100,17 +100,18 @@ def evaluate_predictor(
     predictor: Predictor,
     dataset: Iterable[LabelledImage],
     *,
-    gamma: float | None = None,
-    progress: bool = True,
-    max_frames: int | None = None,
     model: str | Path | None = None,
     curves: bool = False,
+    gamma: float | None = None,
+    max_frames: int | None = None,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Every metric of `predictor` on `dataset` (see `Evaluator.compute`), plus run details.
 
     Extra keys: `frames`, `model`, `backend`, `score_method`, `gamma_source` ("given" or
     "model default"), `seconds` and `timings_ms` (median per stage); with `curves`, also
-    `curves` (the arrays of `Evaluator.curves`, for plots; not JSON).
+    `curves` (the arrays of `Evaluator.curves`, for plots; not JSON). `model` names the model in
+    the result (default: from the predictor); the rest goes to `collect_evaluator`.
     """
     timings: dict[str, list[float]] = {}
     start = time.perf_counter()

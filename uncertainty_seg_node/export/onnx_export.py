@@ -34,6 +34,7 @@ from uncertainty_seg_node.model.artifact import (
     OUTPUT_LOGITS,
     ExportInfo,
     file_sha256,
+    output_names,
     portable_path,
     set_onnx_metadata,
 )
@@ -137,7 +138,7 @@ def onnx_bytes(deploy: DeployModel, config: ModelConfig, info: ExportInfo) -> by
     """Trace `deploy` to a serialised ONNX model carrying its metadata."""
     height, width = config.input_size
     example = torch.zeros((1, height, width, 3), dtype=torch.uint8)
-    outputs = [OUTPUT_IDS, OUTPUT_CONFIDENCE] + ([OUTPUT_LOGITS] if info.with_logits else [])
+    outputs = output_names(info.with_logits)
     dynamic = None
     if info.dynamic_batch:
         dynamic = {name: {0: "batch"} for name in [INPUT_NAME, *outputs]}
@@ -206,7 +207,7 @@ def check_onnx_parity(
         return ids.numpy(), conf.float().numpy()
 
     def candidate(batch):  # type: ignore[no-untyped-def]
-        ids, conf = session.run([OUTPUT_IDS, OUTPUT_CONFIDENCE], {INPUT_NAME: batch})
+        ids, conf = session.run(output_names(False), {INPUT_NAME: batch})
         return ids, conf.astype(np.float32, copy=False)
 
     return compare_outputs("onnxruntime", reference, candidate, images, source=source)

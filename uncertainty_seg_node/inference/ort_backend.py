@@ -15,17 +15,13 @@ from typing import Any
 import numpy as np
 
 from uncertainty_seg_node.errors import UserError
-from uncertainty_seg_node.inference.pipeline import (
-    NetworkOutputs,
-    PipelinePredictor,
-    check_fixed_score,
-)
+from uncertainty_seg_node.inference import pipeline
+from uncertainty_seg_node.inference.pipeline import NetworkOutputs, wanted_outputs
 from uncertainty_seg_node.model.artifact import (
     INPUT_NAME,
-    OUTPUT_CONFIDENCE,
-    OUTPUT_IDS,
     OUTPUT_LOGITS,
     corrupt_model_error,
+    output_names,
     parse_metadata,
 )
 from uncertainty_seg_node.runtime import parse_device
@@ -76,7 +72,7 @@ def providers_for(device: str) -> tuple[list[Any], str]:
     return [cuda, "CPUExecutionProvider"], f"cuda:{index}"
 
 
-class OrtPredictor(PipelinePredictor):
+class OrtPredictor(pipeline.PipelinePredictor):
     """An exported ONNX model behind the inference interface."""
 
     backend_name = "onnxruntime"
@@ -96,7 +92,7 @@ class OrtPredictor(PipelinePredictor):
             raise corrupt_model_error(self.path, exc) from None
         props = dict(self.session.get_modelmeta().custom_metadata_map)
         self.config, self.export_info = parse_metadata(props, self.path)
-        check_fixed_score(self.path, self.export_info.score_method, score_method)
+        pipeline.check_fixed_score(self.path, self.export_info.score_method, score_method)
         self._check_io()
         # ORT silently drops a provider that fails to start (CUDA -> CPU); report what runs.
         self.execution_providers: list[str] = list(self.session.get_providers())
@@ -107,33 +103,21 @@ class OrtPredictor(PipelinePredictor):
     def _check_io(self) -> None:
         inputs = self.session.get_inputs()
         names = {o.name for o in self.session.get_outputs()}
+        needed = output_names(with_logits=False)
         if (len(inputs) != 1 or inputs[0].name != INPUT_NAME or inputs[0].type != "tensor(uint8)"
-                or not {OUTPUT_IDS, OUTPUT_CONFIDENCE} <= names):
+                or not set(needed) <= names):
             raise UserError(
                 f"{self.path} does not have the exported interface (input uint8 {INPUT_NAME!r}, "
-                f"outputs {OUTPUT_IDS!r}, {OUTPUT_CONFIDENCE!r}); re-export it"
+                f"outputs {needed}); re-export it"
             )
         self.has_logits = OUTPUT_LOGITS in names
 
-    def _outputs(self, with_logits: bool) -> list[str]:
-        if with_logits and not self.has_logits:
-            raise UserError(
-                f"{self.path} has no logits output; re-export with `--with-logits`"
-            )
-        return [OUTPUT_IDS, OUTPUT_CONFIDENCE] + ([OUTPUT_LOGITS] if with_logits else [])
-
     def run_network(self, batch: np.ndarray, *, with_logits: bool = False) -> NetworkOutputs:
-        names = self._outputs(with_logits)
+        names = wanted_outputs(self.path, self.has_logits, with_logits)
         batch = np.ascontiguousarray(batch)
         if self.io_binding:
-            results = self._run_bound(batch, names)
-        else:
-            results = self.session.run(names, {INPUT_NAME: batch})
-        return NetworkOutputs(
-            class_ids=results[0],
-            confidence=results[1].astype(np.float32, copy=False),
-            logits=results[2] if with_logits else None,
-        )
+            return NetworkOutputs.from_arrays(self._run_bound(batch, names))
+        return NetworkOutputs.from_arrays(self.session.run(names, {INPUT_NAME: batch}))
 
     def _run_bound(self, batch: np.ndarray, names: list[str]) -> list[np.ndarray]:
         binding = self.session.io_binding()

@@ -17,6 +17,7 @@ from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.gamma import resolve_gamma
 from uncertainty_seg_node.inference.base import Prediction
 from uncertainty_seg_node.inference.preprocess import postprocess, preprocess
+from uncertainty_seg_node.model.artifact import output_names
 
 
 def check_fixed_score(path: object, fixed: str, wanted: str | None) -> None:
@@ -35,6 +36,19 @@ class NetworkOutputs:
     class_ids: np.ndarray  # uint8 or int32 (B, h, w)
     confidence: np.ndarray  # float32 or float16 (B, h, w)
     logits: np.ndarray | None = None  # float32 (B, K, h, w)
+
+    @classmethod
+    def from_arrays(cls, arrays: Sequence[np.ndarray]) -> NetworkOutputs:
+        """The graph's outputs in `output_names` order: ids, confidence[, logits]."""
+        logits = arrays[2].astype(np.float32, copy=False) if len(arrays) > 2 else None
+        return cls(arrays[0], arrays[1].astype(np.float32, copy=False), logits)
+
+
+def wanted_outputs(path: object, has_logits: bool, with_logits: bool) -> list[str]:
+    """The graph outputs to fetch; refuses logits from a model exported without them."""
+    if with_logits and not has_logits:
+        raise UserError(f"{path} has no logits output; re-export with `--with-logits`")
+    return output_names(with_logits)
 
 
 class PipelinePredictor:

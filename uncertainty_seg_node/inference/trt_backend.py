@@ -30,15 +30,9 @@ from uncertainty_seg_node.inference.pipeline import (
     NetworkOutputs,
     PipelinePredictor,
     check_fixed_score,
+    wanted_outputs,
 )
-from uncertainty_seg_node.model.artifact import (
-    INPUT_NAME,
-    OUTPUT_CONFIDENCE,
-    OUTPUT_IDS,
-    OUTPUT_LOGITS,
-    ExportInfo,
-    read_sidecar,
-)
+from uncertainty_seg_node.model.artifact import INPUT_NAME, OUTPUT_LOGITS, ExportInfo, read_sidecar
 from uncertainty_seg_node.runtime import parse_device
 
 
@@ -138,10 +132,7 @@ class TensorRTPredictor(PipelinePredictor):
 
     def run_network(self, batch: np.ndarray, *, with_logits: bool = False) -> NetworkOutputs:
         torch = self._torch
-        if with_logits and not self.has_logits:
-            raise UserError(
-                f"{self.engine_path} has no logits output; re-export with --with-logits"
-            )
+        wanted = wanted_outputs(self.engine_path, self.has_logits, with_logits)
         with torch.cuda.device(self._device), torch.cuda.stream(self._stream):
             image = torch.from_numpy(np.ascontiguousarray(batch)).to(self._device,
                                                                       non_blocking=True)
@@ -156,13 +147,8 @@ class TensorRTPredictor(PipelinePredictor):
                 self._context.set_tensor_address(name, outputs[name].data_ptr())
             if not self._context.execute_async_v3(self._stream.cuda_stream):
                 raise UserError(f"TensorRT execution of {self.engine_path} failed")
-            wanted = [OUTPUT_IDS, OUTPUT_CONFIDENCE] + ([OUTPUT_LOGITS] if with_logits else [])
-            host = {name: outputs[name].cpu() for name in wanted}  # synchronises the stream
-        return NetworkOutputs(
-            class_ids=host[OUTPUT_IDS].numpy(),
-            confidence=host[OUTPUT_CONFIDENCE].float().numpy(),
-            logits=host[OUTPUT_LOGITS].float().numpy() if with_logits else None,
-        )
+            host = [outputs[name].cpu() for name in wanted]  # synchronises the stream
+        return NetworkOutputs.from_arrays([tensor.numpy() for tensor in host])
 
 
 def _torch_dtype(torch: Any, trt: Any, dtype: Any) -> Any:

@@ -46,6 +46,11 @@ INPUT_NAME = "image"
 OUTPUT_IDS = "class_ids"
 OUTPUT_CONFIDENCE = "confidence"
 OUTPUT_LOGITS = "logits"
+
+
+def output_names(with_logits: bool) -> list[str]:
+    """The exported graph's outputs in their order: ids, confidence[, logits]."""
+    return [OUTPUT_IDS, OUTPUT_CONFIDENCE] + ([OUTPUT_LOGITS] if with_logits else [])
 TEMPERATURE_INITIALIZER = "temperature"
 
 

@@ -15,11 +15,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from uncertainty_seg_node.visualize import (
-    colorize_confidence,
-    colorize_segmentation,
-    error_map,
-)
+from uncertainty_seg_node.visualize import error_map, output_images
 
 
 @dataclass(frozen=True)
@@ -185,27 +181,25 @@ def _titled(tile: np.ndarray, title: str) -> np.ndarray:
     return np.concatenate([bar, tile], axis=0)
 
 
-def example_panel(
-    image: np.ndarray,
-    class_ids: np.ndarray,
-    confidence: np.ndarray,
-    certain: np.ndarray,
-    palette: Sequence[Sequence[int]] | np.ndarray,
-    labels: np.ndarray | None = None,
-    *,
-    ignore_index: int = 255,
-    max_width: int = 320,
-) -> np.ndarray:
+# The node's colour outputs, titled as in the report: the panel shows what RViz shows.
+PANEL_TILES = {
+    "segmentation_color": "segmentation",
+    "confidence_color": "confidence (magenta: uncertain)",
+    "certain_mask": "certain mask",
+}
+
+
+def example_panel(image: np.ndarray, class_ids: np.ndarray, confidence: np.ndarray,
+                  certain: np.ndarray, palette: Sequence[Sequence[int]] | np.ndarray,
+                  labels: np.ndarray | None = None, *, ignore_index: int = 255,
+                  max_width: int = 320) -> np.ndarray:
     """Compose image | segmentation | confidence | certain mask | error side by side (RGB)."""
     h, w = class_ids.shape
     scale = min(1.0, max_width / w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    tiles: list[tuple[np.ndarray, str]] = [
-        (image, "image"),
-        (colorize_segmentation(class_ids, palette), "segmentation"),
-        (colorize_confidence(confidence, certain), "confidence (magenta: uncertain)"),
-        (np.repeat((certain.astype(np.uint8) * 255)[..., None], 3, axis=2), "certain mask"),
-    ]
+    drawn = output_images(class_ids, confidence, certain, palette, names=tuple(PANEL_TILES))
+    tiles = [(image, "image")] + [(_as_rgb(drawn[name][0]), title)
+                                  for name, title in PANEL_TILES.items()]
     if labels is not None:
         tiles.append((error_map(class_ids, labels, ignore_index), "error (red) / ok (green)"))
     gap = np.full((size[1] + 18, 4, 3), 255, dtype=np.uint8)
@@ -214,6 +208,10 @@ def example_panel(
         resized = cv2.resize(tile, size, interpolation=cv2.INTER_NEAREST)
         parts.extend([_titled(resized, title), gap])
     return np.concatenate(parts[:-1], axis=1)
+
+
+def _as_rgb(array: np.ndarray) -> np.ndarray:
+    return array if array.ndim == 3 else np.repeat(array[..., None], 3, axis=2)
 
 
 def write_png(path: Path, rgb: np.ndarray) -> Path:
