@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from uncertainty_seg_node.config import ModelConfig, model_config_for
 from uncertainty_seg_node.data import (
@@ -17,10 +19,17 @@ from uncertainty_seg_node.data import (
     open_labelled,
 )
 from uncertainty_seg_node.errors import UserError
-from uncertainty_seg_node.losses.supervised import batch_confusion, miou_from_confusion
+from uncertainty_seg_node.losses.supervised import (
+    batch_confusion,
+    miou_from_confusion,
+    supervised_loss,
+)
 from uncertainty_seg_node.model.segmenter import Segmenter
 from uncertainty_seg_node.train.config import TrainConfig
 from uncertainty_seg_node.train.distributed import DistEnv
+
+# A fresh autocast context per forward (a no-op context in fp32).
+AutocastFactory = Callable[[], contextlib.AbstractContextManager[Any]]
 
 DEFAULT_SIZE = (224, 448)
 
@@ -106,6 +115,17 @@ def mask_generator(seed: int, rank: int, step: int) -> torch.Generator:
     """The patch-mask generator of one step: a pure function of (seed, rank, step)."""
     state = np.random.SeedSequence([seed, rank, step, 0x6D61736B]).generate_state(1)[0]
     return torch.Generator().manual_seed(int(state))
+
+
+def supervised_step(
+    model: nn.Module, images: Tensor, labels: Tensor, autocast: AutocastFactory
+) -> tuple[Tensor, dict[str, float]]:
+    """Cross-entropy on one labelled batch (already on the device): the loss and its metrics."""
+    with autocast():
+        logits = model(images)
+    loss = supervised_loss(logits, labels)
+    value = float(loss.detach())
+    return loss, {"loss": value, "loss_sup": value, "source_miou": source_miou(logits, labels)}
 
 
 def source_miou(logits: Tensor, labels: Tensor) -> float:

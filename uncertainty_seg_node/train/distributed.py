@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -71,6 +72,16 @@ def shutdown_distributed(env: DistEnv) -> None:
         dist.barrier()
         if env.owns_group:
             dist.destroy_process_group()
+
+
+@contextmanager
+def distributed_run(device_name: str) -> Iterator[DistEnv]:
+    """The process group (or a single process) of one training run, left when the run ends."""
+    env = init_distributed(device_name)
+    try:
+        yield env
+    finally:
+        shutdown_distributed(env)
 
 
 def barrier(env: DistEnv) -> None:

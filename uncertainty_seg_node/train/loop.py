@@ -12,7 +12,6 @@ import contextlib
 import math
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,6 +22,7 @@ from torch import Tensor, nn
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.model.checkpoint import read_checkpoint_payload, save_checkpoint
 from uncertainty_seg_node.model.segmenter import Segmenter
+from uncertainty_seg_node.train.common import AutocastFactory
 from uncertainty_seg_node.train.config import TrainConfig
 from uncertainty_seg_node.train.distributed import DistEnv, barrier, mean_across_ranks
 from uncertainty_seg_node.train.provenance import provenance
@@ -30,7 +30,6 @@ from uncertainty_seg_node.train.train_log import TrainLog, progress
 
 Metrics = dict[str, float]
 StepOutput = tuple[Tensor, Metrics]
-AutocastFactory = Callable[[], contextlib.AbstractContextManager[Any]]
 
 
 class Stepper(Protocol):

@@ -6,53 +6,34 @@ Also the supervised baselines: MaxS (this model as it is), E* (`freeze_encoder`)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
 
 from uncertainty_seg_node.data import InfiniteLoader
-from uncertainty_seg_node.losses.supervised import supervised_loss
 from uncertainty_seg_node.model.segmenter import Segmenter
-from uncertainty_seg_node.train.common import (
-    build_student,
-    labelled_loader,
-    open_source_data,
-    set_trainable_encoder,
-    source_miou,
-    student_config,
-)
+from uncertainty_seg_node.train import common
 from uncertainty_seg_node.train.config import TrainConfig
-from uncertainty_seg_node.train.distributed import DistEnv, init_distributed, shutdown_distributed
+from uncertainty_seg_node.train.distributed import DistEnv, distributed_run
 from uncertainty_seg_node.train.feature_cache import training_feature_cache
-from uncertainty_seg_node.train.loop import (
-    AutocastFactory,
-    StepOutput,
-    TrainResult,
-    autocast_for,
-    run_training,
-)
+from uncertainty_seg_node.train.loop import StepOutput, TrainResult, autocast_for, run_training
 
 
+@dataclass
 class SupervisedStepper:
     """One step of cross-entropy on a labelled source batch."""
 
-    def __init__(
-        self, loader: InfiniteLoader, env: DistEnv, autocast: AutocastFactory
-    ) -> None:
-        self.loader = loader
-        self.env = env
-        self.autocast = autocast
+    loader: InfiniteLoader
+    env: DistEnv
+    autocast: common.AutocastFactory
 
     def step(self, model: nn.Module, raw_model: Segmenter, step: int) -> StepOutput:
         batch = next(self.loader)
         assert batch.labels is not None
         images = batch.images.to(self.env.device, non_blocking=True)
         labels = batch.labels.to(self.env.device, non_blocking=True)
-        with self.autocast():
-            logits = model(images)
-        loss = supervised_loss(logits, labels)
-        value = float(loss.detach())
-        return loss, {"loss": value, "loss_sup": value, "source_miou": source_miou(logits, labels)}
+        return common.supervised_step(model, images, labels, self.autocast)
 
     def after_step(self, metrics: dict[str, float]) -> dict[str, float]:
         return {}
@@ -71,23 +52,20 @@ class SupervisedStepper:
 def train_task(config: TrainConfig) -> TrainResult:
     """Train f_theta as `config` says; write the checkpoint and logs; return the result."""
     config.validate()
-    env = init_distributed(config.device)
-    try:
-        dataset = open_source_data(config)
-        model_config = student_config(config, dataset)
-        model = build_student(model_config, config)
+    with distributed_run(config.device) as env:
+        dataset = common.open_source_data(config)
+        model_config = common.student_config(config, dataset)
+        model = common.build_student(model_config, config)
         # f_theta never sees a masked image: keep the mask token as initialised and out of the
         # optimiser (DDP would also stall on a parameter that gets no gradient).
         for name, param in model.encoder.vit.embeddings.named_parameters():
             if name == "mask_token":
                 param.requires_grad_(False)
-        set_trainable_encoder(model, config)
-        loader = labelled_loader(dataset, model_config, config, env)
+        common.set_trainable_encoder(model, config)
+        loader = common.labelled_loader(dataset, model_config, config, env)
         stepper = SupervisedStepper(loader, env, autocast_for(env, config))
         extra = {"labelled_images": len(dataset), "frozen_encoder": config.freeze_encoder,
                  "train_blocks": config.train_blocks}
         with training_feature_cache(config.caches_features, config.feature_cache_file, model,
                                     save=env.is_main, quiet=config.quiet or not env.is_main):
             return run_training(model, stepper, config, env, extra)
-    finally:
-        shutdown_distributed(env)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -36,44 +37,34 @@ from uncertainty_seg_node.losses.supervised import supervised_loss
 from uncertainty_seg_node.model.checkpoint import load_checkpoint
 from uncertainty_seg_node.model.mask_token import set_mask_token
 from uncertainty_seg_node.model.segmenter import Segmenter
-from uncertainty_seg_node.train.common import (
-    build_student,
-    labelled_loader,
-    mask_generator,
-    open_source_data,
-    sample_transform,
-    set_trainable_encoder,
-    source_miou,
-    student_config,
-)
+from uncertainty_seg_node.train import common
 from uncertainty_seg_node.train.config import TrainConfig
-from uncertainty_seg_node.train.distributed import DistEnv, init_distributed, shutdown_distributed
+from uncertainty_seg_node.train.distributed import DistEnv, distributed_run
 from uncertainty_seg_node.train.feature_cache import FeatureCache, training_feature_cache
-from uncertainty_seg_node.train.loop import (
-    AutocastFactory,
-    StepOutput,
-    TrainResult,
-    autocast_for,
-    run_training,
-)
+from uncertainty_seg_node.train.loop import StepOutput, TrainResult, autocast_for, run_training
 from uncertainty_seg_node.train.mask_bank import MaskBank
 from uncertainty_seg_node.train.teacher_memo import TeacherMemo
 
 
+@dataclass
 class UncertaintyStepper:
     """One Masked gamma-SSL step; keeps the EMA of gamma."""
 
-    def __init__(
-        self, teacher: Segmenter, labelled: InfiniteLoader, unlabelled: InfiniteLoader,
-        config: TrainConfig, env: DistEnv,
-        autocast: AutocastFactory,
-    ) -> None:
-        self.teacher = teacher
-        self.labelled = labelled
-        self.unlabelled = unlabelled
-        self.config = config
-        self.env = env
-        self.autocast = autocast
+    teacher: Segmenter
+    labelled: InfiniteLoader
+    unlabelled: InfiniteLoader
+    config: TrainConfig
+    env: DistEnv
+    autocast: common.AutocastFactory
+    feature_cache: FeatureCache | None = None  # set while the run's cache is open
+    gamma_ema: float | None = field(default=None, init=False)
+    _ema_sum: float = field(default=0.0, init=False)  # decay-weighted sum (bias-corrected)
+    _ema_steps: int = field(default=0, init=False)
+    bank: MaskBank | None = field(init=False)
+    teacher_memo: TeacherMemo = field(init=False)
+
+    def __post_init__(self) -> None:
+        config = self.config
         self.bank = (MaskBank(config.mask_bank_size, config.p_mask, config.seed)
                      if config.mask_bank_size > 0 else None)
 
@@ -83,13 +74,9 @@ class UncertaintyStepper:
 
         # Without augmentation a target image is the same tensor every epoch: its s_theta too.
         self.teacher_memo = TeacherMemo(teacher_forward, enabled=not config.augment)
-        self.feature_cache: FeatureCache | None = None  # set while the run's cache is open
-        self.gamma_ema: float | None = None
-        self._ema_sum = 0.0  # decay-weighted sum of gammas (Adam-style bias correction)
-        self._ema_steps = 0
 
     def _masks(self, raw_model: Segmenter, x_t: Tensor, step: int) -> Tensor:
-        gen = mask_generator(self.config.seed, self.env.rank, step)
+        gen = common.mask_generator(self.config.seed, self.env.rank, step)
         if self.bank is None:
             return raw_model.random_patch_mask(x_t, self.config.p_mask, generator=gen)
         p = raw_model.config.patch_size
@@ -107,12 +94,8 @@ class UncertaintyStepper:
         weight = cfg.lc_weight(step)
         if weight == 0.0:
             # Before the L_c warm-up ends (and for the w_c = 0 control) the step is supervised.
-            with self.autocast():
-                logits_s = model(x_s)
-            loss_sup = supervised_loss(logits_s, y_s)
-            return loss_sup, {"loss": float(loss_sup.detach()),
-                              "loss_sup": float(loss_sup.detach()), "lc_weight": 0.0,
-                              "source_miou": source_miou(logits_s, y_s)}
+            loss_sup, metrics = common.supervised_step(model, x_s, y_s, self.autocast)
+            return loss_sup, {**metrics, "lc_weight": 0.0}
 
         s_theta = self.teacher_memo.logits(x_t)
         mask_t = self._masks(raw_model, x_t, step)
@@ -143,7 +126,7 @@ class UncertaintyStepper:
             "gamma": stats.gamma,
             "certain_fraction": stats.certain_fraction,
             "masked_fraction": float(mask_t.float().mean()),
-            "source_miou": source_miou(logits_s, y_s),
+            "source_miou": common.source_miou(logits_s, y_s),
         }
         if self.bank is not None:
             metrics.update(self.bank.stats())
@@ -164,7 +147,7 @@ class UncertaintyStepper:
         self, raw_model: Segmenter, x_t: Tensor, s_theta: Tensor, bank_mask: Tensor, step: int
     ) -> dict[str, float]:
         """Consistency with f_theta on the bank's masks and on never-seen masks (eval mode)."""
-        gen = mask_generator(self.config.seed + 7919, self.env.rank, step)
+        gen = common.mask_generator(self.config.seed + 7919, self.env.rank, step)
         fresh = raw_model.random_patch_mask(x_t, self.config.p_mask, generator=gen)
         teacher_labels = s_theta.argmax(dim=1)
         rates = {}
@@ -239,9 +222,8 @@ def load_teacher(config: TrainConfig, class_names: tuple[str, ...], env: DistEnv
 def train_uncertainty(config: TrainConfig) -> TrainResult:
     """Train f_phi as `config` says; write the checkpoint and logs; return the result."""
     config.validate()
-    env = init_distributed(config.device)
-    try:
-        dataset = open_source_data(config)
+    with distributed_run(config.device) as env:
+        dataset = common.open_source_data(config)
         teacher = load_teacher(config, tuple(dataset.class_names), env)
         if config.size is None:
             config.size = tuple(teacher.config.input_size)  # type: ignore[assignment]
@@ -249,8 +231,8 @@ def train_uncertainty(config: TrainConfig) -> TrainResult:
         target = open_unlabelled(config.unlabelled, topic=config.unlabelled_topic)
         if len(target) == 0:
             raise UserError(f"no unlabelled images in {config.unlabelled}")
-        model_config = student_config(config, dataset)
-        model = build_student(model_config, config)
+        model_config = common.student_config(config, dataset)
+        model = common.build_student(model_config, config)
         if config.init_from_teacher:
             if teacher.config.arch != model_config.arch:
                 raise UserError(
@@ -260,17 +242,16 @@ def train_uncertainty(config: TrainConfig) -> TrainResult:
             model.encoder.load_state_dict(teacher.encoder.state_dict())
         if config.init_decoder_from_teacher:
             model.decoder.load_state_dict(teacher.decoder.state_dict())
-        transform = sample_transform(model_config, config)
-        set_trainable_encoder(model, config)
+        transform = common.sample_transform(model_config, config)
+        common.set_trainable_encoder(model, config)
         # After the freezing: the token's own requires_grad follows its mode (learned trains).
         token_mode = set_mask_token(model, config.mask_token,
                                     _mean_token_batches(dataset, model_config))
         unlabelled = InfiniteLoader(target, config.target_batch_size, transform, model_config,
                                     seed=config.seed + 1, rank=env.rank, world_size=env.world)
-        stepper = UncertaintyStepper(
-            teacher, labelled_loader(dataset, model_config, config, env), unlabelled, config, env,
-            autocast_for(env, config),
-        )
+        labelled = common.labelled_loader(dataset, model_config, config, env)
+        stepper = UncertaintyStepper(teacher, labelled, unlabelled, config, env,
+                                     autocast_for(env, config))
         extra = {
             "labelled_images": len(dataset),
             "unlabelled_images": len(target),
@@ -287,8 +268,6 @@ def train_uncertainty(config: TrainConfig) -> TrainResult:
                                     cache_masked=config.mask_bank_size > 0) as cache:
             stepper.feature_cache = cache
             return run_training(model, stepper, config, env, extra)
-    finally:
-        shutdown_distributed(env)
 
 
 def _mean_token_batches(
