@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.synth.domains import load_domains
 from uncertainty_seg_node.synth import (
     SOURCE_DOMAIN,
     domain_names,
@@ -143,3 +146,22 @@ def test_bad_input() -> None:
         list(render_frames(SOURCE_DOMAIN, 1, (8, 8), 0))
     with pytest.raises(UserError, match="--rate"):
         list(render_drive(SOURCE_DOMAIN, 2, SIZE, 0, rate=0))
+
+
+def test_domains_file_errors_name_the_domain(tmp_path: Path) -> None:
+    path = tmp_path / "domains.yaml"
+    good = ("description: d\nlayout: city\nsky_top: [0.1, 0.2, 0.3]\n"
+            "sky_horizon: [0.1, 0.2, 0.3]\nhaze: [0.1, 0.2, 0.3]\nvisibility_m: 100.0\n")
+    path.write_text("mine:\n" + "".join("  " + line + "\n" for line in good.splitlines()))
+    (mine,) = load_domains(path).values()
+    assert mine.name == "mine" and mine.sky_top == (0.1, 0.2, 0.3) and mine.sun == 1.0
+    path.write_text("mine:\n  layout: city\n  sparkle: 3\n")
+    with pytest.raises(UserError, match=r"unknown field of domain 'mine'.* key\(s\) \['sparkle'\]"):
+        load_domains(path)
+    path.write_text("mine:\n  layout: city\n")
+    with pytest.raises(UserError, match="domain 'mine'.*missing"):
+        load_domains(path)
+    for text in ("[1, 2]", "mine: 3", "{{"):
+        path.write_text(text)
+        with pytest.raises(UserError, match="domain"):
+            load_domains(path)
