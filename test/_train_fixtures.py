@@ -6,14 +6,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
-CLASSES_YAML = """\
-ignore_index: 255
-classes:
-  - {id: 0, name: sky, color: [70, 130, 180]}
-  - {id: 1, name: road, color: [128, 64, 128]}
-  - {id: 2, name: car, color: [0, 0, 142]}
-"""
+from inference_fixtures import CLASSES_YAML
 
 
 def scene(rng: np.random.Generator, size: tuple[int, int], night: bool = False

@@ -15,10 +15,10 @@ NET_SIZE = (42, 70)  # non-square, multiples of 14
 
 
 def tiny_checkpoint(path: Path, *, seed: int = 0, size: tuple[int, int] = NET_SIZE,
-                    **overrides: object) -> Path:
+                    default_gamma: float = 0.3, **overrides: object) -> Path:
     """A randomly initialised tiny model saved with save_checkpoint."""
     torch.manual_seed(seed)
-    config = model_config_for("tiny", input_size=size, default_gamma=0.3, **overrides)
+    config = model_config_for("tiny", input_size=size, default_gamma=default_gamma, **overrides)
     config.provenance = {"test": "inference", "seed": seed}
     return save_checkpoint(path, build_segmenter(config), {"step": 0})
 

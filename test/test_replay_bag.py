@@ -12,14 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from inference_fixtures import tiny_checkpoint
 from replay_fixtures import one_torch_thread  # noqa: F401
 
 from uncertainty_seg_node.bags.bag_io import BagWriter, list_topics, read_arrays, read_strings
-from uncertainty_seg_node.config import model_config_for
 from uncertainty_seg_node.inference.factory import load_predictor
-from uncertainty_seg_node.model.checkpoint import save_checkpoint
-from uncertainty_seg_node.model.segmenter import Segmenter
 from uncertainty_seg_node.replay.replay import ReplayOptions, replay
 from uncertainty_seg_node.replay.report import write_report
 from uncertainty_seg_node.visualize import OUTPUT_ENCODINGS
@@ -34,11 +31,8 @@ NS = "/uncertainty_seg_node"
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    config = model_config_for("tiny", input_size=(56, 112), default_gamma=0.1)
-    save_checkpoint(path, Segmenter(config))
-    return path
+    return tiny_checkpoint(tmp_path_factory.mktemp("model") / "tiny.pt", seed=0,
+                           size=(56, 112), default_gamma=0.1)
 
 
 @pytest.fixture(scope="module")

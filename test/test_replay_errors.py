@@ -13,16 +13,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
+from inference_fixtures import tiny_checkpoint
 from replay_fixtures import one_torch_thread  # noqa: F401
 
 from uncertainty_seg_node.bags.bag_io import BagWriter, list_topics, read_arrays
 from uncertainty_seg_node.cli.main import main
-from uncertainty_seg_node.config import model_config_for
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.inference.factory import load_predictor
-from uncertainty_seg_node.model.checkpoint import save_checkpoint
-from uncertainty_seg_node.model.segmenter import Segmenter
 from uncertainty_seg_node.replay.evaluation import FrameRecord
 from uncertainty_seg_node.replay.replay import ReplayOptions, replay
 from uncertainty_seg_node.replay.report import write_report
@@ -37,10 +34,8 @@ SEG = "/uncertainty_seg_node/segmentation"
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(1)
-    path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    save_checkpoint(path, Segmenter(model_config_for("tiny", input_size=(28, 56))))
-    return path
+    return tiny_checkpoint(tmp_path_factory.mktemp("model") / "tiny.pt", seed=1,
+                           size=(28, 56), default_gamma=0.5)
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +58,13 @@ def write_bag(path: Path, n: int, *, label_size: tuple[int, int] = (H, W),
 
 def _cli(*args: str) -> int:
     return main(["replay", "--no-progress", *args])
+
+
+def _replay_with_labels(tmp_path: Path, model: Path) -> int:
+    """Replay tmp_path/in (camera topic) with the labels in tmp_path/gt into a report."""
+    return _cli("--bag", str(tmp_path / "in"), "--image-topic", "/camera/image_raw",
+                "--model", str(model), "--labels", str(tmp_path / "gt"),
+                "--report", str(tmp_path / "report"))
 
 
 def test_bag_without_the_topic_lists_its_topics(tmp_path: Path, tiny_model: Path,
@@ -117,9 +119,7 @@ def test_label_folder_of_another_size_is_an_error(tmp_path: Path, tiny_model: Pa
         (tmp_path / "gt" / "labels").mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(tmp_path / "gt" / "labels" / f"{i:04d}.png"),
                     np.zeros((H // 2, W // 2), np.uint8))
-    code = _cli("--bag", str(tmp_path / "in"), "--image-topic", "/camera/image_raw",
-                "--model", str(tiny_model), "--labels", str(tmp_path / "gt"),
-                "--report", str(tmp_path / "report"))
+    code = _replay_with_labels(tmp_path, tiny_model)
     assert code == 2
     assert "0000.png is 28x14 (WxH) but its image is 56x28" in capsys.readouterr().err
 
@@ -129,9 +129,7 @@ def test_label_count_mismatch_is_refused_up_front(tmp_path: Path, tiny_model: Pa
     write_bag(tmp_path / "in", 3, storage="sqlite3")
     (tmp_path / "gt" / "labels").mkdir(parents=True)
     cv2.imwrite(str(tmp_path / "gt" / "labels" / "a.png"), np.zeros((H, W), np.uint8))
-    code = _cli("--bag", str(tmp_path / "in"), "--image-topic", "/camera/image_raw",
-                "--model", str(tiny_model), "--labels", str(tmp_path / "gt"),
-                "--report", str(tmp_path / "report"))
+    code = _replay_with_labels(tmp_path, tiny_model)
     assert code == 2
     assert "1 label files" in capsys.readouterr().err
 

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from uncertainty_seg_node.errors import UserError
-from uncertainty_seg_node.synth.domains import load_domains
 from uncertainty_seg_node.synth import (
     SOURCE_DOMAIN,
     domain_names,
@@ -17,6 +16,7 @@ from uncertainty_seg_node.synth import (
     render_drive,
     render_frames,
 )
+from uncertainty_seg_node.synth.domains import load_domains
 
 SIZE = (56, 112)
 
@@ -156,7 +156,7 @@ def test_domains_file_errors_name_the_domain(tmp_path: Path) -> None:
     (mine,) = load_domains(path).values()
     assert mine.name == "mine" and mine.sky_top == (0.1, 0.2, 0.3) and mine.sun == 1.0
     path.write_text("mine:\n  layout: city\n  sparkle: 3\n")
-    with pytest.raises(UserError, match=r"unknown field of domain 'mine'.* key\(s\) \['sparkle'\]"):
+    with pytest.raises(UserError, match=r"unknown field of domain 'mine'.*\['sparkle'\]"):
         load_domains(path)
     path.write_text("mine:\n  layout: city\n")
     with pytest.raises(UserError, match="domain 'mine'.*missing"):

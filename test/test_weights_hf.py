@@ -4,50 +4,30 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
-from transformers import Dinov2Model
-from weights_fixtures import random_dinov2
+from weights_fixtures import assert_same_encoder, random_dinov2, tiny_config
 
-from uncertainty_seg_node.config import ModelConfig, model_config_for
 from uncertainty_seg_node.errors import UserError
-from uncertainty_seg_node.model import Segmenter, build_segmenter
+from uncertainty_seg_node.model import build_segmenter
 from uncertainty_seg_node.model.weight_keys import canonical_hf_key
 from uncertainty_seg_node.model.weights import load_encoder_weights
 
 
-def _config(**overrides: Any) -> ModelConfig:
-    return model_config_for("tiny", input_size=(28, 42), **overrides)
-
-
-def _assert_identical(model: Segmenter, source: Dinov2Model) -> None:
-    loaded = model.encoder.vit.state_dict()
-    for key, value in source.state_dict().items():
-        assert torch.equal(loaded[key], value), key
-    x = torch.randn(1, 3, 28, 42, generator=torch.Generator().manual_seed(2))
-    model.eval()
-    with torch.no_grad():
-        assert torch.equal(
-            model.encoder.vit(pixel_values=x).last_hidden_state,
-            source(pixel_values=x).last_hidden_state,
-        )
-
-
 def test_save_pretrained_folder_loads_to_identical_tensors(tmp_path: Path) -> None:
-    source = random_dinov2(_config(), seed=11)
+    source = random_dinov2(tiny_config(), seed=11)
     source.save_pretrained(tmp_path / "dinov2-tiny")
-    model = build_segmenter(_config())
+    model = build_segmenter(tiny_config())
     report = load_encoder_weights(model, tmp_path / "dinov2-tiny")
     assert report["format"] == "hf_folder" and report["files"] == ["model.safetensors"]
     assert report["loaded"] == len(source.state_dict()) and report["missing"] == []
-    _assert_identical(model, source)
+    assert_same_encoder(model, source)
 
 
 def test_hub_names_sharded_and_bin_folders(tmp_path: Path) -> None:
-    source = random_dinov2(_config(), seed=12)
+    source = random_dinov2(tiny_config(), seed=12)
     folder = tmp_path / "hub"
     source.save_pretrained(folder)
     # Files on the Hub use the legacy names (attention.attention.query, attention.output.dense)
@@ -77,26 +57,26 @@ def test_hub_names_sharded_and_bin_folders(tmp_path: Path) -> None:
     index = {"weight_map": {k: name for name, names in shards.items() for k in names}}
     (folder / "model.safetensors.index.json").write_text(json.dumps(index))
 
-    model = build_segmenter(_config())
+    model = build_segmenter(tiny_config())
     report = load_encoder_weights(model, folder)
     assert len(report["files"]) == 2 and report["skipped"] == ["classifier.weight"]
-    _assert_identical(model, source)
+    assert_same_encoder(model, source)
 
     bin_folder = tmp_path / "bin"
     source.save_pretrained(bin_folder)
     (bin_folder / "model.safetensors").unlink()
     torch.save(source.state_dict(), bin_folder / "pytorch_model.bin")
-    fresh = build_segmenter(_config())
+    fresh = build_segmenter(tiny_config())
     assert load_encoder_weights(fresh, bin_folder)["files"] == ["pytorch_model.bin"]
-    _assert_identical(fresh, source)
+    assert_same_encoder(fresh, source)
 
 
 def test_folder_mismatches_are_refused(tmp_path: Path) -> None:
-    source = random_dinov2(_config(), seed=13)
+    source = random_dinov2(tiny_config(), seed=13)
     folder = tmp_path / "m"
     source.save_pretrained(folder)
     config = json.loads((folder / "config.json").read_text())
-    model = build_segmenter(_config())
+    model = build_segmenter(tiny_config())
 
     def write(**changes: object) -> None:
         (folder / "config.json").write_text(json.dumps({**config, **changes}))
