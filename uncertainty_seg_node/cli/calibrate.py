@@ -1,4 +1,10 @@
-"""`uncertainty-seg calibrate`: fit gamma (and temperature), write them into the model."""
+"""`uncertainty-seg calibrate`: fit gamma (and temperature), write them into the model.
+
+Pick the model's default gamma on labelled validation data: at MaxF0.5 of 'certain =
+accurate', or, with --target-precision P, the gamma with the most recall whose certain pixels
+reach precision P. Optionally fit the softmax temperature by NLL (--fit-temperature). Both are
+written into the model's metadata (in place, or --out).
+"""
 
 from __future__ import annotations
 
@@ -7,23 +13,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from uncertainty_seg_node.atomic import atomic_write
+from uncertainty_seg_node.cli import arguments
 from uncertainty_seg_node.errors import UserError
-from uncertainty_seg_node.runtime import BACKENDS
 
 
-def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "calibrate", help="fit gamma (and temperature) on labelled validation data",
-        description="Pick the model's default gamma on labelled validation data: at MaxF0.5 of "
-        "'certain = accurate', or, with --target-precision P, the gamma with the most recall "
-        "whose certain pixels reach precision P. Optionally fit the softmax temperature by NLL "
-        "(--fit-temperature). Both are written into the model's metadata (in place, or --out).",
-    )
-    parser.add_argument("--model", required=True, type=Path,
-                        help="checkpoint (.pt), .onnx file or TensorRT engine")
-    parser.add_argument("--data", required=True, type=Path, help="labelled validation folder")
-    parser.add_argument("--classes", type=Path, default=None, help="class-map YAML of the labels")
-    parser.add_argument("--split", default=None, help="dataset split (e.g. val)")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `calibrate`."""
+    arguments.add_model(parser)
+    arguments.add_labelled_data(parser, help="labelled validation folder")
     parser.add_argument("--target-precision", type=float, default=None,
                         help="write the gamma reaching this precision of certain pixels "
                         "(e.g. 0.99) instead of the MaxF0.5 gamma")
@@ -33,14 +31,13 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="write the calibrated model here (default: rewrite --model)")
     parser.add_argument("--dry-run", action="store_true", help="report only, write nothing")
-    parser.add_argument("--backend", choices=BACKENDS, default="auto")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--max-frames", type=int, default=None)
-    parser.add_argument("--json", type=Path, default=None, help="write the result as JSON")
-    parser.set_defaults(func=run)
+    arguments.add_backend_device(parser)
+    arguments.add_max_frames(parser)
+    arguments.add_json_out(parser, help="write the result as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
+    """Fit, print the summary, write the calibrated model (and the JSON)."""
     from uncertainty_seg_node.calibration.gamma_search import (
         calibrate_gamma,
         jsonable,
@@ -54,9 +51,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.target_precision is not None and not 0.0 < args.target_precision <= 1.0:
         raise UserError(f"target precision {args.target_precision} must be in (0, 1]")
-    if args.max_frames is not None and args.max_frames < 1:
-        raise UserError(f"--max-frames must be at least 1, got {args.max_frames}")
-    predictor: Any = load_predictor(args.model, backend=args.backend, device=args.device)
+    model = Path(args.model)
+    predictor: Any = load_predictor(model, backend=args.backend, device=args.device)
     dataset = open_labelled(args.data, args.classes, args.split)
     temperature = nll_before = nll_after = None
     with tempfile.TemporaryDirectory() as scratch:
@@ -65,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
                 predictor, dataset, max_frames=args.max_frames)
             if predictor.config.score_method == "temperature":
                 # gamma must be chosen on the confidence the recalibrated model will output.
-                predictor = _with_temperature(predictor, args.model, temperature, Path(scratch))
+                predictor = _with_temperature(predictor, model, temperature, Path(scratch))
         evaluator = collect_evaluator(predictor, dataset, progress=False,
                                       max_frames=args.max_frames)
     result = calibrate_gamma(evaluator, args.target_precision)
@@ -79,12 +75,11 @@ def run(args: argparse.Namespace) -> int:
                   "precision": result.at_gamma.precision, "recall": result.at_gamma.recall,
                   "p_ac": result.at_gamma.p_ac, "target_precision": result.target_precision,
                   "temperature": temperature, "nll_before": nll_before, "nll_after": nll_after}
-        out = write_calibration(args.model, args.out, gamma=result.gamma,
+        out = write_calibration(model, args.out, gamma=result.gamma,
                                 temperature=temperature, record=record)
         print(f"wrote {out}")
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(jsonable(result) + "\n")
+        atomic_write(args.json, jsonable(result) + "\n")
     return 0
 
 

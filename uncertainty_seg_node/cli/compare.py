@@ -1,4 +1,12 @@
-"""`uncertainty-seg compare`: f_phi against f_theta's scores, MC dropout and an ensemble."""
+"""`uncertainty-seg compare`: f_phi against f_theta's scores, MC dropout and an ensemble.
+
+On the same labelled frames (a dataset folder or a bag with a label topic), evaluate the
+uncertainty-trained model f_phi (max softmax, one pass) against the supervised model f_theta
+with max softmax, MaxLogit, entropy, energy and temperature scaling, MC dropout (N passes) and a
+deep ensemble (M checkpoints). Writes one table like the paper's Tables I / II (MaxF0.5 @
+p(a,c), AUPR, AUROC, FPR95, ECE, mIoU) with each method's measured cost per frame and passes,
+per domain when there are several.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +15,18 @@ import json
 import sys
 from pathlib import Path
 
+from uncertainty_seg_node.atomic import atomic_write
+from uncertainty_seg_node.cli import arguments
 from uncertainty_seg_node.errors import UserError
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register the `compare` subcommand."""
-    parser = subparsers.add_parser(
-        "compare",
-        help="the uncertainty-trained model against the baselines",
-        description="On the same labelled frames (a dataset folder or a bag with a label topic), "
-        "evaluate the uncertainty-trained model f_phi (max softmax, one pass) against the "
-        "supervised model f_theta with max softmax, MaxLogit, entropy, energy and temperature "
-        "scaling, MC dropout (N passes) and a deep ensemble (M checkpoints). Writes one table "
-        "like the paper's Tables I / II (MaxF0.5 @ p(a,c), AUPR, AUROC, FPR95, ECE, mIoU) with "
-        "each method's measured cost per frame and passes, per domain when there are several.",
-    )
-    parser.add_argument("--data", required=True,
-                        help="labelled dataset folder, or a ROS 2 bag with a label topic")
-    parser.add_argument("--model", required=True, help="f_phi: the uncertainty-trained model")
-    parser.add_argument("--baseline", help="f_theta: the supervised model (checkpoint)")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `compare`."""
+    arguments.add_labelled_data(
+        parser, help="labelled dataset folder, or a ROS 2 bag with a label topic")
+    arguments.add_model(parser, help="f_phi: the uncertainty-trained model")
+    parser.add_argument("--baseline", type=Path,
+                        help="f_theta: the supervised model (checkpoint)")
     parser.add_argument("--ensemble", default="",
                         help="comma-separated checkpoints of a deep ensemble (>= 2)")
     parser.add_argument("--mc-dropout-passes", type=int, default=0,
@@ -37,20 +38,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="labelled validation folder to fit f_theta's temperature on")
     parser.add_argument("--temperature", type=float, default=None,
                         help="use this temperature instead of fitting one")
-    parser.add_argument("--json", help="write all figures here")
-    parser.add_argument("--markdown", help="write the tables here (Markdown)")
-    parser.add_argument("--image-topic", default="/camera/image_raw", help="bag image topic")
-    parser.add_argument("--label-topic", default="/camera/labels", help="bag label topic")
-    parser.add_argument("--domain-topic", default=None,
-                        help="bag domain topic (default /camera/domain when present)")
-    parser.add_argument("--classes", help="class-map YAML of a generic dataset folder")
-    parser.add_argument("--split", help="dataset split (e.g. val)")
-    parser.add_argument("--gamma", type=float, default=None,
-                        help="gamma for the at-gamma figures (default: from MaxF0.5)")
-    parser.add_argument("--max-frames", type=int, default=None, help="use at most N frames")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(func=run)
+    arguments.add_json_out(parser, help="write all figures here")
+    parser.add_argument("--markdown", type=Path, help="write the tables here (Markdown)")
+    arguments.add_bag_topics(parser)
+    arguments.add_gamma(parser, help="gamma for the at-gamma figures (default: from MaxF0.5)")
+    arguments.add_max_frames(parser)
+    arguments.add_device(parser)
+    arguments.add_no_progress(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,17 +75,15 @@ def run(args: argparse.Namespace) -> int:
     needs_baseline = args.mc_dropout_passes or args.temperature_from or args.temperature
     if needs_baseline and args.baseline is None:
         raise UserError("MC dropout and temperature scaling run on --baseline; pass it")
-    if args.max_frames is not None and args.max_frames < 1:
-        raise UserError(f"--max-frames must be at least 1, got {args.max_frames}")
 
     temperature, note = args.temperature, ""
     if temperature is not None and temperature <= 0:
         raise UserError(f"--temperature must be > 0, got {temperature}")
     if args.temperature_from and temperature is None:
-        temperature, note = fit_baseline_temperature(Path(args.baseline), args.temperature_from,
+        temperature, note = fit_baseline_temperature(args.baseline, args.temperature_from,
                                                      args.classes, args.device)
     methods = build_methods(
-        Path(args.model), Path(args.baseline) if args.baseline else None, ensemble=ensemble,
+        Path(args.model), args.baseline, ensemble=ensemble,
         mc_dropout_passes=args.mc_dropout_passes, mc_dropout_p=args.mc_dropout_p,
         temperature=temperature, temperature_note=note, device=args.device,
     )
@@ -105,13 +97,9 @@ def run(args: argparse.Namespace) -> int:
     results = comparison_results(methods, frames, {"data": frame_set.description})
     table = markdown_tables(results)
     if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(to_jsonable(results), indent=2) + "\n")
+        atomic_write(args.json, json.dumps(to_jsonable(results), indent=2) + "\n")
     if args.markdown:
-        out = Path(args.markdown)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(table)
+        atomic_write(args.markdown, table)
     print(table)
     for path in (args.json, args.markdown):
         if path:

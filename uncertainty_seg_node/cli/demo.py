@@ -1,4 +1,9 @@
-"""`uncertainty-seg demo`: the main job on the built-in sample drive (no camera, no downloads)."""
+"""`uncertainty-seg demo`: the main job on the built-in sample drive (no camera, no downloads).
+
+Starts the ROS 2 node (real DDS) with the default model, plays the built-in synthetic drive
+(source domain, then shifted domains and unknown objects) into it, records its outputs to an
+MCAP bag, evaluates them and writes an HTML report.
+"""
 
 from __future__ import annotations
 
@@ -6,29 +11,23 @@ import argparse
 import json
 from pathlib import Path
 
-from uncertainty_seg_node.config import parse_size
-from uncertainty_seg_node.ros.params import DEFAULT_MODEL_PATH
+from uncertainty_seg_node.cli import arguments
+from uncertainty_seg_node.model.artifact import DEFAULT_MODEL_PATH
 
-_DEFAULT_MODEL = DEFAULT_MODEL_PATH
 _DEFAULT_PARAMS = "config/params.yaml"
 # The other model of the default's training run (f_theta when f_phi ships, f_phi when f_theta
 # measured better and ships), shipped beside the default to show what L_c changed.
 DEFAULT_COMPARE = "models/compare.delta.safetensors"
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register `demo`."""
-    parser = subparsers.add_parser(
-        "demo", help="the node with the default model on the built-in sample drive",
-        description="Starts the ROS 2 node (real DDS) with the default model, plays the "
-        "built-in synthetic drive (source domain, then shifted domains and unknown objects) "
-        "into it, records its outputs to an MCAP bag, evaluates them and writes an HTML report.")
-    parser.add_argument("--model", default=_DEFAULT_MODEL,
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `demo`."""
+    arguments.add_model(parser, required=False, default=DEFAULT_MODEL_PATH,
                         help="model file (relative paths: package share dir, then cwd)")
     parser.add_argument("--params-file", default=_DEFAULT_PARAMS, help="node parameters YAML")
     parser.add_argument("--out", default="runs/demo", help="output folder")
     parser.add_argument("--frames", type=int, default=180, help="frames in the sample drive")
-    parser.add_argument("--size", default="480x640", help="camera size HxW")
+    arguments.add_camera_size(parser)
     parser.add_argument("--rate", type=float, default=5.0, help="camera rate in Hz")
     parser.add_argument("--domains", default="city-day,rural,fog,night,snow,offroad",
                         help="domains the drive passes through, in order")
@@ -37,7 +36,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="a second model run in-process on the same frames, reported per "
                         f"domain beside the node's (default auto: {DEFAULT_COMPARE} when it "
                         "ships; none: off)")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     options = DemoOptions(
         model=resolve_model_path(args.model), params_file=resolve_model_path(args.params_file),
         out=Path(args.out), domains=args.domains, frames=args.frames,
-        size=parse_size(args.size), rate=args.rate, seed=args.seed,
+        size=args.size, rate=args.rate, seed=args.seed,
         compare=compare_model(args.compare))
     summary = run_demo(options)
     (options.out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))

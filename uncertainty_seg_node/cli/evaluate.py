@@ -1,4 +1,9 @@
-"""`uncertainty-seg evaluate`: metrics of a model (checkpoint, ONNX or engine) on labelled data."""
+"""`uncertainty-seg evaluate`: metrics of a model (checkpoint, ONNX or engine) on labelled data.
+
+Run a model over a labelled dataset and report mIoU, misclassification detection (MaxF0.5 @
+p(a,c), AUPR, AUROC, FPR95), calibration (ECE, MCE), uncertainty-error Dice and, where anomaly
+masks exist, anomaly AUROC / AP / FPR95.
+"""
 
 from __future__ import annotations
 
@@ -13,38 +18,25 @@ import numpy as np
 
 from uncertainty_seg_node.atomic import atomic_write
 from uncertainty_seg_node.classes import CITYSCAPES_CLASSES
+from uncertainty_seg_node.cli import arguments
 from uncertainty_seg_node.config import SCORE_METHODS
-from uncertainty_seg_node.gamma import check_gamma
-from uncertainty_seg_node.runtime import BACKENDS
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register the `evaluate` subcommand."""
-    parser = subparsers.add_parser(
-        "evaluate",
-        help="metrics of a model on a labelled dataset",
-        description="Run a model over a labelled dataset and report mIoU, misclassification "
-        "detection (MaxF0.5 @ p(a,c), AUPR, AUROC, FPR95), calibration (ECE, MCE), "
-        "uncertainty-error Dice and, where anomaly masks exist, anomaly AUROC / AP / FPR95.",
-    )
-    parser.add_argument("--model", required=True,
-                        help="checkpoint (.pt), .onnx file or TensorRT engine")
-    parser.add_argument("--data", required=True, help="labelled dataset folder (Cityscapes "
-                        "format, or images/ + labels/ with a class map)")
-    parser.add_argument("--json", help="write every figure to this JSON file")
-    parser.add_argument("--classes", help="class-map YAML of the labels")
-    parser.add_argument("--split", help="dataset split to use (e.g. val, test)")
-    parser.add_argument("--backend", choices=BACKENDS, default="auto",
-                        help="inference backend (default: from the model file's type)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `evaluate`."""
+    arguments.add_model(parser)
+    arguments.add_labelled_data(
+        parser, help="labelled dataset folder (Cityscapes format, or images/ + labels/ with a "
+        "class map)", split="val, test")
+    arguments.add_json_out(parser, help="write every figure to this JSON file")
+    arguments.add_backend_device(parser)
     parser.add_argument("--score", choices=SCORE_METHODS, default=None,
                         help="uncertainty score (default: the model's own)")
-    parser.add_argument("--gamma", type=float, default=None,
-                        help="gamma for the at-gamma figures (default: the model's default)")
-    parser.add_argument("--max-frames", type=int, default=None, help="evaluate at most N frames")
-    parser.add_argument("--curves", help="also write the PR / F0.5 / reliability curves (.npz)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(func=run)
+    arguments.add_gamma(parser, help="gamma for the at-gamma figures (default: the model's own)")
+    arguments.add_max_frames(parser)
+    parser.add_argument("--curves", type=Path,
+                        help="also write the PR / F0.5 / reliability curves (.npz)")
+    arguments.add_no_progress(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,8 +46,6 @@ def run(args: argparse.Namespace) -> int:
     from uncertainty_seg_node.inference.factory import load_predictor
     from uncertainty_seg_node.metrics import to_jsonable
 
-    if args.gamma is not None:
-        check_gamma(args.gamma, "--gamma")
     model_path = Path(args.model)
     dataset = open_labelled(args.data, classes_yaml=args.classes, split=args.split)
     predictor = load_predictor(
@@ -78,9 +68,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         atomic_write(args.json, json.dumps(to_jsonable(result), indent=2, allow_nan=False) + "\n")
     if curves is not None:
-        curves_path = Path(args.curves)
-        curves_path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(curves_path, **curves)
+        args.curves.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(args.curves, **curves)
     print(format_table(result))
     if args.json:
         print(f"wrote {args.json}", file=sys.stderr)

@@ -1,4 +1,9 @@
-"""`uncertainty-seg export`: checkpoint -> ONNX (post-processing in the graph) [-> TensorRT]."""
+"""`uncertainty-seg export`: checkpoint -> ONNX (post-processing in the graph) [-> TensorRT].
+
+Export a checkpoint to ONNX: uint8 RGB image in, class ids and confidence out, with the model's
+config in the file's metadata. A parity check against PyTorch runs by default (>= 99.9 % label
+agreement, confidence within 1e-3).
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from uncertainty_seg_node.config import SCORE_METHODS, parse_size
+from uncertainty_seg_node.atomic import atomic_write
+from uncertainty_seg_node.cli import arguments
+from uncertainty_seg_node.config import SCORE_METHODS
 
 
-def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "export", help="export a checkpoint to ONNX (and TensorRT)",
-        description="Export a checkpoint to ONNX: uint8 RGB image in, class ids and confidence "
-        "out, with the model's config in the file's metadata. A parity check against PyTorch "
-        "runs by default (>= 99.9 %% label agreement, confidence within 1e-3).",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `export`."""
     parser.add_argument("--checkpoint", required=True, type=Path, help="trained checkpoint (.pt)")
     parser.add_argument("--onnx", required=True, type=Path, help="output .onnx file")
-    parser.add_argument("--size", type=parse_size, default=None,
-                        help="network input HxW, multiples of 14 (default: the checkpoint's)")
+    arguments.add_size(parser, default=None,
+                       help="network input HxW, multiples of 14 (default: the checkpoint's)")
     parser.add_argument("--tensorrt", type=Path, default=None,
                         help="also build a TensorRT engine here (needs TensorRT and a GPU)")
     parser.add_argument("--trt-precision", choices=("fp16", "fp32"), default="fp16",
@@ -41,11 +43,11 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--no-parity", action="store_true", help="skip the parity check")
     parser.add_argument("--parity-images", type=int, default=4,
                         help="number of sample images for the parity check")
-    parser.add_argument("--json", type=Path, default=None, help="write a JSON report here")
-    parser.set_defaults(func=run)
+    arguments.add_json_out(parser, help="write a JSON report here")
 
 
 def run(args: argparse.Namespace) -> int:
+    """Export (and build the engine), print what was written, check parity."""
     import torch
 
     from uncertainty_seg_node.export.deploy import PostProcessing
@@ -92,8 +94,7 @@ def run(args: argparse.Namespace) -> int:
                 print(parity.summary())
                 report["tensorrt"]["parity"] = parity.to_dict()
         if args.json is not None:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(report, indent=2) + "\n")
+            atomic_write(args.json, json.dumps(report, indent=2) + "\n")
         return 0
 
 

@@ -15,13 +15,11 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from uncertainty_seg_node.cli import arguments
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register `make-bag`."""
-    parser = subparsers.add_parser(
-        "make-bag", help="write a folder of frames (and labels) as a ROS 2 bag",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `make-bag`."""
     parser.add_argument("--images", type=Path, required=True, metavar="DIR",
                         help="folder of frames (or with an images/ subfolder), in name order")
     parser.add_argument("--rate", type=float, required=True, metavar="HZ",
@@ -34,13 +32,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="class-map YAML: checks label ids, maps its ignore ids to 255")
     parser.add_argument("--to-cityscapes", action="store_true",
                         help="map labels to Cityscapes train ids (cityscapes_train_id in YAML)")
-    parser.add_argument("--compressed", action="store_true",
-                        help="jpeg CompressedImage on /camera/image_raw/compressed")
-    parser.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap",
-                        help="bag storage (default mcap)")
+    arguments.add_compressed(parser)
+    arguments.add_storage(parser)
     parser.add_argument("--start-ns", type=int, default=None, metavar="NS",
                         help="stamp of the first frame in ns (default: a fixed time)")
-    parser.set_defaults(func=run)
 
 
 def _progress(frames: list[Path]) -> Iterable[Path]:

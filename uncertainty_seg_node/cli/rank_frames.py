@@ -1,4 +1,11 @@
-"""`uncertainty-seg rank-frames`: the frames of a bag most worth labelling, first."""
+"""`uncertainty-seg rank-frames`: the frames of a bag most worth labelling, first.
+
+Image-level uncertainty of every frame: the mean of (1 - confidence) and the UAAL-style mean of
+its square (exponent 2, seed 001). Writes the top-K frames as PNGs (frames/ and their
+uncertainty maps in uncertainty/), ranking.csv with every frame and top_k.json. With a label
+topic it also reports the Spearman rank correlation between each score and the frame error
+rate.
+"""
 
 from __future__ import annotations
 
@@ -7,35 +14,22 @@ import math
 import sys
 from pathlib import Path
 
+from uncertainty_seg_node.cli import arguments
 from uncertainty_seg_node.errors import UserError
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register the `rank-frames` subcommand."""
-    parser = subparsers.add_parser(
-        "rank-frames",
-        help="rank the frames of a bag by uncertainty, for labelling",
-        description="Image-level uncertainty of every frame: the mean of (1 - confidence) and "
-        "the UAAL-style mean of its square (exponent 2, seed 001). Writes the top-K frames as "
-        "PNGs (frames/ and their uncertainty maps in uncertainty/), ranking.csv with every "
-        "frame and top_k.json. With a label topic it also reports the Spearman rank "
-        "correlation between each score and the frame error rate.",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `rank-frames`."""
     parser.add_argument("--bag", required=True, help="input bag (or a labelled folder)")
-    parser.add_argument("--image-topic", default="/camera/image_raw", help="image topic")
-    parser.add_argument("--model", required=True, help="checkpoint (.pt), .onnx or engine")
+    arguments.add_model(parser)
     parser.add_argument("--top", type=int, default=20, help="how many frames to output")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--score", choices=("mean", "uaal"), default="uaal",
                         help="ranking score (default uaal: mean squared uncertainty)")
-    parser.add_argument("--label-topic", default="/camera/labels",
-                        help="labels for the error-rate check, used when the bag has them")
-    parser.add_argument("--domain-topic", default=None, help="domain topic (default auto)")
-    parser.add_argument("--backend", default="auto", help="inference backend")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    parser.add_argument("--max-frames", type=int, default=None, help="rank at most N frames")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(func=run)
+    arguments.add_bag_topics(parser)  # labels, when the bag has them: the error-rate check
+    arguments.add_backend_device(parser)
+    arguments.add_max_frames(parser)
+    arguments.add_no_progress(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,6 +1,11 @@
 """`uncertainty-seg replay`: a ROS 2 bag through the model, its outputs into an MCAP bag.
 
-With ground truth it also writes a report folder (metrics.json, plots, index.html).
+Stream a ROS 2 bag (sqlite3 or MCAP; Image or CompressedImage) through the same inference
+interface the node uses. Writes an MCAP bag with the input images and every topic the node
+publishes (same stamps and frame ids) and, with ground truth, a report folder: metrics.json
+(keys as for `evaluate`, per domain when the bag has a domain topic), frames.csv, plots and one
+self-contained index.html. Ctrl-C or a truncated bag stop early; what was done is kept (valid
+bag, partial report).
 """
 
 from __future__ import annotations
@@ -11,37 +16,31 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from uncertainty_seg_node.cli import arguments
 from uncertainty_seg_node.errors import UserError
-from uncertainty_seg_node.gamma import check_gamma, resolve_gamma
-from uncertainty_seg_node.runtime import BACKENDS
+from uncertainty_seg_node.gamma import resolve_gamma
+
+# Shown after the options (as they are: the parser keeps the line breaks of its texts).
+_LABEL_FOLDERS = """\
+Label folders: *_gtFine_labelTrainIds.png (or *_gtFine_labelIds.png, or labels/*.png) found
+recursively; matched to frames by header stamp when every file name holds one (19-digit ns, or
+<sec>_<9-digit nsec>), else by index (sorted names vs bag order, counts must agree).
+<stem>_anomaly.png beside a label is its OoD mask."""
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register the `replay` subcommand."""
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `replay`, and of its live mode."""
     from uncertainty_seg_node.replay.ground_truth import MATCH_MODES
     from uncertainty_seg_node.replay.replay import DEFAULT_NAMESPACE
 
-    parser = subparsers.add_parser(
-        "replay",
-        help="replay a ROS 2 bag through the model, write outputs and a report",
-        description="Stream a ROS 2 bag (sqlite3 or MCAP; Image or CompressedImage) through the "
-        "same inference interface the node uses. Writes an MCAP bag with the input images and "
-        "every topic the node publishes (same stamps and frame ids) and, with ground truth, "
-        "a report folder: metrics.json (keys as for `evaluate`, per domain when the bag has a "
-        "domain topic), frames.csv, plots and one self-contained index.html. Ctrl-C or a "
-        "truncated bag stop early; what was done is kept (valid bag, partial report).",
-        epilog="Label folders: *_gtFine_labelTrainIds.png (or *_gtFine_labelIds.png, or "
-        "labels/*.png) found recursively; matched to frames by header stamp when every file "
-        "name holds one (19-digit ns, or <sec>_<9-digit nsec>), else by index (sorted names "
-        "vs bag order, counts must agree). <stem>_anomaly.png beside a label is its OoD mask.",
-    )
+    parser.epilog = _LABEL_FOLDERS
     parser.add_argument("--bag", help="input bag (folder, .mcap or .db3)")
     parser.add_argument("--image-topic", help="Image or CompressedImage topic")
-    parser.add_argument("--model", help="checkpoint (.pt), .onnx or engine (--live: optional, "
-                        "only its classes, palette and default gamma are used)")
+    arguments.add_model(parser, required=False,
+                        help="checkpoint (.pt), .onnx or engine (--live: optional, only its "
+                        "classes, palette and default gamma are used)")
     parser.add_argument("--out", help="output bag folder (MCAP); omit to only evaluate")
-    parser.add_argument("--out-storage", choices=("mcap", "sqlite3"), default="mcap",
-                        help="storage of the output bag (default mcap)")
+    arguments.add_storage(parser, "--out-storage")
     truth = parser.add_mutually_exclusive_group()
     truth.add_argument("--labels", help="Cityscapes-format label folder (see below)")
     truth.add_argument("--label-topic", help="mono8 label topic in the bag (train ids)")
@@ -54,19 +53,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="std_msgs/String domain topic for per-domain metrics (default "
                         "/camera/domain when present; '' to disable)")
     parser.add_argument("--report", help="report folder (metrics.json, plots, index.html)")
-    parser.add_argument("--gamma", type=float, default=None,
-                        help="certainty threshold (default: the model's own)")
-    parser.add_argument("--backend", choices=BACKENDS, default="auto",
-                        help="inference backend (default from the model file type)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    arguments.add_gamma(parser, help="certainty threshold (default: the model's own)")
+    arguments.add_backend_device(parser)
     parser.add_argument("--namespace", default=DEFAULT_NAMESPACE,
                         help=f"namespace of the output topics (default {DEFAULT_NAMESPACE})")
     parser.add_argument("--no-color", action="store_true",
                         help="skip segmentation_color / confidence_color (faster, smaller)")
     parser.add_argument("--no-background", action="store_true",
                         help="write and evaluate in the main thread (for timing comparisons)")
-    parser.add_argument("--max-frames", type=int, default=None, help="replay at most N frames")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    arguments.add_max_frames(parser)
+    arguments.add_no_progress(parser)
     live = parser.add_argument_group(
         "live mode", "--live: no bag, no model run here. Subscribe to the running node's "
         "outputs (--namespace) and the --label-topic (default /camera/labels) while "
@@ -78,7 +74,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                       help="stop S seconds after the last message (once a frame was seen)")
     live.add_argument("--ros-domain-id", type=int, default=None,
                       help="ROS domain id (default: $ROS_DOMAIN_ID)")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -99,10 +94,6 @@ def run(args: argparse.Namespace) -> int:
     from uncertainty_seg_node.replay.report import write_report
     from uncertainty_seg_node.visualize import OUTPUT_ENCODINGS
 
-    if args.gamma is not None:
-        check_gamma(args.gamma, "--gamma")
-    if args.max_frames is not None and args.max_frames < 1:
-        raise UserError(f"--max-frames must be at least 1, got {args.max_frames}")
     if args.out is None and args.report is None:
         raise UserError("nothing to write: give --out OUT.mcap and/or --report DIR")
     if args.out is not None and Path(args.out).exists():

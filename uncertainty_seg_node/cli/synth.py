@@ -19,26 +19,22 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from uncertainty_seg_node.cli import arguments
 from uncertainty_seg_node.errors import UserError
 
 if TYPE_CHECKING:
     from uncertainty_seg_node.synth.drive import SynthFrame
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register `synth`."""
-    parser = subparsers.add_parser(
-        "synth", help="render the procedural driving world (folders or ROS 2 bags)",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `synth`."""
     parser.add_argument("--list", action="store_true", help="print the domain names and exit")
     parser.add_argument("--domain", metavar="NAME[,NAME...]",
                         help="domain name, or a comma-separated list for a drive through "
                         "several domains (see --list)")
     parser.add_argument("--count", type=int, default=100, metavar="N",
                         help="number of frames (default 100)")
-    parser.add_argument("--size", default="224x448", metavar="HxW",
-                        help="frame size HxW (default 224x448)")
+    arguments.add_size(parser, default="224x448", help="frame size HxW (default 224x448)")
     parser.add_argument("--seed", type=int, default=0, metavar="S",
                         help="random seed (default 0)")
     out = parser.add_mutually_exclusive_group()
@@ -49,16 +45,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--split", default="train", help="split folder name (default train)")
     parser.add_argument("--sequence", action="store_true",
                         help="with --out: one coherent drive instead of independent scenes")
-    parser.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap",
-                        help="bag storage (default mcap)")
-    parser.add_argument("--compressed", action="store_true",
-                        help="bag images as jpeg CompressedImage on /camera/image_raw/compressed")
+    arguments.add_storage(parser)
+    arguments.add_compressed(parser)
     parser.add_argument("--rate", type=float, default=10.0,
                         help="frame rate of a drive in Hz (default 10)")
     parser.add_argument("--workers", type=int, default=1,
                         help="processes rendering independent scenes (default 1); the output "
                         "does not depend on it")
-    parser.set_defaults(func=run)
 
 
 def _frames(args: argparse.Namespace, size: tuple[int, int], drive: bool
@@ -105,7 +98,6 @@ def _progress(frames: Iterable[SynthFrame], total: int) -> Iterable[SynthFrame]:
 
 def run(args: argparse.Namespace) -> int:
     """Render and write; print one summary line."""
-    from uncertainty_seg_node.config import parse_size
     from uncertainty_seg_node.synth import domain_names
 
     if args.list:
@@ -121,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--rate must be positive; got {args.rate}")
     if args.compressed and args.bag is None:
         raise UserError("--compressed applies to --bag only")
-    size = parse_size(args.size)
+    size = args.size
     start = time.perf_counter()
     if args.bag is not None:
         from uncertainty_seg_node.synth.writers import write_bag

@@ -1,5 +1,8 @@
 """`uncertainty-seg train task|uncertainty`: a thin layer over `uncertainty_seg_node.train`.
 
+Train the task network f_theta (step 2) or the uncertainty-trained f_phi (step 3, Masked
+gamma-SSL).
+
 Values: dataclass defaults < config/train_<mode>.yaml (or --config) < --set key=value < flags.
 Multi-GPU / multi-process: `torchrun --nproc-per-node N -m uncertainty_seg_node train ...`.
 """
@@ -9,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from uncertainty_seg_node.config import parse_size
+from uncertainty_seg_node.cli import arguments
 
 # flag dest -> TrainConfig field (dests not listed map to the same name)
 _COMMON_FLAGS = (
@@ -25,13 +28,8 @@ _UNCERTAINTY_FLAGS = (
 )
 
 
-def add_parser(subparsers: Any) -> None:
-    """Register `train` with its two stages."""
-    parser = subparsers.add_parser(
-        "train", help="train f_theta (`task`) or f_phi (`uncertainty`)",
-        description="Train the task network f_theta (step 2) or the uncertainty-trained f_phi "
-        "(step 3, Masked gamma-SSL).",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The two stages of `train` and their options."""
     stages = parser.add_subparsers(dest="stage", metavar="STAGE", required=True)
 
     task = stages.add_parser(
@@ -40,7 +38,7 @@ def add_parser(subparsers: Any) -> None:
         "baselines via --freeze-encoder, --dropout, --seed).",
     )
     _add_common(task)
-    task.set_defaults(func=run, mode="task")
+    task.set_defaults(mode="task")
 
     unc = stages.add_parser(
         "uncertainty", help="step 3: f_phi with L_c on unlabelled target images",
@@ -73,16 +71,14 @@ def add_parser(subparsers: Any) -> None:
                      "(0: a fresh mask every step)")
     unc.add_argument("--init-decoder-from-teacher", action="store_true", default=None,
                      help="start f_phi's decoder from f_theta's instead of random")
-    unc.set_defaults(func=run, mode="uncertainty")
+    unc.set_defaults(mode="uncertainty")
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, metavar="DIR", help="labelled source data")
-    parser.add_argument("--classes", metavar="YAML", help="class-map YAML of the labels")
-    parser.add_argument("--split", help="split of the labelled folder (e.g. train)")
+    arguments.add_labelled_data(parser, help="labelled source data", split="train")
     parser.add_argument("--out", required=True, metavar="CKPT", help="checkpoint to write")
     parser.add_argument("--model", help="tiny | vits14 | vitb14")
-    parser.add_argument("--size", type=_size, metavar="HxW", help="network input size (x14)")
+    arguments.add_size(parser, default=None, help="network input size (x14)")
     parser.add_argument("--init", metavar="FILE_OR_DIR",
                         help="encoder weights: DINOv2 .pth, HF Dinov2Model folder or ONNX")
     parser.add_argument("--freeze-encoder", action="store_true", default=None,
@@ -114,10 +110,6 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="TrainConfig YAML (default: config/train_<stage>.yaml)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="override any TrainConfig key (repeatable)")
-
-
-def _size(text: str) -> tuple[int, int]:
-    return parse_size(text)
 
 
 def run(args: argparse.Namespace) -> int:
