@@ -248,6 +248,9 @@ def test_the_first_releases_default_path_means_the_delta_once_it_ships(tmp_path:
     assert legacy == tmp_path / LEGACY_DEFAULT_MODEL_PATH
     (tmp_path / DEFAULT_MODEL_PATH).write_bytes(b"delta")
     assert resolve_model_path(LEGACY_DEFAULT_MODEL_PATH, tmp_path) == tmp_path / DEFAULT_MODEL_PATH
+    assert (resolve_model_path(Path(LEGACY_DEFAULT_MODEL_PATH), tmp_path)
+            == tmp_path / DEFAULT_MODEL_PATH)
+    assert resolve_model_path("./models/default.onnx", tmp_path) == tmp_path / DEFAULT_MODEL_PATH
     assert resolve_model_path(DEFAULT_MODEL_PATH, tmp_path) == tmp_path / DEFAULT_MODEL_PATH
     other = tmp_path / "models" / "other.onnx"
     assert resolve_model_path("models/other.onnx", tmp_path) == other

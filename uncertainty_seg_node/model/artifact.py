@@ -174,13 +174,14 @@ def model_kind(path: Path) -> str:
     )
 
 
-def resolve_model_path(path: str, share_dir: Path | None = None) -> Path:
+def resolve_model_path(path: str | Path, share_dir: Path | None = None) -> Path:
     """An absolute model path; a relative one is looked up in the share dir, then the cwd."""
     candidate = Path(path).expanduser()
     if candidate.is_absolute():
         return candidate
     share = share_dir if share_dir is not None else package_share_dir()
-    if path == LEGACY_DEFAULT_MODEL_PATH and (share / DEFAULT_MODEL_PATH).is_file():
+    legacy = candidate.as_posix() == LEGACY_DEFAULT_MODEL_PATH
+    if legacy and (share / DEFAULT_MODEL_PATH).is_file():
         return share / DEFAULT_MODEL_PATH
     in_share = share / candidate
     if in_share.exists() or not candidate.exists():
