@@ -59,7 +59,8 @@ def test_installed_layout(install: Path) -> None:
     assert executable.is_file() and os.access(executable, os.X_OK)
     share = prefix / "share" / PACKAGE
     for rel in ("package.xml", "launch/run.launch.py", "config/params.yaml",
-                "config/uncertainty_seg.rviz", "config/fastdds_large_data.xml"):
+                "config/uncertainty_seg.rviz", "config/fastdds_large_data.xml",
+                "config/synth_domains.yaml"):
         assert (share / rel).is_file(), rel
     assert (prefix / "share" / "ament_index" / "resource_index" / "packages" / PACKAGE).is_file()
 
@@ -71,13 +72,15 @@ def test_sourced_workspace_finds_the_share_directory(install: Path) -> None:
         f"print(g('{PACKAGE}')); "
         "from uncertainty_seg_node.share import package_share_dir; "
         "from uncertainty_seg_node.model.artifact import resolve_model_path; "
-        "print(package_share_dir()); print(resolve_model_path('models/default.onnx'))"
+        "print(package_share_dir()); print(resolve_model_path('models/default.onnx')); "
+        "from uncertainty_seg_node.synth.domains import DOMAINS; print(','.join(DOMAINS))"
     )
     result = _bash(install, f'python -c "{probe}"')
     assert result.returncode == 0, result.stderr
     lines = result.stdout.split()
     assert Path(lines[0]) == share and Path(lines[1]) == share
     assert Path(lines[2]) == share / "models" / "default.delta.safetensors"
+    assert lines[3].split(",")[0] == "city-day" and len(lines[3].split(",")) >= 6  # from share/
 
 
 def test_installed_node_starts_and_stops(install: Path, tmp_path: Path) -> None:
