@@ -129,6 +129,16 @@ def render_drive(domains: Sequence[Domain | str] | Domain | str, count: int,
         yield drive.frame(size, positions[i], i / rate, frame_domains[i], i)
 
 
+def scene_seed(domain: str, seed: int, index: int) -> int:
+    """The seed of the world that frame `index` of `render_frames(domain, ..., seed)` shows.
+
+    A drive's frames (`render_drive(..., seed)`) all show the world of `seed` itself, so two sets
+    share a scene only if these seeds meet (test/test_demo_frames_unseen.py checks the demo).
+    """
+    salt = zlib.crc32(domain.encode())  # same seed, other domain: other scenes (no leaks)
+    return int(np.random.default_rng([seed, 71, salt, index]).integers(1 << 31))
+
+
 def render_frames(domain: Domain | str, count: int, size: tuple[int, int], seed: int,
                   start: int = 0) -> Iterator[SynthFrame]:
     """`count` independent scenes of one domain (each its own drive and place): a training set.
@@ -137,9 +147,8 @@ def render_frames(domain: Domain | str, count: int, size: tuple[int, int], seed:
     """
     dom = _domains(domain)[0]
     _check(count, size)
-    salt = zlib.crc32(dom.name.encode())  # same seed, other domain: other scenes (no leaks)
     for i in range(start, start + count):
-        frame_seed = int(np.random.default_rng([seed, 71, salt, i]).integers(1 << 31))
+        frame_seed = scene_seed(dom.name, seed, i)
         drive = _Drive(frame_seed, lambda z, d=dom: d)
         rng = np.random.default_rng([frame_seed, 73])
         z = float(rng.uniform(100.0, 5000.0))
