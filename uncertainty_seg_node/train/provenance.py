@@ -48,7 +48,7 @@ def provenance(
         "steps": step,
         "seed": config.seed,
         "git_commit": git_commit(),
-        "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "wall_s": round(wall_s, 1),
         "world_size": world,
         "device": device,
