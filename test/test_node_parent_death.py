@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from uncertainty_seg_node.ros_drivers.harness import NodeProcess
+pytest.importorskip("rclpy")
+
+from uncertainty_seg_node.ros_drivers.harness import NodeProcess  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="PR_SET_PDEATHSIG exists only on Linux")

@@ -21,10 +21,16 @@ import numpy as np
 import pytest
 from delta_fixtures import SIZE, standin_backbone, trained, with_backbone_ref
 
-from uncertainty_seg_node.export.assemble import CACHE_ENV, assemble_onnx
-from uncertainty_seg_node.export.delta import read_delta, save_delta
-from uncertainty_seg_node.inference.factory import load_predictor
-from uncertainty_seg_node.ros_drivers.harness import GraphClient, NodeProcess, output_array
+pytest.importorskip("rclpy")
+
+from uncertainty_seg_node.export.assemble import CACHE_ENV, assemble_onnx  # noqa: E402
+from uncertainty_seg_node.export.delta import read_delta, save_delta  # noqa: E402
+from uncertainty_seg_node.inference.factory import load_predictor  # noqa: E402
+from uncertainty_seg_node.ros_drivers.harness import (  # noqa: E402
+    GraphClient,
+    NodeProcess,
+    output_array,
+)
 
 pytestmark = pytest.mark.ros
 
