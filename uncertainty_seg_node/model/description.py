@@ -69,8 +69,9 @@ def training_data(provenance: dict[str, Any]) -> str:
 def synthetic_only(provenance: dict[str, Any]) -> bool:
     """Whether every training data the provenance names is the synthetic world's.
 
-    An explicit `synthetic` entry decides; otherwise the recorded data folders do: the synth
-    command's output (`runs/synth/...`, `synth_*`). Nothing recorded is not synthetic-only.
+    An explicit `synthetic` entry decides (training writes it when every data folder holds
+    the marker `uncertainty-seg synth` leaves); otherwise, for models trained before that, the
+    folder names do (`runs/synth/...`, `synth_*`). Nothing recorded is not synthetic-only.
     """
     if isinstance(provenance.get("synthetic"), bool):
         return bool(provenance["synthetic"])
