@@ -57,6 +57,7 @@ setup(
     maintainer_email="maintainers@uncertainty-seg.invalid",
     description="Segmentation with trustworthy per-pixel confidence for ROS 2 (Masked gamma-SSL).",
     license="Apache-2.0",
+    python_requires=">=3.10",  # ROS 2 Humble (Ubuntu 22.04); test_lint.py checks it with vermin
     tests_require=["pytest"],
     entry_points={
         "console_scripts": [

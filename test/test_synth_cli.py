@@ -93,3 +93,33 @@ def test_folder_sequence_is_one_drive(tmp_path: Path) -> None:
     assert names == ["city-day_000000_000000_leftImg8bit.png",
                      "city-day_000000_000001_leftImg8bit.png",
                      "snow_000000_000002_leftImg8bit.png", "snow_000000_000003_leftImg8bit.png"]
+
+
+def test_training_on_synthetic_folders_is_recorded(tmp_path: Path) -> None:
+    """The folder says it is synthetic; the provenance of a run on it says so (node: a WARN)."""
+    from uncertainty_seg_node.model.description import describe_model
+    from uncertainty_seg_node.synth.writers import SYNTHETIC_MARKER, write_folder
+    from uncertainty_seg_node.train.config import TrainConfig
+    from uncertainty_seg_node.train.provenance import provenance
+
+    source, unlabelled, real = tmp_path / "data" / "source", tmp_path / "unl", tmp_path / "real"
+    assert write_folder(render_frames("city-day", 1, (28, 56), 1), source) == 1
+    assert write_folder(render_frames("fog", 1, (28, 56), 2), unlabelled) == 1
+    assert (source / SYNTHETIC_MARKER).is_file()
+    real.mkdir()
+
+    def record(data: Path, target: Path | None) -> dict[str, object]:
+        config = TrainConfig(mode="uncertainty", data=str(data),
+                             unlabelled=str(target) if target else None)
+        return provenance(config, step=1, world=1, device="cpu", wall_s=0.0)
+
+    synthetic = record(source, unlabelled / "leftImg8bit")  # a subfolder, as the script passes
+    assert synthetic["synthetic"] is True
+    assert "synthetic" not in record(source, real) and "synthetic" not in record(real, None)
+    from uncertainty_seg_node.config import model_config_for
+
+    config = model_config_for("tiny")
+    config.provenance = synthetic
+    assert describe_model(config).synthetic_only  # whatever the folders are called:
+    assert not describe_model(model_config_for("tiny", provenance={"data": str(source)})
+                              ).synthetic_only  # by its path alone, this one is not

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     """Assemble (or find in the cache) and print the ONNX path."""
     from uncertainty_seg_node.errors import UserError
     from uncertainty_seg_node.export.assemble import assemble_onnx
-    from uncertainty_seg_node.export.delta import is_delta_file
+    from uncertainty_seg_node.export.delta_header import is_delta_file
     from uncertainty_seg_node.model.artifact import DEFAULT_MODEL_PATH, resolve_model_path
 
     model = resolve_model_path(args.model or DEFAULT_MODEL_PATH)

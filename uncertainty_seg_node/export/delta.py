@@ -27,13 +27,12 @@ from torch import Tensor
 
 from uncertainty_seg_node.config import ModelConfig
 from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.export.delta_header import FORMAT, read_delta_header
 from uncertainty_seg_node.export.parity import ParityReport, compare_outputs, sample_images
 from uncertainty_seg_node.model.artifact import file_sha256, portable_value
 from uncertainty_seg_node.model.backbone import BackboneRef, backbone_ref_for
 from uncertainty_seg_node.model.segmenter import Segmenter
 
-FORMAT = "uncertainty_seg_node/delta/v1"
-SUFFIX = ".delta.safetensors"
 # fp16 ships only if the assembled model keeps to these against the fp32 model (issue 11).
 HALF_MIN_LABEL_AGREEMENT = 0.999
 HALF_MAX_CONFIDENCE_DIFF = 1e-2
@@ -63,11 +62,6 @@ class PackReport:
     encoder_tensors: int
     bytes: int
     half_parity: ParityReport | None
-
-
-def is_delta_file(path: str | Path) -> bool:
-    """Whether `path` names a delta file (by its suffix)."""
-    return str(path).lower().endswith(".safetensors")
 
 
 def backbone_segmenter(config: ModelConfig, backbone: Path) -> tuple[Segmenter, set[str]]:
@@ -164,22 +158,13 @@ def read_delta(path: str | Path) -> ModelDelta:
     """The config, backbone reference and tensors of a delta file (clear errors otherwise)."""
     from safetensors import SafetensorError, safe_open
 
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"model file {path} does not exist; make one with "
-                        "`uncertainty-seg pack --checkpoint CKPT --out NAME.delta.safetensors`")
+    header = read_delta_header(path)  # checks the file and its format first, without torch
     try:
         with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
             tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
     except (SafetensorError, OSError, ValueError) as exc:
         raise UserError(f"{path} is corrupt or not a safetensors file ({exc})") from None
-    if metadata.get("format") != FORMAT:
-        raise UserError(f"{path} is not an uncertainty_seg_node delta file (expected format "
-                        f"{FORMAT}); a plain encoder state dict belongs to `--init`")
-    return ModelDelta(ModelConfig.from_json(metadata["config"]),
-                      BackboneRef.from_json(metadata["backbone"]), tensors,
-                      metadata.get("dtype", "float32"), metadata.get("quantize", "none"))
+    return ModelDelta(header.config, header.backbone, tensors, header.dtype, header.quantize)
 
 
 def model_parity(reference: Segmenter, candidate: Segmenter, *, images: int = 4,

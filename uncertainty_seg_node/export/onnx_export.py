@@ -98,7 +98,7 @@ def export_onnx(
         input_size=tuple(config.input_size),  # type: ignore[arg-type]
         dynamic_batch=dynamic_batch, opset=opset, torch_version=torch.__version__,
         checkpoint=checkpoint, checkpoint_sha256=checkpoint_sha,
-        created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )
     data = onnx_bytes(deploy, config, info)
     out_path = Path(out_path)

@@ -50,7 +50,7 @@ def write_calibration(
         raise UserError(f"temperature must be > 0, got {temperature}")
     if out != model_path and model_kind(out) != model_kind(model_path):
         raise UserError(f"--out {out} must have the same file type as {model_path}")
-    stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     entry = {**(record or {}), "written": stamp}
 
     def updated(config: ModelConfig) -> ModelConfig:

@@ -16,6 +16,7 @@ import numpy as np
 
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.inference.base import Predictor
+from uncertainty_seg_node.model.description import describe_model
 from uncertainty_seg_node.ros.diagnostics import execution_of
 from uncertainty_seg_node.ros.params import NodeSettings
 
@@ -80,6 +81,17 @@ class ModelLoader:
         if self.execution[1]:
             self._logger.warning(self.execution[1])
         self.predictor, self.error = predictor, ""
+        self.describe()
+
+    def describe(self) -> None:
+        """Log what the loaded model is (classes, input size, training data)."""
+        if self.predictor is None:
+            return
+        description = describe_model(self.predictor.config)
+        for line in description.info:
+            self._logger.info(line)
+        if description.warning:
+            self._logger.warning(description.warning)
 
     def retry(self) -> None:
         """Load again if unusable and the retry period has passed.

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# First, so that it sees the parent pid as early as this process can (parent_death.py).
+from uncertainty_seg_node.ros.parent_death import exit_with_parent
+
+# isort: split
 import logging
 import signal
 import sys
@@ -30,6 +34,11 @@ def main(args: list[str] | None = None) -> int:
     # Jazzy and Kilted alike.
     rclpy.init(args=args)
     try:
+        # After rclpy.init: its SIGTERM handler turns the parent's death into a clean stop.
+        if not exit_with_parent(signal.SIGTERM):
+            rclpy.logging.get_logger(NODE_NAME).warning(
+                "the process that started this node has already exited; not starting")
+            return 0
         from uncertainty_seg_node.ros.node import UncertaintySegNode
 
         try:

@@ -77,7 +77,9 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
     if not model.is_file():
         raise UserError(f"model {model} does not exist; pass --model or export one with "
                         "`uncertainty-seg export`")
-    model = deployable(model)  # a delta file -> its assembled ONNX, as the demo gives the node
+    # The node gets the file as given (a delta file: it finds the ONNX assembled here in the
+    # cache, as a robot's node does); this process runs the assembled ONNX itself.
+    node_model, model = model, deployable(model)
     predictor = load_predictor(model, backend=settings.backend, device=settings.device)
     height, width = settings.size
     frames = smooth_random_images(settings.size, min(settings.frames, 20))
@@ -88,7 +90,8 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
     # mistaken for the one under test.
     domain = settings.domain_id or random.choice(
         [d for d in range(1, 101) if str(d) != os.environ.get("ROS_DOMAIN_ID")])
-    params = {"model_path": str(model), "backend": settings.backend, "device": settings.device,
+    params = {"model_path": str(node_model), "backend": settings.backend,
+              "device": settings.device,
               "image_topic": "/bench/image_raw", "diagnostics_period": 0.5}
     process = NodeProcess(params, domain_id=domain,
                           params_file=package_share_dir() / "config" / "params.yaml",
@@ -98,9 +101,12 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
         client = GraphClient(domain, image_topic="/bench/image_raw", outputs=_OUTPUT)
         if not (client.wait_until_connected(60.0) and client.wait_input_reliable(10.0)):
             raise UserError(f"the node did not come up: {process.output()[-2000:]}")
-        for frame in (frames * settings.warmup)[: min(settings.warmup, settings.frames)]:
+        first_output_s = None
+        for frame in (frames * max(1, settings.warmup))[: max(1, min(settings.warmup,
+                                                                      settings.frames))]:
             key = client.publish_image(frame, settings.encoding, _stamp())
-            client.wait_outputs(key, _OUTPUT, timeout=30.0)
+            if client.wait_outputs(key, _OUTPUT, timeout=30.0) and first_output_s is None:
+                first_output_s = client.arrival[key]["certain_mask"] - process.started
 
         direct_ms, e2e = [], []
         for frame in sequence:
@@ -119,6 +125,9 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
         direct = _summary(direct_ms)
         rate = settings.rate_hz or max(10.0, 3e3 / max(direct["median_ms"], 1e-3))
         overload = _overload(client, frames, settings.encoding, rate, settings.overload_s)
+        memory = {"rss_mb": round(process.rss_kb() / 1024, 1),
+                  "peak_rss_mb": round(process.rss_kb("VmHWM") / 1024, 1),
+                  "torch_mapped": _maps_torch(process.pid)}
     finally:
         if client is not None:
             client.close()
@@ -148,6 +157,9 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
         "target": {"overhead_limit_ms": round(limit, 3), "met": bool(overhead <= limit)},
         "overload": overload,
         "keeps_up": _keeps_up(overload, settings.camera_hz),
+        "node_start_to_first_output_s": (round(first_output_s, 3)
+                                         if first_output_s is not None else None),
+        "node_memory": memory,
         "node_exit_code": code,
         "machine": machine_info(settings.device),
     }
@@ -159,6 +171,12 @@ def _keeps_up(overload: dict[str, Any], camera_hz: float) -> dict[str, Any]:
     ratio = round(node_hz / camera_hz, 3) if node_hz is not None else None
     return {"node_rate_hz": node_hz, "camera_rate_hz": camera_hz, "ratio": ratio,
             "keeps_up": bool(ratio is not None and ratio >= 1.0)}
+
+
+def _maps_torch(pid: int) -> bool:
+    """Whether the node process has libtorch mapped (it should not, serving an ONNX model)."""
+    maps = Path(f"/proc/{pid}/maps").read_text(errors="replace")
+    return "libtorch" in maps
 
 
 def _float(text: str | None) -> float | None:
@@ -228,6 +246,9 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         f"node rate {result['keeps_up']['node_rate_hz']} Hz vs camera "
         f"{result['keeps_up']['camera_rate_hz']} Hz: ratio {result['keeps_up']['ratio']} "
         f"({'keeps up' if result['keeps_up']['keeps_up'] else 'does NOT keep up'})",
+        f"node process: start to first output {result['node_start_to_first_output_s']} s, "
+        f"RSS {result['node_memory']['rss_mb']} MB (peak {result['node_memory']['peak_rss_mb']}"
+        f" MB), libtorch {'mapped' if result['node_memory']['torch_mapped'] else 'not mapped'}",
         f"(load average {result['machine'].get('load_average')} on "
         f"{result['machine'].get('cpus')} CPUs)",
     ]

@@ -84,11 +84,13 @@ class NodeProcess:
         self.log_path = Path(log_path) if log_path else None
         self._log: Any = None
         self.process: subprocess.Popen[bytes] | None = None
+        self.started = 0.0  # time.perf_counter() at start()
 
     def start(self) -> NodeProcess:
         sink: Any = subprocess.DEVNULL
         if self.log_path is not None:
             self._log = sink = self.log_path.open("wb")
+        self.started = time.perf_counter()
         self.process = subprocess.Popen(self.command, env=self.env, stdout=sink,
                                         stderr=subprocess.STDOUT)
         return self
@@ -101,12 +103,12 @@ class NodeProcess:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def rss_kb(self) -> int:
-        """Resident memory (VmRSS) of the node process in kB."""
+    def rss_kb(self, field: str = "VmRSS") -> int:
+        """Resident memory of the node process in kB: now (VmRSS) or its peak (VmHWM)."""
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
-        raise RuntimeError(f"no VmRSS for process {self.pid}")
+        raise RuntimeError(f"no {field} for process {self.pid}")
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""

@@ -5,6 +5,7 @@ Folder layout (`--split` defaults to train; the domain takes the place of the ci
     DIR/leftImg8bit/<split>/<domain>/<name>_leftImg8bit.png
     DIR/gtFine/<split>/<domain>/<name>_gtFine_labelTrainIds.png   uint8 train ids, 255 ignore
     DIR/gtFine/<split>/<domain>/<name>_anomaly.png                uint8 0 / 255
+    DIR/SYNTHETIC                                                 says so; training records it
 
 with <name> = <domain>_<seq>_<frame>.
 
@@ -35,6 +36,11 @@ from uncertainty_seg_node.synth.drive import SynthFrame
 IMAGE_SUFFIX = "_leftImg8bit.png"
 LABEL_SUFFIX = "_gtFine_labelTrainIds.png"
 ANOMALY_SUFFIX = "_anomaly.png"
+# A folder holding this file is the synthetic world's: a model trained on it says so at start.
+SYNTHETIC_MARKER = "SYNTHETIC"
+_MARKER_TEXT = ("Frames rendered by `uncertainty-seg synth` (the package's synthetic world, "
+                "not a camera).\nTraining records `synthetic` in the model's provenance from "
+                "this file.\n")
 
 
 def frame_name(frame: SynthFrame, sequence: int | None) -> str:
@@ -73,7 +79,18 @@ def write_folder(frames: Iterable[SynthFrame], out: Path, split: str = "train",
         _imwrite(gt_dir / f"{name}{LABEL_SUFFIX}", frame.labels)
         _imwrite(gt_dir / f"{name}{ANOMALY_SUFFIX}", frame.anomaly)
         count += 1
+    if count:
+        (out / SYNTHETIC_MARKER).write_text(_MARKER_TEXT)
     return count
+
+
+def is_synthetic_folder(path: str | Path) -> bool:
+    """Whether `path` or one of its two parents was written by `write_folder` (its marker).
+
+    Two parents, because training is often given a subfolder (`DIR/leftImg8bit`).
+    """
+    path = Path(path)
+    return any((folder / SYNTHETIC_MARKER).is_file() for folder in (path, *path.parents[:2]))
 
 
 def write_bag(frames: Iterable[SynthFrame], bag: Path, storage: str = "mcap",

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from uncertainty_seg_node.synth.writers import is_synthetic_folder
 from uncertainty_seg_node.train.config import TrainConfig
 
 _REPO = Path(__file__).resolve().parents[2]
@@ -48,13 +49,16 @@ def provenance(
         "steps": step,
         "seed": config.seed,
         "git_commit": git_commit(),
-        "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "wall_s": round(wall_s, 1),
         "world_size": world,
         "device": device,
         "torch": torch.__version__,
         "train_config": {k: v for k, v in config.to_dict().items() if k != "command"},
     }
+    data = [path for path in (config.data, config.unlabelled) if path]
+    if data and all(is_synthetic_folder(path) for path in data):
+        record["synthetic"] = True  # read by model/description.py: the node warns at start
     record.update(extra or {})
     return record
 
