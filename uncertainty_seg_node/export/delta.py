@@ -70,6 +70,22 @@ def is_delta_file(path: str | Path) -> bool:
     return str(path).lower().endswith(".safetensors")
 
 
+def holds_delta(path: str | Path) -> bool:
+    """Whether `path` is a delta file of this package (by its metadata, not only its suffix).
+
+    A Hugging Face `model.safetensors` state dict is a .safetensors file too, for `--init`.
+    """
+    if not is_delta_file(path) or not Path(path).is_file():
+        return False
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return (handle.metadata() or {}).get("format") == FORMAT
+    except (SafetensorError, OSError, ValueError):
+        return False
+
+
 def backbone_segmenter(config: ModelConfig, backbone: Path) -> tuple[Segmenter, set[str]]:
     """A Segmenter of `config` with the encoder read from `backbone` (decoder at init).
 
