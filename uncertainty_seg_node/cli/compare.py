@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser, help="labelled dataset folder, or a ROS 2 bag with a label topic")
     arguments.add_model(parser, help="f_phi: the uncertainty-trained model")
     parser.add_argument("--baseline", type=Path,
-                        help="f_theta: the supervised model (checkpoint)")
+                        help="f_theta: the supervised model (checkpoint, .onnx or delta file; "
+                        "temperature scaling and MC dropout need the checkpoint)")
     parser.add_argument("--ensemble", default="",
                         help="comma-separated checkpoints of a deep ensemble (>= 2)")
     parser.add_argument("--mc-dropout-passes", type=int, default=0,
