@@ -128,7 +128,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="auto | cpu | cuda | cuda:N")
     _add_switch(parser, "--quiet", "no progress output")
     parser.add_argument("--config", metavar="YAML",
-                        help="TrainConfig YAML (default: config/train_<stage>.yaml)")
+                        help="TrainConfig YAML (default: the recipe config/train_<stage>_<model>"
+                        ".yaml if the model has one, else config/train_<stage>.yaml; a run's "
+                        "<out>.config.yaml reruns it)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="override any TrainConfig key (repeatable)")
 
