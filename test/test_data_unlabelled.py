@@ -39,6 +39,12 @@ def test_folder_direct_images_subfolder_and_stride(tmp_path: Path) -> None:
     nested = open_unlabelled(tmp_path / "nested", stride=2, max_frames=2)
     assert nested.names == ["00", "02"]
     np.testing.assert_array_equal(nested[1], _frame(2))
+    # the first / the last frames in drive order (sorted names)
+    assert open_unlabelled(tmp_path / "flat", max_frames=2).names == ["00", "01"]
+    assert open_unlabelled(tmp_path / "flat", start=3).names == ["03", "04"]
+    assert open_unlabelled(tmp_path / "flat", start=1, stride=2, max_frames=1).names == ["01"]
+    with pytest.raises(UserError, match="no frames left .* after skipping the first 5"):
+        open_unlabelled(tmp_path / "flat", start=5)
     assert len(open_unlabelled(tmp_path / "flat" / "01.png")) == 1
 
 
@@ -79,6 +85,7 @@ def test_video(tmp_path: Path, fourcc: str, suffix: str) -> None:
         assert abs(frame[..., 2].mean() - (200 - 15 * i)) < 6
     sub = open_unlabelled(path, stride=3, max_frames=2)
     assert sub.names == ["drive_000000", "drive_000003"]
+    assert open_unlabelled(path, start=4, stride=2).names == ["drive_000004", "drive_000006"]
     assert abs(sub[1][..., 0].astype(int).mean() - 70) < 6
     video.close()
 
@@ -95,6 +102,8 @@ def test_not_a_video_or_missing(tmp_path: Path) -> None:
         open_unlabelled(tmp_path / "empty")
     with pytest.raises(UserError, match="stride"):
         open_unlabelled(tmp_path / "empty", stride=0)
+    with pytest.raises(UserError, match="start must be >= 0"):
+        open_unlabelled(tmp_path / "empty", start=-1)
 
 
 def _write_bag(path: Path, storage: str, compressed: bool) -> None:
@@ -125,6 +134,11 @@ def test_bag(tmp_path: Path, storage: str, compressed: bool) -> None:
     sub = open_unlabelled(bag, stride=2, max_frames=2)
     assert len(sub) == 2
     np.testing.assert_array_equal(sub[1], _frame(2))
+    late = open_unlabelled(bag, start=3, stride=2)
+    assert late.stamps_ns == [1_300_000_000, 1_500_000_000]
+    np.testing.assert_array_equal(late[0], _frame(3))
+    with pytest.raises(UserError, match="no messages after the first 6"):
+        open_unlabelled(bag, start=6)
     storage_file = next(p for p in bag.iterdir() if p.suffix in (".mcap", ".db3"))
     assert len(open_unlabelled(storage_file)) == 6
     with pytest.raises(UserError, match=r"topic /nope is not an image topic.*/camera/labels"):
@@ -147,7 +161,9 @@ def test_choose_topic_lists_candidates() -> None:
     img = "sensor_msgs/msg/Image"
     assert choose_image_topic({"/a": img, "/b": "std_msgs/msg/String"}, Path("x")) == "/a"
     assert choose_image_topic({"/cam": img, "/seg/confidence": img}, Path("x")) == "/cam"
-    with pytest.raises(UserError, match=r"several image topics \(/left, /right\).*--topic"):
+    # the option of `train uncertainty` that picks it (not `--topic`, which it does not have)
+    with pytest.raises(UserError, match=r"several image topics \(/left, /right\); choose one "
+                       r"with --unlabelled-topic$"):
         choose_image_topic({"/left": img, "/right": img}, Path("x"))
     with pytest.raises(UserError, match=r"no Image/CompressedImage topic \(topics: /b"):
         choose_image_topic({"/b": "std_msgs/msg/String"}, Path("x"))

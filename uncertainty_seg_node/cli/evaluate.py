@@ -1,4 +1,4 @@
-"""`uncertainty-seg evaluate`: metrics of a model (checkpoint, ONNX or engine) on labelled data.
+"""`uncertainty-seg evaluate`: metrics of a model (checkpoint, ONNX, delta, engine) on labels.
 
 Run a model over a labelled dataset and report mIoU, misclassification detection (MaxF0.5 @
 p(a,c), AUPR, AUROC, FPR95), calibration (ECE, MCE), uncertainty-error Dice and, where anomaly

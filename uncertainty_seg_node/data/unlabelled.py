@@ -6,14 +6,15 @@ This is the data the uncertainty training (L_c) learns from: a drive recorded on
   `labels/`, `gtFine/` and `anomaly/` folders).
 - Videos and bags are decoded once on open into a `FrameStore` (PNG in RAM up to `memory_mb`,
   the rest in a self-deleting temp file), so `dataset[i]` is random access at PNG-decode cost
-  and memory stays bounded for thousands of frames. `stride` and `max_frames` apply while
-  decoding, so a long drive can be subsampled without storing every frame.
+  and memory stays bounded for thousands of frames. `start`, `stride` and `max_frames` apply
+  while decoding, so a long drive can be subsampled without storing every frame.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -85,17 +86,23 @@ def open_unlabelled(
     stride: int = 1,
     max_frames: int | None = None,
     *,
+    start: int = 0,
     split: str | None = None,
     memory_mb: float = 512.0,
+    topic_option: str = "--unlabelled-topic",
 ) -> UnlabelledDataset:
     """Open a folder of images, a video file, or a ROS 2 bag (folder or .mcap/.db3) of images.
 
     topic: the bag's image topic (None: the single camera-like Image/CompressedImage topic).
-    stride: keep every stride-th frame; max_frames: stop after this many kept frames.
+    start: skip this many frames first (in drive order: a folder's sorted names, a bag's
+    messages); stride: then keep every stride-th frame; max_frames: stop after this many kept.
     split: for a Cityscapes-format folder, read only `leftImg8bit/<split>`.
     memory_mb: RAM for decoded video/bag frames before they spill to a temp file.
+    topic_option: the option that names the topic, for the error when a bag has several.
     """
     path = Path(source).expanduser()
+    if start < 0:
+        raise UserError(f"start must be >= 0, got {start}")
     if stride < 1:
         raise UserError(f"stride must be >= 1, got {stride}")
     if max_frames is not None and max_frames < 1:
@@ -106,12 +113,27 @@ def open_unlabelled(
             "or a ROS 2 bag"
         )
     if _is_bag(path):
-        return _open_bag(path, topic, stride, max_frames, memory_mb)
+        return _open_bag(path, topic, _Pick(start, stride, max_frames), memory_mb, topic_option)
     if path.is_dir():
-        return _open_folder(path, stride, max_frames, split)
+        return _open_folder(path, _Pick(start, stride, max_frames), split)
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         return UnlabelledDataset(path, "folder", [path.stem], paths=[path])
-    return _open_video(path, stride, max_frames, memory_mb)
+    return _open_video(path, _Pick(start, stride, max_frames), memory_mb)
+
+
+@dataclass(frozen=True)
+class _Pick:
+    """Which frames of a source to keep: from `start`, every `stride`-th, up to `max_frames`."""
+
+    start: int
+    stride: int
+    max_frames: int | None
+
+    def keeps(self, index: int) -> bool:
+        return index >= self.start and (index - self.start) % self.stride == 0
+
+    def full(self, kept: int) -> bool:
+        return self.max_frames is not None and kept >= self.max_frames
 
 
 def _is_bag(path: Path) -> bool:
@@ -122,9 +144,7 @@ def _is_bag(path: Path) -> bool:
     return path.suffix.lower() in BAG_EXTENSIONS
 
 
-def _open_folder(
-    root: Path, stride: int, max_frames: int | None, split: str | None
-) -> UnlabelledDataset:
+def _open_folder(root: Path, pick: _Pick, split: str | None) -> UnlabelledDataset:
     cs_root = cityscapes_root(root)
     if cs_root is not None:
         folders = [cs_root / "leftImg8bit" / split] if split else [cs_root / "leftImg8bit"]
@@ -144,7 +164,9 @@ def _open_folder(
             f"{', '.join('*' + e for e in IMAGE_EXTENSIONS)} recursively); pass a folder of "
             "images, a video or a bag"
         )
-    paths = paths[::stride][:max_frames]
+    paths = paths[pick.start::pick.stride][:pick.max_frames]
+    if not paths:
+        raise UserError(f"no frames left in {root} after skipping the first {pick.start}")
     base = folders[0] if len(folders) == 1 else root
     names = [p.relative_to(base).with_suffix("").as_posix() for p in paths]
     return UnlabelledDataset(root, "folder", names, paths=paths)
@@ -161,9 +183,7 @@ def _images_below(folder: Path) -> list[Path]:
     return found
 
 
-def _open_video(
-    path: Path, stride: int, max_frames: int | None, memory_mb: float
-) -> UnlabelledDataset:
+def _open_video(path: Path, pick: _Pick, memory_mb: float) -> UnlabelledDataset:
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise UserError(
@@ -174,8 +194,8 @@ def _open_video(
     names: list[str] = []
     index = 0
     try:
-        while max_frames is None or len(names) < max_frames:
-            if index % stride:
+        while not pick.full(len(names)):
+            if not pick.keeps(index):
                 if not capture.grab():  # skip without decoding
                     break
             else:
@@ -192,8 +212,12 @@ def _open_video(
     return UnlabelledDataset(path, "video", names, store=store)
 
 
-def choose_image_topic(topics: dict[str, str], bag: Path) -> str:
-    """The single camera-like image topic of a bag, or a UserError listing the candidates."""
+def choose_image_topic(topics: dict[str, str], bag: Path,
+                       option: str = "--unlabelled-topic") -> str:
+    """The single camera-like image topic of a bag, or a UserError listing the candidates.
+
+    `option` is the command-line option that picks a topic, named in the error.
+    """
     images = {t: m for t, m in topics.items() if m in IMAGE_MSGTYPES}
     if not images:
         listed = ", ".join(f"{t} ({m})" for t, m in sorted(topics.items())) or "none"
@@ -205,12 +229,12 @@ def choose_image_topic(topics: dict[str, str], bag: Path) -> str:
         return camera[0]
     raise UserError(
         f"bag {bag} has several image topics ({', '.join(sorted(images))}); "
-        "choose one with --topic"
+        f"choose one with {option}"
     )
 
 
 def _open_bag(
-    path: Path, topic: str | None, stride: int, max_frames: int | None, memory_mb: float
+    path: Path, topic: str | None, pick: _Pick, memory_mb: float, topic_option: str
 ) -> UnlabelledDataset:
     from uncertainty_seg_node.bags import bag_io  # lazy: rosbags is only needed for bags
 
@@ -219,7 +243,7 @@ def _open_bag(
         bag = path.parent
     topics = bag_io.list_topics(bag)
     if topic is None:
-        topic = choose_image_topic(topics, bag)
+        topic = choose_image_topic(topics, bag, topic_option)
     elif topics.get(topic) not in IMAGE_MSGTYPES:
         listed = ", ".join(sorted(t for t, m in topics.items() if m in IMAGE_MSGTYPES))
         raise UserError(
@@ -230,9 +254,9 @@ def _open_bag(
     stamps: list[int] = []
     try:
         for index, message in enumerate(bag_io.read_images(bag, topic)):
-            if max_frames is not None and len(names) >= max_frames:
+            if pick.full(len(names)):
                 break
-            if index % stride:
+            if not pick.keeps(index):
                 continue
             store.append(message.image)
             stamps.append(message.stamp_ns)
@@ -243,5 +267,6 @@ def _open_bag(
         # A crashed recording: the frames before the damage are good training data.
         warnings.warn(f"{exc}; using the {len(names)} frames read before it", stacklevel=2)
     if not names:
-        raise UserError(f"topic {topic} of bag {bag} has no messages")
+        raise UserError(f"topic {topic} of bag {bag} has no messages"
+                        + (f" after the first {pick.start}" if pick.start else ""))
     return UnlabelledDataset(path, "bag", names, store=store, stamps_ns=stamps, topic=topic)

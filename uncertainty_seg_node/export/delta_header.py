@@ -37,6 +37,19 @@ def is_delta_file(path: str | Path) -> bool:
     return str(path).lower().endswith(".safetensors")
 
 
+def holds_delta(path: str | Path) -> bool:
+    """Whether `path` is a delta file of this package (by its metadata, not only its suffix).
+
+    A Hugging Face `model.safetensors` state dict is a .safetensors file too, for `--init`.
+    """
+    if not is_delta_file(path) or not Path(path).is_file():
+        return False
+    try:
+        return read_metadata(path).get("format") == FORMAT
+    except UserError:
+        return False
+
+
 def read_metadata(path: str | Path) -> dict[str, str]:
     """The `__metadata__` strings of a safetensors file; a clear UserError otherwise."""
     path = Path(path)

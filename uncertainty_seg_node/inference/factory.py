@@ -3,7 +3,8 @@
 The backend follows the file type unless named: checkpoints (.pt/.pth/.ckpt) run in PyTorch,
 .onnx files in ONNX Runtime (or TensorRT, built and cached, with backend='tensorrt'),
 .engine/.plan files in TensorRT. A delta file (.delta.safetensors: what training changed over a
-pretrained backbone) is first assembled into a cached ONNX file (export/assemble.py).
+pretrained backbone) is first assembled into a cached ONNX file (export/assemble.py), or, with
+backend='torch', built as the PyTorch network.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ def load_predictor(
     path = Path(path)
     kind = model_kind(path)
     check_model_file(path)
+    if kind == "delta" and backend == "torch":  # the network itself, e.g. for its logits
+        from uncertainty_seg_node.export.assemble import build_segmenter_from_delta
+        from uncertainty_seg_node.inference.torch_backend import TorchPredictor
+
+        return TorchPredictor(build_segmenter_from_delta(path), device=device,
+                              score_method=score_method, **options)
     if kind == "delta":
         from uncertainty_seg_node.export.assemble import assemble_onnx
 

@@ -1,8 +1,9 @@
 """Rewrite a model file's defaults (gamma, temperature) and record why, in place or to a copy.
 
 Checkpoints (the config inside the torch payload), ONNX files (metadata_props and the
-`temperature` initializer) and TensorRT engines (their sidecar JSON) are supported; every write
-is atomic.
+`temperature` initializer), TensorRT engines (their sidecar JSON) and delta files (the config in
+their safetensors metadata; the assembled ONNX is rebuilt from the changed file) are supported;
+every write is atomic.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from uncertainty_seg_node.atomic import atomic_write
+from uncertainty_seg_node.atomic import atomic_target, atomic_write
 from uncertainty_seg_node.config import ModelConfig
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.gamma import check_gamma
@@ -64,6 +65,8 @@ def write_calibration(
     kind = model_kind(model_path)
     if kind == "checkpoint":
         _write_checkpoint(model_path, out, updated)
+    elif kind == "delta":
+        _write_delta(model_path, out, updated)
     elif kind == "onnx":
         _write_onnx(model_path, out, updated, temperature)
     else:
@@ -77,6 +80,24 @@ def _write_checkpoint(path: Path, out: Path, updated: Any) -> None:
     payload = read_checkpoint_payload(path)
     payload["config"] = updated(ModelConfig.from_json(payload["config"])).to_json()
     atomic_torch_save(payload, out)
+
+
+def _write_delta(path: Path, out: Path, updated: Any) -> None:
+    """The delta's tensors as they are, its config metadata replaced."""
+    from safetensors import SafetensorError, safe_open
+    from safetensors.torch import save_file
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = dict(handle.metadata() or {})
+            tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise UserError(f"{path} is corrupt or not a safetensors file ({exc})") from None
+    if "config" not in metadata:
+        raise UserError(f"{path} is not an uncertainty_seg_node delta file (no config)")
+    metadata["config"] = updated(ModelConfig.from_json(metadata["config"])).to_json()
+    with atomic_target(out) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
 
 
 def _write_onnx(path: Path, out: Path, updated: Any, temperature: float | None) -> None:

@@ -15,6 +15,7 @@ and II: MaxF0.5 @ p(a,c), AUPR, AUROC, FPR95, ECE, mIoU, with ms per frame and p
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ import numpy as np
 
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.metrics import Evaluator
+from uncertainty_seg_node.model.artifact import model_kind
 from uncertainty_seg_node.replay.evaluation import UNKNOWN_DOMAIN
 from uncertainty_seg_node.replay.frames import SourceFrame
 
@@ -68,6 +70,8 @@ def build_methods(
         from uncertainty_seg_node.inference.factory import load_predictor
 
         load = load_predictor
+        if baseline is not None and model_kind(Path(baseline)) == "delta":
+            load = _delta_baseline_loader(Path(baseline), load_predictor)
     methods = [Method("f_phi MSP", load(model, backend, device, "msp"), 1, str(model),
                       "uncertainty-trained model (the method)")]
     if baseline is not None:
@@ -91,6 +95,27 @@ def build_methods(
     return methods
 
 
+def _delta_baseline_loader(baseline: Path, load: Callable[..., Any]) -> Callable[..., Any]:
+    """`load`, except that f_theta from a delta file is built once in PyTorch for every score.
+
+    Its assembled ONNX has the max-softmax score fixed in the graph; MaxLogit, entropy, energy,
+    temperature and MC dropout need the logits of the network itself.
+    """
+    from uncertainty_seg_node.export.assemble import build_segmenter_from_delta
+    from uncertainty_seg_node.inference.torch_backend import TorchPredictor
+
+    model = build_segmenter_from_delta(baseline)
+
+    def loader(path: Any, backend: str, device: str, score: str | None = None,
+               **options: Any) -> Any:
+        if not isinstance(path, (str, Path)) or Path(path) != baseline:
+            return load(path, backend, device, score, **options)
+        member = copy.deepcopy(model) if options.get("mc_dropout") else model
+        return TorchPredictor(member, device=device, score_method=score, **options)
+
+    return loader
+
+
 def _mc_dropout(baseline: Path, passes: int, p: float | None, device: str,
                 load: Callable[..., Any]) -> Method:
     """f_theta with test-time dropout; a model trained without dropout gets p = 0.1 (said so)."""
@@ -100,9 +125,15 @@ def _mc_dropout(baseline: Path, passes: int, p: float | None, device: str,
         raise UserError(f"MC dropout needs at least 2 passes, got {passes}")
     from uncertainty_seg_node.config import ModelConfig
 
-    if Path(baseline).suffix.lower() not in (".pt", ".pth", ".ckpt"):
-        raise UserError(f"MC dropout runs a checkpoint in PyTorch, not {baseline}")
-    trained_p = ModelConfig.from_json(read_checkpoint_payload(baseline)["config"]).dropout
+    kind = model_kind(Path(baseline))
+    if kind not in ("checkpoint", "delta"):
+        raise UserError(f"MC dropout runs a checkpoint or delta file in PyTorch, not {baseline}")
+    if kind == "delta":
+        from uncertainty_seg_node.export.delta import read_delta
+
+        trained_p = read_delta(baseline).config.dropout
+    else:
+        trained_p = ModelConfig.from_json(read_checkpoint_payload(baseline)["config"]).dropout
     note = f"f_theta, decoder dropout p={trained_p:g} (trained with it)"
     if p is None and trained_p <= 0:
         p = DEFAULT_MC_DROPOUT_P

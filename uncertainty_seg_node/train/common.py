@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,14 +55,50 @@ def student_config(config: TrainConfig, dataset: LabelledDataset) -> ModelConfig
 
 
 def build_student(model_config: ModelConfig, config: TrainConfig) -> Segmenter:
-    """A fresh network, seeded by the run's seed, its encoder loaded from `--init` if given."""
+    """A fresh network, seeded by the run's seed, its encoder loaded from `--init` if given.
+
+    `--init` is pretrained encoder weights (model/weights.py) or a trained model's delta file,
+    whose encoder (its backbone with the delta's changes, mask token included) is taken.
+    """
     torch.manual_seed(config.seed)
     model = Segmenter(model_config)
     if config.init:
+        from uncertainty_seg_node.export.delta_header import holds_delta
         from uncertainty_seg_node.model.weights import load_encoder_weights
 
-        load_encoder_weights(model, config.init)
+        if holds_delta(config.init):
+            _load_encoder_from_delta(model, config.init, config.backbone)
+        else:
+            load_encoder_weights(model, config.init)
     return model
+
+
+def load_trained_model(path: str, backbone: str | None = None) -> Segmenter:
+    """A trained model file as a Segmenter: a checkpoint, or a delta file over its backbone.
+
+    `backbone`: the backbone file of a delta file (None: the installed one it names).
+    """
+    from uncertainty_seg_node.export.delta_header import is_delta_file
+
+    if is_delta_file(path):
+        from uncertainty_seg_node.export.assemble import build_segmenter_from_delta
+
+        return build_segmenter_from_delta(path, backbone)
+    from uncertainty_seg_node.model.checkpoint import load_checkpoint
+
+    return load_checkpoint(path).model
+
+
+def _load_encoder_from_delta(model: Segmenter, path: str, backbone: str | None) -> None:
+    from uncertainty_seg_node.model.weights import load_hf_state_dict
+
+    source = load_trained_model(path, backbone)
+    state = source.encoder.vit.state_dict()
+    report = load_hf_state_dict(model, state, what=f"the encoder of {Path(path).name}")
+    model.config.provenance["encoder_init"] = {
+        "format": "delta", "source": str(path), "loaded": report["loaded"],
+        "missing": report["missing"],
+    }
 
 
 def freeze_encoder(model: Segmenter) -> None:

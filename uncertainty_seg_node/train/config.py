@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from uncertainty_seg_node.config import ENCODER_SIZES, load_yaml_config
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.losses.consistency import CERTAINTY_FROM
@@ -36,12 +38,19 @@ class TrainConfig:
     split: str | None = None  # split of the labelled folder (None: the loader's default)
     unlabelled: str | None = None  # target-domain images: folder, video or ROS 2 bag (uncertainty)
     unlabelled_topic: str | None = None  # image topic when `unlabelled` is a bag
-    teacher: str | None = None  # f_theta checkpoint (uncertainty)
+    # Which target frames (data/unlabelled.py): skip the first `unlabelled_start`, then every
+    # `unlabelled_stride`-th, at most `unlabelled_max_frames` (None: all).
+    unlabelled_start: int = 0
+    unlabelled_stride: int = 1
+    unlabelled_max_frames: int | None = None
+    teacher: str | None = None  # f_theta: checkpoint (.pt) or delta file (uncertainty)
+    # The backbone file of a delta file given as teacher or init (None: the installed one).
+    backbone: str | None = None
     out: str = ""  # checkpoint to write; logs go beside it
     # --- model ---
     model: str = "tiny"
     size: tuple[int, int] | None = None  # network input H, W (x14); None: teacher's or 224x448
-    init: str | None = None  # encoder weights: DINOv2 .pth, HF folder or ONNX backbone
+    init: str | None = None  # encoder weights: DINOv2 .pth, HF folder, ONNX, delta file
     init_from_teacher: bool = False  # f_phi's encoder starts as f_theta's (an extra variant)
     init_decoder_from_teacher: bool = False  # f_phi's decoder starts as f_theta's
     freeze_encoder: bool = False  # E*: train the decoder only
@@ -169,6 +178,11 @@ class TrainConfig:
             raise UserError(f"train_blocks must be >= 0, got {self.train_blocks}")
         if self.freeze_encoder and self.trains_encoder_part:
             raise UserError("give either --freeze-encoder or --train-blocks N > 0, not both")
+        if self.unlabelled_start < 0 or self.unlabelled_stride < 1:
+            raise UserError("unlabelled_start must be >= 0 and unlabelled_stride >= 1")
+        if self.unlabelled_max_frames is not None and self.unlabelled_max_frames < 1:
+            raise UserError(
+                f"unlabelled_max_frames must be >= 1, got {self.unlabelled_max_frames}")
         if self.mask_bank_size < 0 or self.fresh_mask_every < 0:
             raise UserError("mask_bank_size and fresh_mask_every must be >= 0")
         if self.lc_start_step < 0 or self.lc_ramp_steps < 0:
@@ -179,13 +193,15 @@ class TrainConfig:
             if self.augment:
                 raise UserError(
                     "--cache-features needs --no-augment: random crops never repeat an input, "
-                    "so no feature could be reused"
+                    "so no feature could be reused; to augment, add --no-cache-features (and "
+                    "drop --feature-cache-file)"
                 )
             frozen_part = self.freeze_encoder or self.train_blocks is not None
             if self.mode == "task" and not frozen_part:
                 raise UserError(
                     "--cache-features needs --freeze-encoder (E*) or --train-blocks N: a "
-                    "training encoder's features change every step"
+                    "training encoder's features change every step; to fine-tune the whole "
+                    "encoder, add --no-cache-features (and drop --feature-cache-file)"
                 )
         if self.init_from_teacher and self.init:
             raise UserError("give either --init or init_from_teacher, not both")
@@ -267,22 +283,87 @@ def load_train_config(
     vits14) gets that recipe's steps, caches and batch sizes; the others get
     `config/train_<mode>.yaml`.
     """
+    return resolve_train_config(mode, config_path, overrides, flags)[0]
+
+
+def resolve_train_config(
+    mode: str,
+    config_path: str | Path | None = None,
+    overrides: list[str] | None = None,
+    flags: dict[str, Any] | None = None,
+) -> tuple[TrainConfig, dict[str, str]]:
+    """`load_train_config`, and where each value that is not the dataclass default came from.
+
+    The sources are `recipe <file name>`, `--set` and `flag` (and `--train-blocks` for the
+    encoder a `--train-blocks N` unfreezes), so a user sees which recipe value they have to
+    turn off (e.g. `freeze_encoder: true (recipe train_task_vits14.yaml)`).
+    """
+    overrides, flags = list(overrides or []), dict(flags or {})
     if config_path is None:
-        config_path = default_config_path(mode, _requested_model(overrides or [], flags or {}))
-    config = load_yaml_config(TrainConfig, config_path, list(overrides or []))
+        config_path = default_config_path(mode, _requested_model(overrides, flags))
+    config = load_yaml_config(TrainConfig, config_path, overrides)
     config.mode = mode
-    unknown = sorted(set(flags or {}) - {f.name for f in dataclasses.fields(TrainConfig)})
+    unknown = sorted(set(flags) - {f.name for f in dataclasses.fields(TrainConfig)})
     if unknown:
         raise UserError(f"unknown TrainConfig flag(s) {unknown}")
-    for key, value in (flags or {}).items():
+    sources: dict[str, str] = {}
+    if config_path is not None:
+        recipe = f"recipe {Path(config_path).name}"
+        sources.update(dict.fromkeys(_yaml_keys(Path(config_path)), recipe))
+    sources.update(dict.fromkeys((item.partition("=")[0].strip() for item in overrides),
+                                 "--set"))
+    for key, value in flags.items():
         if value is not None:
             setattr(config, key, value)
-    if (flags or {}).get("train_blocks") and (flags or {}).get("freeze_encoder") is None:
+            sources[key] = "flag"
+    if flags.get("train_blocks") and flags.get("freeze_encoder") is None:
         config.freeze_encoder = False  # an explicit --train-blocks N beats a recipe's E*
+        sources["freeze_encoder"] = "--train-blocks"
     if isinstance(config.size, list):
         config.size = tuple(config.size)  # type: ignore[assignment]
     if isinstance(config.size, str):
         from uncertainty_seg_node.config import parse_size
 
         config.size = parse_size(config.size)
-    return config
+    sources.pop("mode", None)
+    return config, sources
+
+
+def _yaml_keys(path: Path) -> list[str]:
+    loaded = yaml.safe_load(path.read_text()) or {}
+    return [str(key) for key in loaded] if isinstance(loaded, dict) else []
+
+
+def describe_config(config: TrainConfig, sources: dict[str, str]) -> str:
+    """The resolved config as `key: value (source)` lines: every value not at its default."""
+    defaults = TrainConfig()
+    lines = []
+    for f in dataclasses.fields(config):
+        if f.name in ("mode", "command"):
+            continue
+        value = getattr(config, f.name)
+        if f.name not in sources and value == getattr(defaults, f.name):
+            continue
+        shown = yaml.safe_dump(_plain(value), default_flow_style=True).strip()
+        shown = shown.removesuffix("\n...").strip()
+        lines.append(f"  {f.name}: {shown}  ({sources.get(f.name, 'computed')})")
+    return "\n".join(lines)
+
+
+def saved_config_path(out: str | Path) -> Path:
+    """`<out stem>.config.yaml` beside the checkpoint (as the logs: `<out stem>.log.jsonl`)."""
+    base = Path(out).with_suffix("")
+    return base.with_name(base.name + ".config.yaml")
+
+
+def config_yaml(config: TrainConfig, sources: dict[str, str]) -> str:
+    """The whole resolved config as YAML that `--config` reads back, its sources as comments."""
+    header = [f"# resolved TrainConfig of `train {config.mode}`; `--config` this file to rerun",
+              "# with the same values. Values not at their defaults came from:"]
+    header += [f"#   {key}: {source}" for key, source in sorted(sources.items())]
+    body = {k: _plain(v) for k, v in config.to_dict().items() if k != "command"}
+    return "\n".join(header) + "\n" + yaml.safe_dump(body, sort_keys=False)
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value

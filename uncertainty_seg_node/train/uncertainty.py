@@ -34,7 +34,6 @@ from uncertainty_seg_node.data import (
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.losses.consistency import uncertainty_loss
 from uncertainty_seg_node.losses.supervised import supervised_loss
-from uncertainty_seg_node.model.checkpoint import load_checkpoint
 from uncertainty_seg_node.model.mask_token import set_mask_token
 from uncertainty_seg_node.model.segmenter import Segmenter
 from uncertainty_seg_node.train import common
@@ -199,9 +198,12 @@ class UncertaintyStepper:
 
 
 def load_teacher(config: TrainConfig, class_names: tuple[str, ...], env: DistEnv) -> Segmenter:
-    """f_theta from `--teacher`, frozen in eval mode; it must match the data's classes."""
+    """f_theta from `--teacher` (a checkpoint or a delta file), frozen in eval mode.
+
+    It must match the data's classes.
+    """
     assert config.teacher is not None
-    teacher = load_checkpoint(config.teacher).model
+    teacher = common.load_trained_model(config.teacher, config.backbone)
     if tuple(teacher.config.class_names) != tuple(class_names):
         raise UserError(
             f"teacher {config.teacher} predicts {len(teacher.config.class_names)} classes "
@@ -228,7 +230,10 @@ def train_uncertainty(config: TrainConfig) -> TrainResult:
         if config.size is None:
             config.size = tuple(teacher.config.input_size)  # type: ignore[assignment]
         assert config.unlabelled is not None
-        target = open_unlabelled(config.unlabelled, topic=config.unlabelled_topic)
+        target = open_unlabelled(config.unlabelled, topic=config.unlabelled_topic,
+                                 start=config.unlabelled_start,
+                                 stride=config.unlabelled_stride,
+                                 max_frames=config.unlabelled_max_frames)
         if len(target) == 0:
             raise UserError(f"no unlabelled images in {config.unlabelled}")
         model_config = common.student_config(config, dataset)
