@@ -54,6 +54,12 @@ def _ros2() -> str:
     return found
 
 
+@pytest.fixture(scope="module")
+def ros2() -> str:
+    """The `ros2` command; module-scoped so that it skips before the colcon build starts."""
+    return _ros2()
+
+
 def _cli(domain: int, *args: str, timeout: float = 60.0) -> str:
     """`ros2 ARGS --no-daemon` until it finds the node (discovery is slow on a loaded machine)."""
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
@@ -105,10 +111,10 @@ def test_ros2_lifecycle_set_drives_every_transition(
     assert code == 0 and "Traceback" not in process.output(), process.output()
 
 
-def test_launch_managed_starts_unconfigured(install: Path, node_model: Path,  # noqa: F811
-                                            tmp_path: Path, dds_domain: int) -> None:
+def test_launch_managed_starts_unconfigured(ros2: str, install: Path,  # noqa: F811
+                                            node_model: Path, tmp_path: Path,
+                                            dds_domain: int) -> None:
     """`ros2 launch ... managed:=true` from a colcon install: unconfigured, then driven."""
-    ros2 = _ros2()
     params = tmp_path / "params.yaml"
     data = yaml.safe_load((REPO / "config" / "params.yaml").read_text())
     data[next(iter(data))]["ros__parameters"].update(model_path=str(node_model),

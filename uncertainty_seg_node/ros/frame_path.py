@@ -63,6 +63,7 @@ class FramePath:
         self._gate = threading.Lock()  # held while a frame's outputs go out
         self._open = True
         settings = core.settings
+        self._input = InputQos(node, settings)  # first: it refuses bad QoS overrides
         self._info_sub: Subscription[Any] | None = None
         if settings.camera_info_topic:
             self._info_sub = node.create_subscription(
@@ -71,7 +72,6 @@ class FramePath:
         self._slot: LatestSlot[ReceivedFrame] = LatestSlot()
         self._worker: Worker[ReceivedFrame] = Worker(
             self._slot, self._process, self._on_worker_error, idle=model.retry)
-        self._input = InputQos(node, settings)
         self._subscription = self._subscribe()
         self._qos_timer = (node.create_timer(0.5, self._match_publishers)
                            if self._input.follows_publishers else None)

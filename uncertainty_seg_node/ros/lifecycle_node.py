@@ -55,8 +55,8 @@ class UncertaintySegLifecycleNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
             model = self._core.load_model()
-        except UserError as exc:  # e.g. a model path that cannot be resolved
-            return self._configure_failed(str(exc))
+        except Exception as exc:  # noqa: BLE001 - any reason is logged and fails the transition
+            return self._configure_failed(f"{type(exc).__name__}: {exc}")
         if model.predictor is None:
             return self._configure_failed(model.error)
         self._outputs = Outputs(self.create_lifecycle_publisher,
@@ -74,7 +74,12 @@ class UncertaintySegLifecycleNode(LifecycleNode):
         if result != SUCCESS:
             return result
         assert self._core.model is not None and self._outputs is not None
-        self._path = FramePath(self, self._core, self._core.model, self._outputs)
+        try:
+            self._path = FramePath(self, self._core, self._core.model, self._outputs)
+        except UserError as exc:  # e.g. a QoS override that would do nothing
+            self.get_logger().error(f"activate failed, staying inactive: {exc}")
+            super().on_deactivate(state)
+            return FAILURE
         self._core.lifecycle_state = "active"
         self.get_logger().info(f"active: publishing under {self.get_fully_qualified_name()}/")
         return SUCCESS
