@@ -144,6 +144,31 @@ def test_every_transition_over_the_services(
     assert code == 0 and "Traceback" not in process.output(), process.output()
 
 
+def test_a_frame_inferred_during_deactivate_publishes_nothing(
+        node_model: Path, tmp_path: Path, dds_domain: int, node_params_file: Path,
+        graph: tuple[GraphClient, LifecycleClient]) -> None:
+    """Deactivate while a frame is in inference: none of its outputs go out, then or later."""
+    client, lifecycle = graph
+    process = NodeProcess(
+        {"model_path": str(node_model), "diagnostics_period": 0.2}, domain_id=dds_domain,
+        params_file=node_params_file, log_path=tmp_path / "slow.log", executable=LIFECYCLE,
+        env={"UNCERTAINTY_SEG_TEST_FAULTS": "1"}).start()
+    try:
+        assert lifecycle.wait_for_services(30.0), process.output()
+        assert lifecycle.change("configure") and lifecycle.change("activate")
+        assert client.wait_until_connected(30.0) and client.wait_input_reliable(15.0)
+        slow = client.publish_image(FRAME, "rgb8", 20_000, "fault:backend:sleep=3")
+        assert client.wait_diagnostics(lambda v: v["frames_received"] == "1", timeout=10.0)
+        assert lifecycle.change("deactivate")  # while the frame is held in inference
+        assert lifecycle.change("activate")
+        # The publishers are the same: had the held frame gone out, it would arrive first.
+        assert set(send_frame(client)[1]) == set(MAIN), process.output()
+        assert client.outputs_for(slow) == {}
+    finally:
+        code = process.stop()
+    assert code == 0 and "Traceback" not in process.output(), process.output()
+
+
 def test_shutdown_from_active(node_model: Path, tmp_path: Path, dds_domain: int,
                               node_params_file: Path,
                               graph: tuple[GraphClient, LifecycleClient]) -> None:
