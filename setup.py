@@ -62,6 +62,7 @@ setup(
     entry_points={
         "console_scripts": [
             f"uncertainty_seg_node = {PACKAGE}.ros.node_main:main",
+            f"uncertainty_seg_lifecycle_node = {PACKAGE}.ros.node_main:lifecycle_main",
             f"uncertainty-seg = {PACKAGE}.cli.main:main",
         ],
     },

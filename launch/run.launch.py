@@ -4,6 +4,7 @@
         image_topic:=/camera/image_raw use_rviz:=true
     ros2 launch uncertainty_seg_node run.launch.py namespace:=front device:=cuda:0 \
         use_sim_time:=true params_file:=/path/my_params.yaml      # replaying a bag
+    ros2 launch uncertainty_seg_node run.launch.py managed:=true       # a lifecycle node
 
 Every parameter comes from `params_file` (the package's config/params.yaml by default); the
 arguments below override it only when given, so editing the params file is never undone by a
@@ -18,7 +19,7 @@ from pathlib import Path
 import yaml
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
 from launch_ros.substitutions import FindPackageShare
 
 from launch import LaunchContext, LaunchDescription
@@ -58,9 +59,12 @@ def _nodes(context: LaunchContext) -> list[Node]:
             overrides[name] = yaml.safe_load(value) if name in YAML_TYPED else value
     sim_time = {"use_sim_time": _is_true(context, "use_sim_time")}
     namespace = LaunchConfiguration("namespace").perform(context)
-    nodes = [Node(
+    # The managed node starts unconfigured; a lifecycle manager (or `ros2 lifecycle set`)
+    # configures and activates it.
+    managed = _is_true(context, "managed")
+    nodes = [(LifecycleNode if managed else Node)(
         package=PACKAGE,
-        executable="uncertainty_seg_node",
+        executable="uncertainty_seg_node" if not managed else "uncertainty_seg_lifecycle_node",
         name="uncertainty_seg_node",
         namespace=namespace,
         parameters=[LaunchConfiguration("params_file"), overrides, sim_time],
@@ -99,6 +103,12 @@ def generate_launch_description() -> LaunchDescription:
             "use_sim_time", default_value="false",
             description="true when replaying a bag with `ros2 bag play --clock`: the node and "
                         "RViz take time from /clock.",
+        ),
+        DeclareLaunchArgument(
+            "managed", default_value="false",
+            description="true to start the managed (lifecycle) node, unconfigured: configure "
+                        "loads the model, activate starts publishing (ros2 lifecycle set, or a "
+                        "lifecycle manager).",
         ),
         DeclareLaunchArgument(
             "use_rviz", default_value="false",

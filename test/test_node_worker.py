@@ -132,6 +132,26 @@ def test_status_levels() -> None:
     assert level == ERROR and "does not exist" in message
 
 
+def test_managed_node_is_never_ok_unless_active() -> None:
+    stats = NodeStats()
+    stats.received()
+    stats.published(1.0, 1.0, 0.5)
+    snap = stats.snapshot()
+    for state, words in (("unconfigured", "no model loaded"), ("inactive", "publishing nothing"),
+                         ("finalized", "shut down")):
+        level, message, values = status_of(snap, backend="x", model="m", gamma="auto",
+                                           lifecycle_state=state)
+        assert level == WARN and message.startswith(state) and words in message
+        assert dict(values)["lifecycle_state"] == state
+    assert status_of(snap, backend="x", model="m", gamma="auto",
+                     lifecycle_state="active")[0] == OK
+    level, message, _ = status_of(snap, backend="none", model="m", gamma="auto",
+                                  model_error="bad.onnx is corrupt",
+                                  lifecycle_state="unconfigured")
+    assert level == ERROR and "bad.onnx" in message  # a failed configure outranks the state
+    assert "lifecycle_state" not in dict(status_of(snap, backend="x", model="m", gamma="auto")[2])
+
+
 @pytest.mark.parametrize("threads", [4])
 def test_stats_are_thread_safe(threads: int) -> None:
     stats = NodeStats()

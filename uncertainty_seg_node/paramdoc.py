@@ -26,8 +26,12 @@ hand. After changing a parameter, regenerate with
 Set them in a params file (the package's [config/params.yaml](../config/params.yaml)) or with
 `-p name:=value`; `ros2 param describe /uncertainty_seg_node NAME` shows the same description and
 range on a running node. Parameters marked "no" are read once at start (change them and restart
-the node); the node rejects an out-of-range or wrongly typed value with the reason. The topics
-the node subscribes and publishes are in the [README](../README.md#topics).
+the node); the node rejects an out-of-range or wrongly typed value with the reason. The managed
+node (`managed:=true`, [lifecycle.md](lifecycle.md)) takes the same parameters; it accepts a
+change of those marked "no" while it is unconfigured (they take effect at the next configure and
+activate) and ignores `on_model_error` and `model_retry_period` (a configure that cannot load
+the model fails). The topics the node subscribes and publishes are in the
+[README](../README.md#topics).
 
 | name | type | default | range or choices | run-time changeable | meaning |
 |---|---|---|---|---|---|

@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 
 OK, WARN, ERROR = 0, 1, 2  # diagnostic_msgs/DiagnosticStatus levels
 _WINDOW = 1000  # latency samples kept between two snapshots (bounded memory at any rate)
+_NOT_ACTIVE = {  # the managed node's messages while it publishes nothing
+    "unconfigured": "unconfigured: no model loaded, publishing nothing (configure, activate)",
+    "inactive": "inactive: model loaded, publishing nothing (activate to publish)",
+    "finalized": "finalized: shut down, publishing nothing",
+}
 
 
 @dataclass
@@ -147,12 +152,14 @@ def status_of(
     stale_after_s: float | None = None,
     execution: str = "",
     execution_warning: str = "",
+    lifecycle_state: str = "",
 ) -> tuple[int, str, list[tuple[str, str]]]:
     """(level, message, [(key, value)]) of the node's DiagnosticStatus for one snapshot.
 
     ERROR while the model is unusable; WARN when no frame came for `stale_after_s`, when frames
     come but none goes out, when frames failed in the last period, or when the backend runs on
-    another execution provider than the one asked for (`execution_warning`).
+    another execution provider than the one asked for (`execution_warning`). The managed node
+    gives its `lifecycle_state`: WARN whenever it is not active, because it publishes nothing.
     """
     values = [
         ("input_rate_hz", f"{snap.input_rate_hz:.2f}"),
@@ -178,8 +185,13 @@ def status_of(
         ("model", model),
         ("last_error", snap.last_error),
     ]
+    if lifecycle_state:
+        values.append(("lifecycle_state", lifecycle_state))
     if model_error:
         return ERROR, f"model not loaded: {model_error}", values
+    if lifecycle_state and lifecycle_state != "active":
+        return WARN, _NOT_ACTIVE.get(lifecycle_state, f"{lifecycle_state}: publishing nothing"), (
+            values)
     if stale_after_s is not None and snap.since_last_frame_s > stale_after_s:
         return WARN, (f"stale input: no camera frame for {snap.since_last_frame_s:.1f} s "
                       f"(stale_after_s={stale_after_s:g})"), values

@@ -5,7 +5,8 @@ process (the robustness test does so); otherwise `FaultInjector.from_env()` retu
 that never raises and `wrap` returns the predictor itself. A frame whose `header.frame_id` is
 `fault:<stage>:<ExceptionName>` raises that builtin exception at that stage: `callback` (the
 image callback), `conversion` (decoding in the worker), `backend` (inside `Predictor.predict`),
-`publish` (building the main outputs) or `color` (the colour images).
+`publish` (building the main outputs) or `color` (the colour images). `fault:<stage>:sleep=S`
+holds the frame S seconds there instead (a slow inference, for the lifecycle tests).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import builtins
 import os
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -45,6 +47,9 @@ class FaultInjector:
         frame_id = frame_id if frame_id is not None else getattr(self._current, "frame_id", "")
         parts = frame_id.split(":")
         if len(parts) == 3 and parts[0] == "fault" and parts[1] == stage:
+            if parts[2].startswith("sleep="):
+                time.sleep(float(parts[2][len("sleep="):]))
+                return
             kind = getattr(builtins, parts[2], None)
             if not (isinstance(kind, type) and issubclass(kind, Exception)):
                 kind = RuntimeError

@@ -1,4 +1,7 @@
-"""`uncertainty_seg_node` console script (what `ros2 run` and the launch file start)."""
+"""The console scripts `uncertainty_seg_node` and `uncertainty_seg_lifecycle_node` (managed).
+
+What `ros2 run` and the launch file start (`managed:=true` starts the second).
+"""
 
 from __future__ import annotations
 
@@ -18,8 +21,11 @@ from uncertainty_seg_node.ros.dds import apply_default_profile
 from uncertainty_seg_node.ros.params import NODE_NAME
 
 
-def main(args: list[str] | None = None) -> int:
-    """Spin the node until SIGINT/SIGTERM; a node that cannot start exits 2 with one line."""
+def main(args: list[str] | None = None, *, managed: bool = False) -> int:
+    """Spin the node until SIGINT/SIGTERM; a node that cannot start exits 2 with one line.
+
+    `managed`: the lifecycle node, which also ends (exit code 0) once it is shut down.
+    """
     # rclpy's handler shuts the context down (spin then raises ExternalShutdownException) and
     # chains to the previous handler: for SIGTERM that must not be the default, which would
     # kill the process before the worker thread is stopped.
@@ -39,17 +45,21 @@ def main(args: list[str] | None = None) -> int:
             rclpy.logging.get_logger(NODE_NAME).warning(
                 "the process that started this node has already exited; not starting")
             return 0
+        from uncertainty_seg_node.ros.lifecycle_node import UncertaintySegLifecycleNode
         from uncertainty_seg_node.ros.node import UncertaintySegNode
 
         try:
-            node = UncertaintySegNode()
+            node = UncertaintySegLifecycleNode() if managed else UncertaintySegNode()
         except UserError as exc:
             rclpy.logging.get_logger(NODE_NAME).fatal(f"cannot start: {exc}")
             return 2
         if profile is not None:
             node.get_logger().info(f"Fast DDS transport profile: {profile}")
         try:
-            rclpy.spin(node)
+            if isinstance(node, UncertaintySegLifecycleNode):
+                rclpy.spin_until_future_complete(node, node.finished)
+            else:
+                rclpy.spin(node)
         finally:
             node.destroy_node()
     except (KeyboardInterrupt, ExternalShutdownException):
@@ -57,6 +67,11 @@ def main(args: list[str] | None = None) -> int:
     finally:
         rclpy.try_shutdown()
     return 0
+
+
+def lifecycle_main(args: list[str] | None = None) -> int:
+    """The managed node (`uncertainty_seg_lifecycle_node`)."""
+    return main(args, managed=True)
 
 
 if __name__ == "__main__":

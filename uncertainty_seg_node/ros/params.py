@@ -208,10 +208,12 @@ def unknown_names(names: list[str]) -> list[str]:
                   and not n.startswith("qos_overrides."))
 
 
-def declare_parameters(node: Node) -> NodeSettings:
+def declare_parameters(node: Node, *, writable: bool = False) -> NodeSettings:
     """Declare every parameter with its descriptor on `node` and return the validated settings.
 
-    Raises UserError naming every bad or unknown value (the node then fails at start).
+    `writable`: none is declared read-only (the managed node refuses a change of those itself
+    unless it is unconfigured). Raises UserError naming every bad or unknown value (the node
+    then fails at start).
     """
     from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
     from rclpy.exceptions import (
@@ -227,7 +229,7 @@ def declare_parameters(node: Node) -> NodeSettings:
     declarations = []
     for spec in PARAMETERS:
         descriptor = ParameterDescriptor(
-            description=spec.description, read_only=spec.read_only,
+            description=spec.description, read_only=spec.read_only and not writable,
             dynamic_typing=spec.dynamic_typing,
         )
         if spec.choices:

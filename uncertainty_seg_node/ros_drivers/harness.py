@@ -43,13 +43,15 @@ OUTPUTS = ("segmentation", "confidence", "certain_mask", "segmentation_color", "
 StampKey = tuple[int, int]
 
 
-def node_executable() -> list[str]:
-    """The installed console script (next to this Python first), else `python -m`."""
-    beside = Path(sys.executable).with_name("uncertainty_seg_node")
-    found = str(beside) if beside.exists() else shutil.which("uncertainty_seg_node")
+def node_executable(name: str = "uncertainty_seg_node") -> list[str]:
+    """The installed console script `name` (next to this Python first), else `python -c`."""
+    beside = Path(sys.executable).with_name(name)
+    found = str(beside) if beside.exists() else shutil.which(name)
     if found:
         return [found]
-    return [sys.executable, "-m", "uncertainty_seg_node.ros.node_main"]
+    main = "lifecycle_main" if name == "uncertainty_seg_lifecycle_node" else "main"
+    return [sys.executable, "-c", "import sys; from uncertainty_seg_node.ros.node_main import "
+            f"{main}; sys.exit({main}())"]
 
 
 def ros_value(value: Any) -> str:
@@ -71,8 +73,9 @@ class NodeProcess:
         log_path: str | Path | None = None,
         namespace: str = "",
         env: dict[str, str] | None = None,
+        executable: str = "uncertainty_seg_node",
     ) -> None:
-        self.command = [*node_executable(), "--ros-args"]
+        self.command = [*node_executable(executable), "--ros-args"]
         if namespace:
             self.command += ["-r", f"__ns:={namespace}"]
         if params_file is not None:
@@ -156,6 +159,18 @@ def make_image(array_: np.ndarray, encoding: str, stamp_ns: int, frame_id: str) 
 def output_array(msg: Image) -> np.ndarray:
     """A published output (mono8 / rgb8 / 32FC1) as a numpy array."""
     return message_array(msg)[0]
+
+
+def call_service(client: Any, request: Any, timeout: float = 10.0) -> Any:
+    """The response of `client` (spun by another thread) to `request`; TimeoutError if none."""
+    future = client.call_async(request)
+    done = threading.Event()
+    future.add_done_callback(lambda _: done.set())
+    if not done.wait(timeout):
+        raise TimeoutError(f"{client.srv_name} did not answer in {timeout} s")
+    response = future.result()
+    assert response is not None
+    return response
 
 
 class GraphClient:
@@ -255,6 +270,10 @@ class GraphClient:
             time.sleep(0.02)
         return False
 
+    def output_publishers(self) -> int:
+        """How many publishers the output topics this client reads have (0: none left)."""
+        return sum(sub.get_publisher_count() for sub in self._subs[:-1])
+
     def wait_input_reliable(self, timeout: float = 10.0, compressed: bool = False) -> bool:
         """True once the node's camera subscription is reliable.
 
@@ -326,14 +345,7 @@ class GraphClient:
             raise TimeoutError(f"{self.node_name}/set_parameters is not available")
         request = SetParameters.Request()
         request.parameters = [Parameter(k, value=v).to_parameter_msg() for k, v in values.items()]
-        future = self._set_params.call_async(request)
-        done = threading.Event()
-        future.add_done_callback(lambda _: done.set())
-        if not done.wait(timeout):
-            raise TimeoutError(f"{self.node_name}/set_parameters did not answer in {timeout} s")
-        response = future.result()
-        assert response is not None
-        return list(response.results)
+        return list(call_service(self._set_params, request, timeout).results)
 
     def close(self) -> None:
         self.executor.shutdown(timeout_sec=1.0)
