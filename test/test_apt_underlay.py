@@ -35,6 +35,8 @@ def _distro() -> str:
 
 
 def test_node_runs_on_an_apt_like_ros_install(ros2_command: Path) -> None:
+    if not (REPO.parent / "shared" / "ros-tools" / "install.sh").is_file():
+        pytest.skip("../shared/ros-tools is absent: the underlay needs its sources")
     distro = _distro()
     cache = Path(os.environ.get("UNCERTAINTY_SEG_APT_CACHE")
                  or Path.home() / ".cache" / "uncertainty_seg_node" / "apt-underlay")

@@ -16,7 +16,7 @@
 #      run.launch.py image_topic:=...` with the default model, one camera frame in, its
 #      certain mask out; Ctrl-C (SIGINT to the launch's process group) ends it with exit code 0.
 # Usage: tools/apt_underlay_check.sh [DISTRO [WORK]]   DISTRO: jazzy (default) or kilted.
-# Steps 1-3 take minutes (about 10 on a loaded 2-core machine, 2026-12-02); they are kept in WORK
+# Steps 1-3 take minutes (6.5-8 on the loaded 2-core machine, 2026-12-02); they are kept in WORK
 # and redone only when their inputs change (WORK/.stamp); the workspace is built afresh each time.
 # Prints "apt-underlay: OK ..." and exits 0 on success; exits 3 when ../shared/ros-tools is absent.
 set -euo pipefail
