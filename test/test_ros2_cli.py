@@ -86,6 +86,12 @@ def test_param_set_takes_effect_on_the_next_frame(started: tuple) -> None:
     assert values, graph.wait_diagnostics()
     got = run(install, f"ros2 param get {NODE} gamma", domain)
     assert str(gamma) in got.stdout, got.stdout + got.stderr
+    # and the literal command of the README
+    result = run(install, f"ros2 param set {NODE} gamma 0.7", domain)
+    assert result.returncode == 0 and "Set parameter successful" in result.stdout, result.stdout
+    confidence, mask = _frame(graph, image)
+    np.testing.assert_array_equal(mask, confidence > 0.7)
+    assert graph.wait_diagnostics(lambda v: v.get("gamma") == "0.7000", timeout=10.0)
 
 
 def test_param_set_refuses_a_bad_value_with_the_reason(started: tuple) -> None:
