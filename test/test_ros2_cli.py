@@ -86,7 +86,7 @@ def test_param_set_takes_effect_on_the_next_frame(started: tuple) -> None:
     assert values, graph.wait_diagnostics()
     got = run(install, f"ros2 param get {NODE} gamma", domain)
     assert str(gamma) in got.stdout, got.stdout + got.stderr
-    # and the literal command of the README
+    # and the README's literal command
     result = run(install, f"ros2 param set {NODE} gamma 0.7", domain)
     assert result.returncode == 0 and "Set parameter successful" in result.stdout, result.stdout
     confidence, mask = _frame(graph, image)
