@@ -152,8 +152,8 @@ def test_launch_file_starts_the_node(tmp_path: Path, ros2_command: Path, colcon_
             if outputs := graph.wait_outputs(key, ("certain_mask",), timeout=1.0):
                 break
         assert outputs, log.read_text()
-        sim_time = run(colcon_install, f"ros2 param get /launched/{NODE_NAME} use_sim_time",
-                       domain)
+        sim_time = run(colcon_install, "ros2 param get --no-daemon --timeout 10 "
+                       f"/launched/{NODE_NAME} use_sim_time", domain)
         assert "True" in sim_time.stdout, sim_time.stdout + sim_time.stderr
     finally:
         if graph is not None:

@@ -35,6 +35,9 @@ pytestmark = pytest.mark.ros
 CAMERA = "/cli_cam/image_raw"
 NODE = "/uncertainty_seg_node"
 MAIN = ("confidence", "certain_mask")
+# --no-daemon: a ros2 daemon (one per domain, spawned by the first call) would outlive the test
+SET_GAMMA = f"ros2 param set --no-daemon --timeout 10 {NODE} gamma"
+GET_GAMMA = f"ros2 param get --no-daemon --timeout 10 {NODE} gamma"
 _STAMP = iter(range(1, 10**6))
 
 
@@ -76,7 +79,7 @@ def test_param_set_takes_effect_on_the_next_frame(started: tuple) -> None:
     confidence, _ = _frame(graph, image)
     # a gamma that splits this frame, so the mask must visibly change
     gamma = round(float(np.median(confidence)), 4)
-    result = run(install, f"ros2 param set {NODE} gamma {gamma}", domain)
+    result = run(install, f"{SET_GAMMA} {gamma}", domain)
     assert result.returncode == 0 and "Set parameter successful" in result.stdout, (
         result.stdout + result.stderr)
     confidence, mask = _frame(graph, image)
@@ -84,10 +87,10 @@ def test_param_set_takes_effect_on_the_next_frame(started: tuple) -> None:
     assert 0.2 < mask.mean() < 0.8
     values = graph.wait_diagnostics(lambda v: v.get("gamma") == f"{gamma:.4f}", timeout=10.0)
     assert values, graph.wait_diagnostics()
-    got = run(install, f"ros2 param get {NODE} gamma", domain)
+    got = run(install, GET_GAMMA, domain)
     assert str(gamma) in got.stdout, got.stdout + got.stderr
     # and the README's literal command
-    result = run(install, f"ros2 param set {NODE} gamma 0.7", domain)
+    result = run(install, f"{SET_GAMMA} 0.7", domain)
     assert result.returncode == 0 and "Set parameter successful" in result.stdout, result.stdout
     confidence, mask = _frame(graph, image)
     np.testing.assert_array_equal(mask, confidence > 0.7)
@@ -97,13 +100,13 @@ def test_param_set_takes_effect_on_the_next_frame(started: tuple) -> None:
 def test_param_set_refuses_a_bad_value_with_the_reason(started: tuple) -> None:
     install, domain, graph, _, log = started
     image = np.random.default_rng(2).integers(0, 256, (48, 64, 3), dtype=np.uint8)
-    before = run(install, f"ros2 param get {NODE} gamma", domain).stdout
+    before = run(install, GET_GAMMA, domain).stdout
     for bad in ("1.5", "high"):
-        result = run(install, f"ros2 param set {NODE} gamma {bad}", domain)
+        result = run(install, f"{SET_GAMMA} {bad}", domain)
         text = result.stdout + result.stderr
         assert "Setting parameter failed" in text and "gamma" in text.split("failed", 1)[1], (
             text)
-    assert run(install, f"ros2 param get {NODE} gamma", domain).stdout == before
+    assert run(install, GET_GAMMA, domain).stdout == before
     confidence, mask = _frame(graph, image)  # the node still serves, with the old gamma
     assert mask.shape == confidence.shape
 
