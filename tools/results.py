@@ -10,8 +10,9 @@ Library use (standard library only, so it runs without the package's environment
     from results import write_result
     write_result("speed_cpu", "uncertainty-seg bench ...", figures, precision="fp32")
 
-Command line: run a command that writes a JSON file and record it. `{json}` in the command is
-replaced by a temporary file the command writes to (or name the file with --figures-from)::
+Command line: run a command that writes a JSON file and record it. `{json}` in the command's
+arguments is replaced by a temporary file the command writes to (or name the file with
+--figures-from); the command is recorded as given, `{json}` included::
 
     python tools/results.py run NAME [--key KEY] [--extra k=v ...] -- CMD ... --json {json}
 
@@ -126,7 +127,7 @@ def _run(args: argparse.Namespace) -> int:
         raise SystemExit("no command given after --")
     with tempfile.TemporaryDirectory() as tmp:
         tmp_json = str(Path(tmp) / "figures.json")
-        argv = [tmp_json if a == "{json}" else a for a in cmd]
+        argv = [a.replace("{json}", tmp_json) for a in cmd]
         load_before = os.getloadavg()
         rc = subprocess.run(argv, cwd=ROOT, check=False).returncode
         if rc != 0:
