@@ -102,8 +102,9 @@ def default_model_camvid() -> str:
             if r is None:
                 continue
             out.append(f"| {label} | {split} | {r['frames']} | {_f(r['accuracy'])} | "
-                       f"{_f(r['miou'])} | {_f(_miou11(r))} | {_f(r['maxf05'])} @ {_f(r['p_ac_at_maxf05'])} | "
-                       f"{_f(r['aupr'])} | {_f(r['auroc'])} | {_f(r['certain_fraction'])} |")
+                       f"{_f(r['miou'])} | {_f(_miou11(r))} | {_f(r['maxf05'])} @ "
+                       f"{_f(r['p_ac_at_maxf05'])} | {_f(r['aupr'])} | {_f(r['auroc'])} | "
+                       f"{_f(r['certain_fraction'])} |")
     out += ["", "Per-class IoU (the Cityscapes classes CamVid's 11 map to):", ""]
     head = "| model | set | " + " | ".join(_CAMVID_CLASSES) + " |"
     out += [head, "|---|---|" + "---|" * len(_CAMVID_CLASSES)]
