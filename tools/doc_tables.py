@@ -78,7 +78,7 @@ def source_line(*names: str) -> str:
         m = r["machine"]
         load = m.get("load_avg_1_5_15_before") or m.get("load_avg_1_5_15_after")
         parts.append(f"[`docs/results/{name}.json`](docs/results/{name}.json) "
-                     f"({r['date'][:10]}, {m['cpu_cores']} CPU cores, load {load[0]:.1f}, "
+                     f"({r['date'][:10]}, {m['cpu_cores']} CPU cores, load {load[0]:.1f} before, "
                      f"commit {r['commit'][:7]})")
     return "*Source: " + "; ".join(parts) + ".*\n"
 
@@ -160,7 +160,7 @@ def speed_cpu() -> str:
     precision = {"onnxruntime": r["machine"].get("precision_onnxruntime", "—"),
                  "torch": r["machine"].get("precision_torch", "—")}
     out = ["| network input | camera image | precision | threads | backend | network alone "
-           "median (p99) ms | whole pipeline median (p99) ms | load before |",
+           "median (p99) ms | whole pipeline median (p99) ms | load at the end |",
            "|---|---|---|---|---|---|---|---|"]
     for bench in r["figures"].values():
         size = "×".join(map(str, bench["input_size"]))
