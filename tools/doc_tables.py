@@ -178,6 +178,36 @@ def speed_cpu() -> str:
     return "\n".join(out) + "\n\n" + source_line("speed_cpu")
 
 
+# --- The node over DDS (docs/results/speed_node.json, `uncertainty-seg bench-node`) ---
+
+@renderer("speed_node")
+def speed_node() -> str:
+    """`bench-node` of the default model: backend alone vs the node, then a too-fast camera."""
+    f = load_result("speed_node")["figures"]
+    over, keeps = f["overload"], f["keeps_up"]
+    rows = [
+        ("backend `predict()` in-process, median (p90)",
+         f"{_f(f['backend_predict_ms']['median_ms'], 1)} ms "
+         f"({_f(f['backend_predict_ms']['p90_ms'], 1)})"),
+        ("node end to end, publish → `certain_mask` received, median (p90)",
+         f"{_f(f['node_e2e_ms']['median_ms'], 1)} ms ({_f(f['node_e2e_ms']['p90_ms'], 1)})"),
+        ("overhead of the node, ratio end to end / predict",
+         f"{_f(f['overhead_ms'], 1)} ms, {_f(f['ratio_e2e_over_predict'], 2)}"),
+        (f"camera at {_f(over['camera_rate_hz'], 1)} Hz: published / dropped (busy)",
+         f"{over['published']} / {over['dropped_busy']} of {over['received_by_node']}, "
+         f"latency median {_f(over['e2e_ms']['median_ms'], 1)} ms"),
+        (f"node rate / camera rate ({_f(keeps['camera_rate_hz'], 1)} Hz)",
+         f"{_f(keeps['node_rate_hz'], 1)} Hz / {_f(keeps['camera_rate_hz'], 1)} Hz = "
+         f"{_f(keeps['ratio'], 2)} ({'keeps up' if keeps['keeps_up'] else 'does not keep up'})"),
+        ("node start to first output, RSS",
+         f"{_f(f['node_start_to_first_output_s'], 1)} s, "
+         f"{_f(f['node_memory']['rss_mb'], 1)} MB"),
+    ]
+    out = ["| quantity | measured |", "|---|---|"]
+    out += [f"| {name} | {value} |" for name, value in rows]
+    return "\n".join(out) + "\n\n" + source_line("speed_node")
+
+
 # --- rewriting -------------------------------------------------------------------------------
 
 def render_file(text: str, source: Path) -> tuple[str, list[str]]:
