@@ -145,10 +145,10 @@ def demo_domains() -> str:
         label = f"{name} (source)" if name == "city-day" else name
         out.append(f"| {label} | " + " | ".join(cells) + " |")
     run = (f"{summary['frames_received']} frames received, {summary['frames_missing']} missing; "
-           f"node latency median {_f(summary['latency_ms_median'], 1)} ms, max "
+           f"end-to-end latency median {_f(summary['latency_ms_median'], 1)} ms, max "
            f"{_f(summary['latency_ms_max'], 1)} ms; {summary['wall_s']} s wall; γ f_φ "
            f"{_f(summary['gamma'])}, f_θ {_f(other.get('gamma'))}.")
-    return "\n".join(out) + "\n\n" + run + "\n" + source_line("demo")
+    return "\n".join(out) + "\n\n" + run + "\n\n" + source_line("demo")
 
 
 # --- CPU speed of the default model (docs/results/speed_cpu.json, `uncertainty-seg bench`) ---
