@@ -130,13 +130,18 @@ def _miou11(r: dict[str, Any]) -> float | None:
 
 @renderer("demo_domains")
 def demo_domains() -> str:
-    """Per domain: the default (f_φ) in the node beside the compare model (f_θ)."""
+    """Per domain: the default model in the node beside the compare model, same frames."""
     summary = load_result("demo")["figures"]
     other = summary.get("compare") or {}
     rows = dict(summary["domains"])
     rows["overall"] = summary["overall"]
-    out = ["| domain | mIoU f_φ / f_θ | MaxF0.5 f_φ / f_θ | p(a,c) f_φ / f_θ | AUPR f_φ / f_θ | "
-           "certain f_φ / f_θ |", "|---|---|---|---|---|---|"]
+    # Named by training stage, so the table stays right whichever of the two is the default.
+    names = {"uncertainty": "f_φ", "task": "f_θ"}
+    pair = (f"{names.get(str(summary.get('stage')), 'default')} / "
+            f"{names.get(str(other.get('stage')), 'compare')}")
+    out = ["| domain | " + " | ".join(f"{q} {pair}" for q in
+                                      ("mIoU", "MaxF0.5", "p(a,c)", "AUPR", "certain")) + " |",
+           "|---|---|---|---|---|---|"]
     for name, m in rows.items():
         o = other.get("overall", {}) if name == "overall" else \
             other.get("domains", {}).get(name, {})
@@ -146,8 +151,9 @@ def demo_domains() -> str:
         out.append(f"| {label} | " + " | ".join(cells) + " |")
     run = (f"{summary['frames_received']} frames received, {summary['frames_missing']} missing; "
            f"end-to-end latency median {_f(summary['latency_ms_median'], 1)} ms, max "
-           f"{_f(summary['latency_ms_max'], 1)} ms; {summary['wall_s']} s wall; γ f_φ "
-           f"{_f(summary['gamma'])}, f_θ {_f(other.get('gamma'))}.")
+           f"{_f(summary['latency_ms_max'], 1)} ms; {summary['wall_s']} s wall; γ "
+           f"{_f(summary['gamma'])} / {_f(other.get('gamma'))}; the first model ran in the "
+           "node, the second in-process on the same frames.")
     return "\n".join(out) + "\n\n" + run + "\n\n" + source_line("demo")
 
 
