@@ -3,8 +3,8 @@
 # wheel (MIT), trained with the project's own commands on the synthetic world only (seeded), with
 # the recipes in config/train_{task,uncertainty}_vits14.yaml. Writes two small delta files (what
 # training changed over the backbone; the full ONNX is assembled from the wheel on first use):
-#   models/default.delta.safetensors   $SHIP (f_phi unless f_theta measured better), gamma
-#                                      calibrated on labelled source val frames
+#   models/default.delta.safetensors   $SHIP (the shipping rule below), gamma calibrated on
+#                                      labelled source val frames
 #   models/compare.delta.safetensors   the other model of the same run (`demo` compares)
 # Usage: tools/dev run bash tools/make_default_model.sh [WORKDIR]
 # Quick plumbing check: TASK_STEPS=2 UNC_STEPS=2 COUNT=8 OUT_DIR=/tmp/m bash ... /tmp/work
@@ -54,9 +54,12 @@ done
 # int8 (ONNX Runtime dynamic quantisation) only if f_phi's labels agree on >= 99 % of pixels and
 # AUPR moves < 0.005 on labelled frames of all six domains (INT8=no skips the check); both
 # models then run the same way, so the demo's comparison stays like for like.
-# SHIP names the model the node runs by default (f_phi, unless f_theta measured better on the
-# demo drive: then SHIP=f_theta and models/MODEL_CARD.md says why); the other ships as
-# models/compare.delta.safetensors for `demo`'s side-by-side table.
+# SHIP names the model the node runs by default. The shipping rule (models/MODEL_CARD.md): the
+# model with the higher pooled AUPR over the demo drive (`overall` of docs/results/demo.json,
+# written by `python tools/results.py run demo ...` after this script); a difference under 0.01
+# is a tie and goes to f_phi. Pack with SHIP=f_phi, run the demo, and if f_theta wins rerun
+# with SHIP=f_theta (the .pt files are kept, so only the packing reruns). The other model ships
+# as models/compare.delta.safetensors for `demo`'s side-by-side table.
 SHIP="${SHIP:-f_phi}"
 OTHER=f_theta; [[ "$SHIP" == f_theta ]] && OTHER=f_phi
 pack() {

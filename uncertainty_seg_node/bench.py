@@ -64,8 +64,9 @@ def make_predictors(
 ) -> tuple[dict[str, PipelinePredictor], dict[str, str]]:
     """One predictor per backend for the same model; (predictors, skipped backend -> reason).
 
-    A checkpoint is exported to ONNX in `scratch` for onnxruntime / tensorrt; for an .onnx
-    model, torch uses `checkpoint`, else the checkpoint the file was exported from (recorded in
+    A checkpoint is exported to ONNX in `scratch` for onnxruntime / tensorrt; a delta file is
+    assembled (and cached) for them and built as a network for torch; for an .onnx model, torch
+    uses `checkpoint`, else the checkpoint the file was exported from (recorded in
     its metadata, when it still exists unchanged), else a sibling `<stem>.pt`.
     """
     model = Path(model)
@@ -74,8 +75,12 @@ def make_predictors(
     if not names or "auto" in names:
         raise UserError("name the backends to compare, e.g. --backends torch,onnxruntime")
     onnx_path: Path | None = model if kind == "onnx" else None
-    ckpt: Path | None = Path(checkpoint) if checkpoint else (model if kind == "checkpoint"
-                                                              else None)
+    ckpt: Path | None = Path(checkpoint) if checkpoint else (model if kind in ("checkpoint",
+                                                                           "delta") else None)
+    if kind == "delta":  # ONNX Runtime runs the assembled graph; torch builds the network
+        from uncertainty_seg_node.export.assemble import assemble_onnx
+
+        onnx_path = assemble_onnx(model)
     predictors: dict[str, PipelinePredictor] = {}
     skipped: dict[str, str] = {}
     for name in dict.fromkeys(names):

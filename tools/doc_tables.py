@@ -1,0 +1,261 @@
+"""Regenerate every generated table of the docs from the result files under docs/results/.
+
+A generated table sits between two markers in README.md, docs/**/*.md or models/MODEL_CARD.md::
+
+    <!-- table:NAME -->
+    ... (written by this script; do not edit by hand) ...
+    <!-- /table:NAME -->
+
+NAME is a renderer registered below with `@renderer("NAME")`: a function of no arguments that
+reads its result file(s) (`load_result`, `figures_file`) and returns markdown. To add a table,
+write its renderer here and put the two markers where it goes, then run this script. E.g. the
+CamVid folds of `tools/study_camvid.py eval`, recorded with
+`python tools/results.py run camvid_folds --figures-from RESULTS.json -- python
+tools/study_camvid.py eval ...`::
+
+    @renderer("camvid_folds")
+    def camvid_folds() -> str:
+        from study_camvid import folds_table
+        with figures_file("camvid_folds") as path:
+            return folds_table(path)
+
+Usage: `python tools/doc_tables.py` rewrites the tables in place; `--check` changes nothing and
+exits 1, naming each table that differs from what would be written (test/test_doc_tables.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import re
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results import ROOT, load_result  # noqa: E402
+
+RENDERERS: dict[str, Callable[[], str]] = {}
+MARKER = re.compile(r"(<!-- table:([\w-]+) -->\n)(.*?)(<!-- /table:\2 -->)", re.DOTALL)
+
+
+def renderer(name: str) -> Callable[[Callable[[], str]], Callable[[], str]]:
+    """Register FUNCTION as the renderer of the table NAME."""
+    def register(function: Callable[[], str]) -> Callable[[], str]:
+        RENDERERS[name] = function
+        return function
+    return register
+
+
+def doc_files() -> list[Path]:
+    """The files whose tables this script writes."""
+    files = [ROOT / "README.md", ROOT / "models" / "MODEL_CARD.md"]
+    files += sorted((ROOT / "docs").rglob("*.md"))
+    return [f for f in files if f.is_file()]
+
+
+@contextlib.contextmanager
+def figures_file(name: str) -> Iterator[Path]:
+    """The figures of result NAME as a JSON file of their own (for renderers that read files)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{name}.json"
+        path.write_text(json.dumps(load_result(name)["figures"]))
+        yield path
+
+
+def _f(value: Any, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def source_line(*names: str) -> str:
+    """The line under a table that names its result file(s), date and machine."""
+    parts = []
+    for name in names:
+        r = load_result(name)
+        m = r["machine"]
+        load = m.get("load_avg_1_5_15_before") or m.get("load_avg_1_5_15_after")
+        parts.append(f"[`docs/results/{name}.json`](docs/results/{name}.json) "
+                     f"({r['date'][:10]}, {m['cpu_cores']} CPU cores, load {load[0]:.1f} before, "
+                     f"commit {r['commit'][:7]})")
+    return "*Source: " + "; ".join(parts) + ".*\n"
+
+
+# --- CamVid: the shipped models on real frames (docs/results/default_model_camvid.json) ---
+
+_CAMVID_CLASSES = ("road", "sidewalk", "building", "fence", "pole", "traffic sign",
+                   "vegetation", "sky", "person", "rider", "car")
+
+
+@renderer("default_model_camvid")
+def default_model_camvid() -> str:
+    """Both shipped models on CamVid day/val and dusk/val, Cityscapes class map."""
+    figures = load_result("default_model_camvid")["figures"]
+    rows = [("default", "f_φ (default)"), ("compare", "f_θ (compare)")]
+    out = ["| model | set | frames | pixel acc. | mIoU | mIoU-11 | MaxF0.5 @ p(a,c) | AUPR | "
+           "AUROC | certain at γ |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for key, label in rows:
+        for split in ("day/val", "dusk/val"):
+            r = figures.get(f"{key} | {split}")
+            if r is None:
+                continue
+            out.append(f"| {label} | {split} | {r['frames']} | {_f(r['accuracy'])} | "
+                       f"{_f(r['miou'])} | {_f(_miou11(r))} | {_f(r['maxf05'])} @ "
+                       f"{_f(r['p_ac_at_maxf05'])} | {_f(r['aupr'])} | {_f(r['auroc'])} | "
+                       f"{_f(r['certain_fraction'])} |")
+    out += ["", "Per-class IoU (the Cityscapes classes CamVid's 11 map to):", ""]
+    head = "| model | set | " + " | ".join(_CAMVID_CLASSES) + " |"
+    out += [head, "|---|---|" + "---|" * len(_CAMVID_CLASSES)]
+    for key, label in rows:
+        for split in ("day/val", "dusk/val"):
+            r = figures.get(f"{key} | {split}")
+            if r is None:
+                continue
+            iou = r["per_class_iou"]
+            out.append(f"| {label} | {split} | "
+                       + " | ".join(_f(iou.get(c), 2) for c in _CAMVID_CLASSES) + " |")
+    return "\n".join(out) + "\n\n" + source_line("default_model_camvid")
+
+
+def _miou11(r: dict[str, Any]) -> float | None:
+    """Mean IoU over the Cityscapes classes CamVid's 11 map to (those it can score)."""
+    values = [r["per_class_iou"].get(c) for c in _CAMVID_CLASSES]
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
+
+
+# --- The demo drive: default model in the node, compare model in-process (demo.json) ---
+
+@renderer("demo_domains")
+def demo_domains() -> str:
+    """Per domain: the default model in the node beside the compare model, same frames."""
+    summary = load_result("demo")["figures"]
+    other = summary.get("compare") or {}
+    rows = dict(summary["domains"])
+    rows["overall"] = summary["overall"]
+    # Named by training stage, so the table stays right whichever of the two is the default.
+    names = {"uncertainty": "f_φ", "task": "f_θ"}
+    pair = (f"{names.get(str(summary.get('stage')), 'default')} / "
+            f"{names.get(str(other.get('stage')), 'compare')}")
+    out = ["| domain | " + " | ".join(f"{q} {pair}" for q in
+                                      ("mIoU", "MaxF0.5", "p(a,c)", "AUPR", "certain")) + " |",
+           "|---|---|---|---|---|---|"]
+    for name, m in rows.items():
+        o = other.get("overall", {}) if name == "overall" else \
+            other.get("domains", {}).get(name, {})
+        cells = [f"{_f(m.get(k))} / {_f(o.get(k))}" for k in
+                 ("miou", "maxf05", "p_ac_at_maxf05", "aupr", "certain_fraction")]
+        label = f"{name} (source)" if name == "city-day" else name
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    run = (f"{summary['frames_received']} frames received, {summary['frames_missing']} missing; "
+           f"end-to-end latency median {_f(summary['latency_ms_median'], 1)} ms, max "
+           f"{_f(summary['latency_ms_max'], 1)} ms; {summary['wall_s']} s wall; γ "
+           f"{_f(summary['gamma'])} / {_f(other.get('gamma'))}; the first model ran in the "
+           "node, the second in-process on the same frames.")
+    return "\n".join(out) + "\n\n" + run + "\n\n" + source_line("demo")
+
+
+# --- CPU speed of the default model (docs/results/speed_cpu.json, `uncertainty-seg bench`) ---
+
+@renderer("speed_cpu")
+def speed_cpu() -> str:
+    """`bench` of the default model: one row per (input size, precision, threads, backend)."""
+    r = load_result("speed_cpu")
+    precision = {"onnxruntime": r["machine"].get("precision_onnxruntime", "—"),
+                 "torch": r["machine"].get("precision_torch", "—")}
+    out = ["| network input | camera image | precision | threads | backend | network alone "
+           "median (p99) ms | whole pipeline median (p99) ms | load at the end |",
+           "|---|---|---|---|---|---|---|---|"]
+    for bench in r["figures"].values():
+        size = "×".join(map(str, bench["input_size"]))
+        image = "×".join(map(str, bench["image_size"]))
+        load = bench["machine"].get("load_average", [None])[0]
+        for backend, entry in bench["backends"].items():
+            stages = entry["stages"]
+            out.append(
+                f"| {size} | {image} {bench['encoding']} | {precision.get(backend, '—')} | "
+                f"{bench['threads'] or 'default'} | {backend} | "
+                f"{_f(stages['network_alone']['median_ms'], 1)} "
+                f"({_f(stages['network_alone']['p99_ms'], 1)}) | "
+                f"{_f(stages['total']['median_ms'], 1)} ({_f(stages['total']['p99_ms'], 1)}) | "
+                f"{_f(load, 1)} |")
+    return "\n".join(out) + "\n\n" + source_line("speed_cpu")
+
+
+# --- The node over DDS (docs/results/speed_node.json, `uncertainty-seg bench-node`) ---
+
+@renderer("speed_node")
+def speed_node() -> str:
+    """`bench-node` of the default model: backend alone vs the node, then a too-fast camera."""
+    f = load_result("speed_node")["figures"]
+    over, keeps = f["overload"], f["keeps_up"]
+    rows = [
+        ("backend `predict()` in-process, median (p90)",
+         f"{_f(f['backend_predict_ms']['median_ms'], 1)} ms "
+         f"({_f(f['backend_predict_ms']['p90_ms'], 1)})"),
+        ("node end to end, publish → `certain_mask` received, median (p90)",
+         f"{_f(f['node_e2e_ms']['median_ms'], 1)} ms ({_f(f['node_e2e_ms']['p90_ms'], 1)})"),
+        ("overhead of the node, ratio end to end / predict",
+         f"{_f(f['overhead_ms'], 1)} ms, {_f(f['ratio_e2e_over_predict'], 2)}"),
+        (f"camera at {_f(over['camera_rate_hz'], 1)} Hz: published / dropped (busy)",
+         f"{over['published']} / {over['dropped_busy']} of {over['received_by_node']}, "
+         f"latency median {_f(over['e2e_ms']['median_ms'], 1)} ms"),
+        (f"node rate / camera rate ({_f(keeps['camera_rate_hz'], 1)} Hz)",
+         f"{_f(keeps['node_rate_hz'], 1)} Hz / {_f(keeps['camera_rate_hz'], 1)} Hz = "
+         f"{_f(keeps['ratio'], 2)} ({'keeps up' if keeps['keeps_up'] else 'does not keep up'})"),
+        ("node start to first output, RSS",
+         f"{_f(f['node_start_to_first_output_s'], 1)} s, "
+         f"{_f(f['node_memory']['rss_mb'], 1)} MB"),
+    ]
+    out = ["| quantity | measured |", "|---|---|"]
+    out += [f"| {name} | {value} |" for name, value in rows]
+    return "\n".join(out) + "\n\n" + source_line("speed_node")
+
+
+# --- rewriting -------------------------------------------------------------------------------
+
+def render_file(text: str, source: Path) -> tuple[str, list[str]]:
+    """TEXT with every marked table re-rendered, and the names of the tables that changed."""
+    changed: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(2)
+        if name not in RENDERERS:
+            raise SystemExit(f"{source}: no renderer for table {name!r} in tools/doc_tables.py "
+                             f"(known: {', '.join(sorted(RENDERERS))})")
+        body = RENDERERS[name]()
+        if source.parent != ROOT:  # links in the source line are relative to the repo root
+            body = _relative_links(body, source)
+        if body != match.group(3):
+            changed.append(f"{source.relative_to(ROOT)}: {name}")
+        return match.group(1) + body + match.group(4)
+
+    return MARKER.sub(replace, text), changed
+
+
+def _relative_links(body: str, source: Path) -> str:
+    up = "../" * len(source.parent.relative_to(ROOT).parts)
+    return body.replace("](docs/results/", f"]({up}docs/results/")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true",
+                        help="change nothing; exit 1 naming each table that differs")
+    args = parser.parse_args(argv)
+    differing: list[str] = []
+    for path in doc_files():
+        text = path.read_text()
+        new, changed = render_file(text, path)
+        differing += changed
+        if changed and not args.check:
+            path.write_text(new)
+    for item in differing:
+        print(("differs: " if args.check else "rewrote: ") + item)
+    return 1 if args.check and differing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
