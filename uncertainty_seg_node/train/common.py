@@ -34,6 +34,12 @@ AutocastFactory = Callable[[], contextlib.AbstractContextManager[Any]]
 
 DEFAULT_SIZE = (224, 448)
 
+# Augmented target views (`augment_target`): zoom in by 1 to 1.5 (a crop of 44-100 % of the
+# frame's area at its aspect ratio, never padded), flip, and brightness/contrast/saturation
+# factors within +-20 %.
+TARGET_SCALE_RANGE = (1.0, 1.5)
+TARGET_JITTER = 0.2
+
 
 def open_source_data(config: TrainConfig) -> LabelledDataset:
     """The labelled source-domain dataset (a UserError when missing or empty)."""
@@ -146,6 +152,18 @@ def labelled_loader(
 def sample_transform(model_config: ModelConfig, config: TrainConfig) -> Any:
     """Random zoom/crop/flip when `config.augment`, else the plain evaluation resize."""
     return TrainTransform(model_config) if config.augment else EvalTransform(model_config)
+
+
+def target_transform(model_config: ModelConfig, config: TrainConfig) -> Any:
+    """The unlabelled images' transform: a random view if `augment_target`, else the source's.
+
+    Views are a pure function of the loader's (seed, epoch, position), so a seed repeats them
+    and a resumed run continues them.
+    """
+    if not config.augment_target:
+        return sample_transform(model_config, config)
+    return TrainTransform(model_config, scale_range=TARGET_SCALE_RANGE, hflip=True,
+                          brightness_contrast=TARGET_JITTER, saturation=TARGET_JITTER)
 
 
 def mask_generator(seed: int, rank: int, step: int) -> torch.Generator:

@@ -75,7 +75,13 @@ class TrainConfig:
     min_lr_ratio: float = 0.01  # the schedule's floor, as a fraction of the peak lr
     grad_clip: float = 1.0  # max global grad norm (0: off)
     seed: int = 0
-    augment: bool = True  # random scale-crop, flip, colour jitter on the labelled source
+    augment: bool = True  # random scale-crop and flip on the labelled source (no colour jitter)
+    # `train uncertainty` only (`--set augment_target=true`): every target image is a new random
+    # view each time it is drawn (zoom-in crop, flip, brightness/contrast/saturation jitter),
+    # whatever `augment` says; teacher, masked and unmasked branches see the same view. False:
+    # the targets get the source's transform (zoom/crop/flip when `augment`, else plain resize).
+    # The source branch keeps its feature cache; target views are never cached beyond their step.
+    augment_target: bool = False
     # --- the uncertainty loss (METHOD.md) ---
     p_mask: float = 0.5
     sharpen_T: float = 0.5  # noqa: N815 (the paper's name)
@@ -208,6 +214,8 @@ class TrainConfig:
         from_teacher = self.init_from_teacher or self.init_decoder_from_teacher
         if from_teacher and self.mode != "uncertainty":
             raise UserError("init_from_teacher options only apply to `train uncertainty`")
+        if self.augment_target and self.mode != "uncertainty":
+            raise UserError("augment_target only applies to `train uncertainty` (target images)")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -14,6 +14,12 @@ the input); masked entries by (fingerprint with the mask token, input digest, ma
 cache serves several encoders, a stale entry can never be returned for different weights, pixels
 or masks, and a saved cache file is only ever reused for exactly what it was made from.
 
+Augmented target views (`augment_target`) are new inputs every step. Inside
+`with cache.transient(x_t):` rows equal to one of those views are kept for that block only (the
+teacher's unmasked view can serve f_phi's unmasked certainty forward of the same step) and are
+never stored, looked up in or saved with the lasting entries, so the cache does not grow with
+them; the other rows (the un-augmented source batch) are cached as usual.
+
 Hook it in with `cached_encoders(cache, model, ...)`: inside the block every listed model's
 encoder is split after its longest frozen prefix of blocks and answers `lower` from the cache;
 weights and state dicts are untouched, and the split is restored on exit.
@@ -96,7 +102,11 @@ class FeatureCache:
         self.misses = 0
         self.masked_hits = 0
         self.masked_misses = 0
+        self.transient_hits = 0
+        self.transient_misses = 0
         self.loaded = 0
+        self._transient: frozenset[str] = frozenset()  # input digests of this block's views
+        self._step_entries: dict[Key, Tensor] = {}
         if path is not None and Path(path).is_file():
             self.load(path)
 
@@ -107,7 +117,8 @@ class FeatureCache:
         """Entries, hits and misses so far (for logs and provenance)."""
         return {"entries": len(self), "hits": self.hits, "misses": self.misses,
                 "masked_hits": self.masked_hits, "masked_misses": self.masked_misses,
-                "loaded": self.loaded}
+                "transient_hits": self.transient_hits,
+                "transient_misses": self.transient_misses, "loaded": self.loaded}
 
     def features(
         self, forward: Forward, fingerprints: tuple[str, str], pixel_values: Tensor,
@@ -124,20 +135,22 @@ class FeatureCache:
         )
         rows: list[Tensor | None] = [None] * batch
         keys: dict[int, Key] = {}
+        stores: dict[int, dict[Key, Tensor]] = {}
         for i in range(batch):
             if masked[i] and not self.cache_masked:
                 continue
+            digest = input_digest(pixel_values[i])
             if masked[i]:
                 assert patch_mask is not None
-                key: Key = (fingerprints[1], input_digest(pixel_values[i]),
-                            mask_digest(patch_mask[i]))
+                key: Key = (fingerprints[1], digest, mask_digest(patch_mask[i]))
             else:
-                key = (fingerprints[0], input_digest(pixel_values[i]))
+                key = (fingerprints[0], digest)
             keys[i] = key
-            hit = self.entries.get(key)
+            stores[i] = self._step_entries if digest in self._transient else self.entries
+            hit = stores[i].get(key)
             if hit is not None:
                 rows[i] = hit.to(pixel_values.device)
-                self._count(masked[i], hit=True)
+                self._count(masked[i], hit=True, transient=stores[i] is self._step_entries)
         # One forward per distinct missing key (MC-dropout batches repeat every image).
         first: dict[Key, int] = {}
         for i in keys:
@@ -152,9 +165,10 @@ class FeatureCache:
             for i in run:
                 rows[i] = fresh[i]
                 if i in keys:
-                    self._count(masked[i], hit=False)
-                    if self.max_entries is None or len(self.entries) < self.max_entries:
-                        self.entries[keys[i]] = fresh[i].detach().clone()
+                    transient = stores[i] is self._step_entries
+                    self._count(masked[i], hit=False, transient=transient)
+                    if transient or self.max_entries is None or len(self) < self.max_entries:
+                        stores[i][keys[i]] = fresh[i].detach().clone()
             for i in keys:
                 if rows[i] is None:
                     rows[i] = fresh[first[keys[i]]]
@@ -170,8 +184,23 @@ class FeatureCache:
         finally:
             self.cache_masked = before
 
-    def _count(self, masked: bool, *, hit: bool) -> None:
-        if masked:
+    @contextmanager
+    def transient(self, views: Tensor) -> Iterator[None]:
+        """Rows equal to one of `views` (B, 3, H, W) live for this block only (see the module)."""
+        if self._transient:
+            raise RuntimeError("FeatureCache.transient blocks do not nest")
+        self._transient = frozenset(input_digest(view) for view in views)
+        try:
+            yield
+        finally:
+            self._transient = frozenset()
+            self._step_entries = {}
+
+    def _count(self, masked: bool, *, hit: bool, transient: bool = False) -> None:
+        if transient:
+            self.transient_hits += hit
+            self.transient_misses += not hit
+        elif masked:
             self.masked_hits += hit
             self.masked_misses += not hit
         else:
@@ -306,4 +335,7 @@ def training_feature_cache(
         print(f"feature cache: {stats['entries']} entries ({stats['loaded']} loaded), "
               f"{stats['hits']} hits, {stats['misses']} misses, masked {stats['masked_hits']} "
               f"hits, {stats['masked_misses']} misses"
+              + (f", one-off target views {stats['transient_hits']} hits, "
+                 f"{stats['transient_misses']} misses (not kept)"
+                 if stats["transient_hits"] + stats["transient_misses"] else "")
               + (f"; saved to {file}" if saved else ""), file=sys.stderr)

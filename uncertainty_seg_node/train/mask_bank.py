@@ -6,11 +6,18 @@ image, each a pure function of (image, k, seed), makes the masked inputs repeat;
 cache then keeps their lower-encoder outputs (exact) and a long schedule costs decoder steps
 only. `stats` says how often bank entries were reused, and the stepper compares consistency on
 fresh masks with the bank's, so memorising the bank would show in the logs.
+
+With augmented target views (`augment_target`) a view's pixels never repeat, so the bank is
+keyed by the image's identity (its index in the target set) instead: each image keeps its K
+masks, the masking scheme stays the recipe's and augmentation is the one change. The masked
+features of a view are not kept past its step (FeatureCache.transient), so no stale feature
+can be served for a different view.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -38,12 +45,22 @@ class MaskBank:
         self.seed = seed
         self.uses: dict[tuple[str, int], int] = {}
 
-    def draw(self, images: Tensor, length: int, generator: torch.Generator) -> Tensor:
-        """(B, length) bool masks for `images` (B, 3, H, W), one bank entry per image."""
+    def draw(
+        self, images: Tensor, length: int, generator: torch.Generator,
+        keys: Sequence[str] | None = None,
+    ) -> Tensor:
+        """(B, length) bool masks for `images` (B, 3, H, W), one bank entry per image.
+
+        Each image's masks are keyed by its pixels' digest, or by `keys[i]` when given (an
+        identity that outlives the pixels, for augmented views).
+        """
         picks = torch.randint(self.size, (images.shape[0],), generator=generator).tolist()
+        if keys is None:
+            keys = [input_digest(image) for image in images]
+        if len(keys) != images.shape[0]:
+            raise ValueError(f"{len(keys)} bank keys for {images.shape[0]} images")
         masks = []
-        for image, k in zip(images, picks, strict=True):
-            key = input_digest(image)
+        for key, k in zip(keys, picks, strict=True):
             self.uses[(key, k)] = self.uses.get((key, k), 0) + 1
             masks.append(bank_mask(key, k, self.seed, self.p_mask, length))
         return torch.stack(masks).to(images.device)

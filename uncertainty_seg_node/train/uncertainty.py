@@ -11,6 +11,12 @@ encoder starts from `--init` (or random with the run's seed, or f_theta's encode
     loss = CE(logits_s, y_s) + w_c * L_c(s_theta, s_phi^m, s_phi)
 
 The per-batch gamma goes into an EMA that becomes the checkpoint's `default_gamma`.
+
+With `augment_target` x_t is a random view of each target image (common.target_transform), drawn
+once per step, and all three target forwards see that same tensor. A view is new every time, so
+the teacher memo is off, the mask bank keys its masks by image index, and the feature cache keeps
+the view's encoder features for its step only (FeatureCache.transient); the source batch is
+cached as before.
 """
 
 from __future__ import annotations
@@ -72,15 +78,25 @@ class UncertaintyStepper:
                 return self.teacher(images).float()
 
         # Without augmentation a target image is the same tensor every epoch: its s_theta too.
-        self.teacher_memo = TeacherMemo(teacher_forward, enabled=not config.augment)
+        # An augmented view is new every time, so nothing could be reused.
+        self.teacher_memo = TeacherMemo(
+            teacher_forward, enabled=not (config.augment or config.augment_target))
 
-    def _masks(self, raw_model: Segmenter, x_t: Tensor, step: int) -> Tensor:
+    def _masks(self, raw_model: Segmenter, x_t: Tensor, indices: list[int], step: int) -> Tensor:
         gen = common.mask_generator(self.config.seed, self.env.rank, step)
         if self.bank is None:
             return raw_model.random_patch_mask(x_t, self.config.p_mask, generator=gen)
         p = raw_model.config.patch_size
         length = (x_t.shape[-2] // p) * (x_t.shape[-1] // p)
-        return self.bank.draw(x_t, length, gen)
+        # A view's pixels never repeat: key its image's K masks by the image's index instead.
+        keys = [f"target-{i}" for i in indices] if self.config.augment_target else None
+        return self.bank.draw(x_t, length, gen, keys)
+
+    def _target_views(self, x_t: Tensor) -> contextlib.AbstractContextManager[Any]:
+        """Within the block x_t's encoder features are kept for the step only, if it is a view."""
+        if self.config.augment_target and self.feature_cache is not None:
+            return self.feature_cache.transient(x_t)
+        return contextlib.nullcontext()
 
     def step(self, model: nn.Module, raw_model: Segmenter, step: int) -> StepOutput:
         cfg, device = self.config, self.env.device
@@ -95,9 +111,18 @@ class UncertaintyStepper:
             # Before the L_c warm-up ends (and for the w_c = 0 control) the step is supervised.
             loss_sup, metrics = common.supervised_step(model, x_s, y_s, self.autocast)
             return loss_sup, {**metrics, "lc_weight": 0.0}
+        with self._target_views(x_t):
+            return self._lc_step(model, raw_model, x_s, y_s, x_t, target.indices, step)
 
+    def _lc_step(
+        self, model: nn.Module, raw_model: Segmenter, x_s: Tensor, y_s: Tensor, x_t: Tensor,
+        indices: list[int], step: int,
+    ) -> StepOutput:
+        """Supervised + w_c * L_c; teacher, masked and unmasked branches all read the same x_t."""
+        cfg, device = self.config, self.env.device
+        weight = cfg.lc_weight(step)
         s_theta = self.teacher_memo.logits(x_t)
-        mask_t = self._masks(raw_model, x_t, step)
+        mask_t = self._masks(raw_model, x_t, indices, step)
         mask_s = torch.zeros(x_s.shape[0], mask_t.shape[1], dtype=torch.bool, device=device)
         with self.autocast():
             logits = model(torch.cat([x_s, x_t]), torch.cat([mask_s, mask_t]))
@@ -247,7 +272,7 @@ def train_uncertainty(config: TrainConfig) -> TrainResult:
             model.encoder.load_state_dict(teacher.encoder.state_dict())
         if config.init_decoder_from_teacher:
             model.decoder.load_state_dict(teacher.decoder.state_dict())
-        transform = common.sample_transform(model_config, config)
+        transform = common.target_transform(model_config, config)
         common.set_trainable_encoder(model, config)
         # After the freezing: the token's own requires_grad follows its mode (learned trains).
         token_mode = set_mask_token(model, config.mask_token,
@@ -266,6 +291,7 @@ def train_uncertainty(config: TrainConfig) -> TrainResult:
             "init_decoder_from_teacher": config.init_decoder_from_teacher,
             "train_blocks": config.train_blocks,
             "mask_token": token_mode,
+            "augment_target": config.augment_target,
         }
         with training_feature_cache(config.caches_features, config.feature_cache_file, model,
                                     teacher, save=env.is_main,
