@@ -216,6 +216,24 @@ def speed_node() -> str:
 
 # --- rewriting -------------------------------------------------------------------------------
 
+# --- CamVid dusk in two temporal folds: unseen frames first (docs/experiments/unseen.md) ---
+
+@renderer("camvid_folds")
+def camvid_folds() -> str:
+    from study_camvid import folds_table
+
+    with figures_file("camvid_folds") as path:
+        return folds_table(path) + "\n" + source_line("camvid_folds")
+
+
+@renderer("camvid_folds_curve")
+def camvid_folds_curve() -> str:
+    from study_camvid import folds_table
+
+    with figures_file("camvid_folds_curve") as path:
+        return folds_table(path) + "\n" + source_line("camvid_folds_curve")
+
+
 def render_file(text: str, source: Path) -> tuple[str, list[str]]:
     """TEXT with every marked table re-rendered, and the names of the tables that changed."""
     changed: list[str] = []
