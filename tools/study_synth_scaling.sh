@@ -17,13 +17,13 @@ TEST_COUNT=40
 SEEN_COUNT=40
 D="$WORK/data"
 mkdir -p "$D"
-# The teacher: the shipped comparison model f_theta (the default recipe's step 2), as a .pt.
+# The teacher: the shipped default model f_theta (the default recipe's step 2), as a .pt.
 if [[ ! -f "$WORK/theta.pt" ]]; then
   python - "$WORK/theta.pt" <<'EOF'
 import sys
 from uncertainty_seg_node.export.assemble import build_segmenter_from_delta
 from uncertainty_seg_node.model.checkpoint import save_checkpoint
-save_checkpoint(sys.argv[1], build_segmenter_from_delta("models/compare.delta.safetensors"), None)
+save_checkpoint(sys.argv[1], build_segmenter_from_delta("models/default.delta.safetensors"), None)
 EOF
 fi
 # Its labelled source frames: the ones make_default_model.sh renders (city-day, seed 100).

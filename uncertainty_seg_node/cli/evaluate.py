@@ -65,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
                                 model=model_path, curves=bool(args.curves))
     curves: dict[str, Any] | None = result.pop("curves", None)
     result["data"] = str(args.data)
+    # The training stage (task: f_theta, uncertainty: f_phi), so a table names the model.
+    result["stage"] = (predictor.config.provenance or {}).get("stage")
     if args.json:
         atomic_write(args.json, json.dumps(to_jsonable(result), indent=2, allow_nan=False) + "\n")
     if curves is not None:

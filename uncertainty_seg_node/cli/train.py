@@ -57,7 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add_common(unc)
     unc.add_argument("--teacher", required=True, metavar="MODEL",
                      help="f_theta: a checkpoint (.pt) or a delta file (.delta.safetensors, e.g. "
-                     "models/compare.delta.safetensors; its backbone: --backbone)")
+                     "models/default.delta.safetensors, the shipped f_theta; its backbone: "
+                     "--backbone)")
     unc.add_argument("--unlabelled", required=True, metavar="DIR_OR_BAG",
                      help="target-domain images: folder, video file or ROS 2 bag")
     unc.add_argument("--unlabelled-topic", metavar="TOPIC", help="image topic of a bag")
