@@ -7,7 +7,6 @@ up; a camera faster than the model must cost dropped frames, not latency; memory
 from __future__ import annotations
 
 import array
-import os
 import signal
 import time
 from collections.abc import Iterator
@@ -125,32 +124,12 @@ def test_colour_images_cost_nothing_without_subscribers(client: GraphClient) -> 
     assert values["frames_colored"] == "0"
 
 
-def _ros_distro() -> str:
-    """The distro of the installed rclpy wheel (ros-<distro>-rclpy), else $ROS_DISTRO."""
-    from importlib import metadata
-
-    for name in ("kilted", "jazzy", "humble"):
-        try:
-            metadata.version(f"ros-{name}-rclpy")
-        except metadata.PackageNotFoundError:
-            continue
-        return name
-    return os.environ.get("ROS_DISTRO", "")
-
-
-# Known, not hidden: under the Jazzy wheels this burst shows end-to-end outliers of 0.9-1.6 s
-# (3 of 3 runs on an idle machine, 2026-11-29; median 25-50 ms, 25-70 of 150 frames dropped;
-# with or without the Fast DDS large-data profile), where Kilted gives a 14 ms max and no drop.
-# Narrowed down on 2026-12-02 (2-core machine at load 7-12, tiny model, 150 frames at 100 Hz,
-# Jazzy unless said): the late frames are the last one or two of the burst, 1.5-1.63 s late; the
-# node's own latency (receipt to publish, /diagnostics) stayed under 0.14 s in such a run, so the
-# time is spent in delivery, not in the node. It happened with a reliable camera (2 of 21 runs)
-# and with a best-effort one (2 of 8), with input depth 1 and 30, and with a 100 ms writer
-# heartbeat period in the profile (1 of 4): not input-side repair, history depth or heartbeat
-# alone. Kilted: 0 of 3 (max 143 ms). This test: 1 of 8 (1260 ms, at load 11; 0 of 6 at load
-# 5-6, max 126 ms). Still open, so not strict.
-@pytest.mark.xfail(_ros_distro() == "jazzy", strict=False,
-                   reason="Jazzy wheels: ~1.5 s latency outliers in a 100 Hz burst (see comment)")
+# Strict under every distro. Under the Jazzy wheels this burst once showed 0.9-1.6 s outliers
+# (the last frames of a burst): the node set only FASTDDS_DEFAULT_PROFILES_FILE, which Fast DDS 2
+# (Humble, Jazzy) does not read, so the 1.2 MB confidence map left the node as UDP fragments
+# (50-125 ms each, measured with MessageInfo timestamps) and a lost fragment waited for the
+# reliable writer's heartbeat. Output side, reliable outputs, independent of the camera's QoS and
+# depth. ros/dds.py now sets both names (test_ros_dds_profile.py); delivery is 0.1-5 ms.
 def test_burst_faster_than_the_model_drops_frames_not_latency(client: GraphClient) -> None:
     before = client.wait_diagnostics(timeout=10.0)
     image = np.random.default_rng(3).integers(0, 256, (480, 640, 3), dtype=np.uint8)

@@ -40,5 +40,8 @@ def apply_default_profile(environ: MutableMapping[str, str] | None = None) -> Pa
     profile = Path(choice) if choice else default_profile()
     if profile is None or not profile.is_file():
         return None
-    env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(profile)
+    # Fast DDS 3 (Kilted and later) reads FASTDDS_..., Fast DDS 2 (Humble, Jazzy) only
+    # FASTRTPS_...: set both, or Jazzy runs without the profile (1.2 MB messages over UDP).
+    for name in _PROFILE_VARS:
+        env[name] = str(profile)
     return profile
