@@ -132,6 +132,29 @@ def _miou11(r: dict[str, Any]) -> float | None:
     return sum(present) / len(present) if present else None
 
 
+# --- DDS delivery of the node's outputs in a burst, per distro (dds_delivery.json) ---
+
+@renderer("dds_delivery")
+def dds_delivery() -> str:
+    """Per distro and profile condition: where the time of a burst's outputs goes."""
+    figures = load_result("dds_delivery")["figures"]
+    conditions = {"fastdds_name_only": "only FASTDDS_DEFAULT_PROFILES_FILE set (before)",
+                  "node_default": "both names set (the node now)"}
+    out = ["| distro (rclpy wheel) | profile | messages | node median / max ms | "
+           "DDS delivery median / p99 / max ms | end-to-end max ms |",
+           "|---|---|---|---|---|---|"]
+    for distro, runs in figures.items():
+        for key, label in conditions.items():
+            r = runs.get(key)
+            if not r:
+                continue
+            out.append(f"| {distro} ({runs.get('rclpy', '?')}) | {label} | {r['messages']} | "
+                       f"{_f(r['node_ms']['median'], 1)} / {_f(r['node_ms']['max'], 1)} | "
+                       f"{_f(r['dds_ms']['median'], 1)} / {_f(r['dds_ms']['p99'], 1)} / "
+                       f"{_f(r['dds_ms']['max'], 1)} | {_f(r['e2e_ms']['max'], 1)} |")
+    return "\n".join(out) + "\n\n" + source_line("dds_delivery")
+
+
 # --- The demo drive: default model in the node, compare model in-process (demo.json) ---
 
 @renderer("demo_domains")
