@@ -247,3 +247,19 @@ def test_an_int8_delta_assembles_to_a_quantized_onnx(backbone: Path, tmp_path: P
     with pytest.raises(UserError, match="quantize 'int4'"):
         save_delta(trained(backbone), backbone, tmp_path / "x.delta.safetensors",
                    quantize="int4")
+
+
+def test_assemble_command_records_its_time_as_json(packed: tuple[Segmenter, Path],
+                                                   backbone: Path, tmp_path: Path) -> None:
+    _, path = packed
+    record = tmp_path / "assemble.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "uncertainty_seg_node", "assemble", "--model", str(path),
+         "--backbone", str(backbone), "--cache-dir", str(tmp_path / "cache"), "--json",
+         str(record)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(record.read_text())
+    onnx_path = Path(data["onnx"])
+    assert onnx_path.is_file() and onnx_path.parent == tmp_path / "cache"
+    assert done.stdout.strip().splitlines()[-1] == str(onnx_path)
+    assert data["seconds"] > 0 and data["onnx_mb"] > 0 and data["model"] == str(path)

@@ -9,6 +9,8 @@ path. Every command that takes a model does this itself; this command only makes
 from __future__ import annotations
 
 import argparse
+import json
+import time
 from pathlib import Path
 
 from uncertainty_seg_node.cli import arguments
@@ -21,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backbone", type=Path, default=None,
                         help="backbone file (default: the one the delta names, from its wheel)")
     parser.add_argument("--cache-dir", type=Path, default=None, help="cache folder")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="also write the path, seconds taken and whether it was cached")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,5 +37,12 @@ def run(args: argparse.Namespace) -> int:
     model = resolve_model_path(args.model or DEFAULT_MODEL_PATH)
     if not is_delta_file(model):
         raise UserError(f"{model} is not a delta file (.delta.safetensors); nothing to assemble")
-    print(assemble_onnx(model, backbone=args.backbone, cache=args.cache_dir))
+    start = time.perf_counter()
+    onnx_path = assemble_onnx(model, backbone=args.backbone, cache=args.cache_dir)
+    seconds = time.perf_counter() - start
+    print(onnx_path)
+    if args.json:
+        record = {"model": str(model), "onnx": str(onnx_path), "seconds": round(seconds, 2),
+                  "onnx_mb": round(Path(onnx_path).stat().st_size / 2**20, 1)}
+        args.json.write_text(json.dumps(record, indent=1) + "\n")
     return 0
