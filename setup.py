@@ -26,7 +26,8 @@ EXTRAS = {
     "train": ["torch>=2.1", "transformers>=4.45"],
     "onnx": ["onnx>=1.15"],
     # TensorRT 10 API (strongly typed networks, IProgressMonitor); 11 removes what 10 deprecates.
-    "tensorrt": ["tensorrt>=10,<11", "onnxconverter-common>=1.14"],
+    # cuda-python: the engine's device buffers without torch (match your CUDA major version).
+    "tensorrt": ["tensorrt>=10,<11", "onnxconverter-common>=1.14", "cuda-python>=12"],
     "eval": ["matplotlib>=3.7"],
     # The PyPI ROS 2 wheels (Kilted, or Jazzy LTS), for machines WITHOUT a ROS 2 install only.
     "ros-wheels": [f"ros-kilted-{name}" for name in _ROS_WHEELS],

@@ -244,6 +244,11 @@ def test_an_int8_delta_assembles_to_a_quantized_onnx(backbone: Path, tmp_path: P
     assert "MatMulInteger" in ops or "DynamicQuantizeLinear" in ops
     config, _ = read_onnx_metadata(onnx_path)
     assert config.provenance["assembled_from"]["quantize"] == "int8"
+    # The fp32 reference of `quantize`: the same network without the quantisation.
+    reference = assemble_onnx(delta, backbone=backbone, cache=tmp_path, quiet=True, fp32=True)
+    assert reference != onnx_path and reference.name.endswith("-fp32.onnx")
+    ops = {node.op_type for node in onnx.load(str(reference)).graph.node}
+    assert "MatMulInteger" not in ops and "DynamicQuantizeLinear" not in ops
     with pytest.raises(UserError, match="quantize 'int4'"):
         save_delta(trained(backbone), backbone, tmp_path / "x.delta.safetensors",
                    quantize="int4")

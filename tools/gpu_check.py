@@ -130,8 +130,9 @@ def tensorrt(onnx_path: Path, checkpoint: Path, device: str, precision: str) -> 
     again: Path = second.engine_path  # type: ignore[attr-defined]
     if again != engine or engine.stat().st_mtime_ns != mtime:
         raise RuntimeError(f"second start rebuilt the engine ({engine})")
-    return (f"TensorRT {trt.__version__}: first start {built_s:.0f} s (build), second "
-            f"{again_s:.1f} s (cache hit); " + parity(checkpoint, second, device))
+    buffers = getattr(second, "cuda_buffers", "?")  # cuda-python (no torch) or torch
+    return (f"TensorRT {trt.__version__} (CUDA buffers: {buffers}): first start {built_s:.0f} s "
+            f"(build), second {again_s:.1f} s (cache hit); " + parity(checkpoint, second, device))
 
 
 def bench(onnx_path: Path, checkpoint: Path, device: str, size: tuple[int, int]) -> list[str]:

@@ -18,7 +18,8 @@ from uncertainty_seg_node.cli import arguments
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `quantize`."""
-    arguments.add_model(parser, help="the fp32 model: .onnx, or a delta file (assembled first)")
+    arguments.add_model(parser, help="the fp32 model: .onnx, or a delta file (assembled in fp32 "
+                        "first, also when it is packed --int8)")
     parser.add_argument("--out", required=True, type=Path, help="the int8 .onnx to write")
     parser.add_argument("--frames-per-domain", type=int, default=4)
     parser.add_argument("--threads", type=int, default=None, help="ORT intra-op threads")
@@ -28,13 +29,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Quantise, check, print the verdict (and write the JSON)."""
-    from uncertainty_seg_node.export.assemble import deployable
+    from uncertainty_seg_node.export.assemble import assemble_onnx
+    from uncertainty_seg_node.export.delta_header import is_delta_file
     from uncertainty_seg_node.export.quantize import quantize_onnx
     from uncertainty_seg_node.inference.quantize_check import quantization_check
     from uncertainty_seg_node.model.artifact import read_onnx_metadata, resolve_model_path
     from uncertainty_seg_node.synth import DOMAINS, render_frames
 
-    fp32 = deployable(resolve_model_path(args.model))
+    model = resolve_model_path(args.model)
+    # A delta packed --int8 assembles to int8: compare against its fp32 assembly instead.
+    fp32 = assemble_onnx(model, fp32=True) if is_delta_file(model) else model
     config, _ = read_onnx_metadata(fp32)
     size = (int(config.input_size[0]), int(config.input_size[1]))
     frames = [frame for domain in DOMAINS

@@ -52,11 +52,15 @@ def build_segmenter_from_delta(delta: str | Path, backbone: str | Path | None = 
 
 def assemble_onnx(
     delta: str | Path, *, backbone: str | Path | None = None, cache: Path | None = None,
-    quiet: bool = False,
+    quiet: bool = False, fp32: bool = False,
 ) -> Path:
-    """The cached ONNX of `delta` over its backbone, exported now if not cached yet."""
+    """The cached ONNX of `delta` over its backbone, exported now if not cached yet.
+
+    `fp32` skips the int8 quantisation an int8 delta asks for (a separate `-fp32` cache file):
+    the reference `uncertainty-seg quantize` compares the shipped int8 model against.
+    """
     entry = cache_entry(delta, backbone=backbone, cache=cache)
-    out = entry.onnx
+    out = entry.onnx.with_name(f"{entry.onnx.stem}-fp32.onnx") if fp32 else entry.onnx
     if out.is_file():
         return out
     _require_assembly_packages(entry)
@@ -80,7 +84,7 @@ def assemble_onnx(
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp.onnx")
     try:
         export_onnx(model, tmp, size=tuple(content.config.input_size))  # type: ignore[arg-type]
-        if content.quantize == "int8":
+        if content.quantize == "int8" and not fp32:
             from uncertainty_seg_node.export.quantize import quantize_onnx
 
             quantize_onnx(tmp, tmp)

@@ -121,16 +121,14 @@ def current_engine_key(
 
 
 def gpu_identity(device_index: int = 0) -> tuple[str, str]:
-    """(GPU name, 'major.minor' compute capability) of a CUDA device, via torch."""
+    """(GPU name, 'major.minor' compute capability) of a CUDA device (cuda-python or torch)."""
+    from uncertainty_seg_node.inference.cuda_runtime import open_cuda_runtime
+
+    runtime = open_cuda_runtime(device_index)
     try:
-        import torch
-    except ImportError:
-        raise UserError("the TensorRT backend uses torch for CUDA buffers; install a CUDA "
-                        "build of torch") from None
-    if not torch.cuda.is_available():
-        raise UserError("the TensorRT backend needs a CUDA GPU, and torch sees none")
-    major, minor = torch.cuda.get_device_capability(device_index)
-    return torch.cuda.get_device_name(device_index), f"{major}.{minor}"
+        return runtime.identity()
+    finally:
+        runtime.close()
 
 
 def build_engine(
@@ -155,10 +153,12 @@ def build_engine(
                              max_batch=max_batch)
     engine_path = Path(engine_path) if engine_path else engine_path_for(onnx_path, key)
 
-    import torch
+    from uncertainty_seg_node.inference.cuda_runtime import open_cuda_runtime
 
-    with tempfile.TemporaryDirectory(prefix="uncertainty_seg_trt_") as scratch, \
-            torch.cuda.device(device_index):  # TensorRT builds on the current CUDA device
+    runtime = open_cuda_runtime(device_index)
+    runtime.use_device()  # TensorRT builds on the calling thread's current CUDA device
+    runtime.close()
+    with tempfile.TemporaryDirectory(prefix="uncertainty_seg_trt_") as scratch:
         source = onnx_path
         if precision == "fp16":
             source = write_mixed_fp16(onnx_path, Path(scratch) / f"{onnx_path.stem}.fp16.onnx")

