@@ -132,6 +132,24 @@ def _miou11(r: dict[str, Any]) -> float | None:
     return sum(present) / len(present) if present else None
 
 
+# --- int8 against fp32, both shipped models (quantize.json, `uncertainty-seg quantize`) ---
+
+@renderer("quantize")
+def quantize() -> str:
+    """The shipping check of int8: label agreement, AUPR change and speed-up per model."""
+    figures = load_result("quantize")["figures"]
+    out = ["| model | frames | labels equal to fp32 | AUPR fp32 → int8 | ms fp32 → int8 "
+           "(median) | speed-up | MB fp32 → int8 | ships (≥ 99 %, < 0.005) |",
+           "|---|---|---|---|---|---|---|---|"]
+    for key, r in figures.items():
+        out.append(f"| {key} | {r['frames']} | {100 * r['label_agreement']:.2f} % | "
+                   f"{_f(r['aupr_fp32'])} → {_f(r['aupr_int8'])} | "
+                   f"{_f(r['fp32_ms_median'], 1)} → {_f(r['int8_ms_median'], 1)} | "
+                   f"{_f(r['speedup'], 2)}× | {r['fp32_mb']} → {r['int8_mb']} | "
+                   f"{'yes' if r['ships'] else 'no'} |")
+    return "\n".join(out) + "\n\n" + source_line("quantize")
+
+
 # --- DDS delivery of the node's outputs in a burst, per distro (dds_delivery.json) ---
 
 @renderer("dds_delivery")
