@@ -265,6 +265,75 @@ def speed_node() -> str:
 
 # --- CamVid dusk in two temporal folds: unseen frames first (docs/experiments/unseen.md) ---
 
+SYNTH_DOMAINS = ("rural", "night", "fog", "snow", "offroad")
+
+
+@renderer("synth_domains")
+def synth_domains() -> str:
+    """Per synthetic target domain: unseen frames first, the adapted (seen) frames beside."""
+    figures = load_result("synth_domains")["figures"]
+    labels = list(dict.fromkeys(key.split(" | ")[0] for key in figures))
+
+    def get(label: str, part: str, domain: str, metric: str) -> float | None:
+        r = figures.get(f"{label} | {part}/{domain}")
+        return None if r is None else r.get(metric)
+
+    def mean(label: str, part: str, metric: str) -> float | None:
+        values = [get(label, part, d, metric) for d in SYNTH_DOMAINS]
+        present = [v for v in values if v is not None]
+        return sum(present) / len(present) if len(present) == len(values) else None
+
+    head = ("| method | passes | "
+            + " | ".join(f"{d} unseen AUPR / MaxF0.5" for d in SYNTH_DOMAINS)
+            + " | **unseen mean AUPR** | **unseen mean MaxF0.5** | seen mean AUPR / MaxF0.5 | "
+            "unseen mean mIoU |")
+    out = [head, "|---|---|" + "---|" * (len(SYNTH_DOMAINS) + 4)]
+    for label in labels:
+        first = next(v for k, v in figures.items() if k.startswith(f"{label} | "))
+        cells = [f"{_f(get(label, 'unseen', d, 'aupr'))} / "
+                 f"{_f(get(label, 'unseen', d, 'maxf05'))}" for d in SYNTH_DOMAINS]
+        out.append(f"| {label} | {first.get('passes', 1)} | " + " | ".join(cells)
+                   + f" | {_f(mean(label, 'unseen', 'aupr'))} | "
+                   f"{_f(mean(label, 'unseen', 'maxf05'))} | {_f(mean(label, 'seen', 'aupr'))} / "
+                   f"{_f(mean(label, 'seen', 'maxf05'))} | {_f(mean(label, 'unseen', 'miou'))} |")
+    return "\n".join(out) + "\n\n" + source_line("synth_domains")
+
+
+_SCALING_ROW = re.compile(r"^(control|f_φ), (\w+) N=(\d+)$")
+
+
+@renderer("synth_scaling")
+def synth_scaling() -> str:
+    """Unseen-frame gain of f_φ over the control and f_θ against N unlabelled frames."""
+    figures = load_result("synth_scaling")["figures"]
+    runs: dict[tuple[str, int], dict[str, dict[str, Any]]] = {}
+    for key, r in figures.items():
+        label, _, data = key.partition(" | ")
+        match = _SCALING_ROW.match(label)
+        if match:
+            variant, domain, n = match.group(1), match.group(2), int(match.group(3))
+            part = "unseen" if data.startswith("test/") else "seen"
+            runs.setdefault((domain, n), {})[f"{variant} {part}"] = r
+    out = ["| domain | N unlabelled frames | f_θ unseen AUPR / MaxF0.5 | control unseen | "
+           "f_φ unseen | **f_φ − control** AUPR / MaxF0.5 | f_φ − f_θ AUPR / MaxF0.5 | "
+           "f_φ seen |", "|---|---|---|---|---|---|---|---|"]
+
+    def pair(r: dict[str, Any] | None) -> str:
+        return "n/a" if r is None else f"{_f(r['aupr'])} / {_f(r['maxf05'])}"
+
+    def gain(a: dict[str, Any] | None, b: dict[str, Any] | None) -> str:
+        if a is None or b is None:
+            return "n/a"
+        return f"{a['aupr'] - b['aupr']:+.3f} / {a['maxf05'] - b['maxf05']:+.3f}"
+
+    for (domain, n), r in sorted(runs.items()):
+        theta = figures.get(f"f_θ max-softmax (the teacher) | test/{domain}")
+        phi, control = r.get("f_φ unseen"), r.get("control unseen")
+        out.append(f"| {domain} | {n} | {pair(theta)} | {pair(control)} | {pair(phi)} | "
+                   f"{gain(phi, control)} | {gain(phi, theta)} | {pair(r.get('f_φ seen'))} |")
+    return "\n".join(out) + "\n\n" + source_line("synth_scaling")
+
+
 @renderer("camvid_folds")
 def camvid_folds() -> str:
     from study_camvid import folds_table

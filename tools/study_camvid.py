@@ -6,6 +6,8 @@
     python tools/study_camvid.py eval --rows rows.yaml --out eval.json --data CAMVID \
         [--folds runs/study/folds]
     python tools/study_camvid.py folds-table --results eval.json
+    python tools/study_camvid.py record NAME --eval eval.json [--times DIR/train_times.json] \
+        --command "the eval command" [--merge]   (-> docs/results/NAME.json)
 
 `folds` splits the 62 labelled dusk frames in drive order into two folds (adapt on the first
 31 and measure on the last 31, then the reverse; uncertainty_seg_node/data/folds.py).
@@ -112,9 +114,48 @@ def evaluate(rows_file: Path, out: Path, datasets: dict[str, Path], classes: Pat
             cache.loaded = len(cache)
 
 
+def record(name: str, eval_file: Path, times: Path | None, command: str, merge: bool,
+           note: str) -> None:
+    """docs/results/NAME.json from an evaluation: figures, the command, training times."""
+    sys.path.insert(0, str(REPO / "tools"))
+    from results import load_result, result_path, write_result
+
+    figures: dict[str, Any] = json.loads(eval_file.read_text())
+    extras: dict[str, Any] = {"precision": "fp32 (torch, in-process)", "input_size": "168x224",
+                              "threads": 1}
+    previous_commands: dict[str, Any] = {}
+    if merge and result_path(name).is_file():
+        old = load_result(name)
+        figures = {**old["figures"], **figures}
+        old_command = old["command"]
+        previous_commands = (old_command if isinstance(old_command, dict)
+                             else {f"before {old['date']}": old_command})
+        extras["training_runs"] = old["machine"].get("training_runs", {})
+    if times is not None and times.is_file():
+        runs = json.loads(times.read_text())
+        extras.setdefault("training_runs", {}).update(
+            {k: {f: v[f] for f in ("wall_s", "cpu_s", "argv") if f in v}
+             for k, v in runs.items()})
+    if note:
+        extras["note"] = note
+    date = time.strftime("%Y-%m-%d", time.gmtime())
+    command_field: str | dict[str, str] = (
+        {**previous_commands, date: command} if previous_commands else command)
+    print(write_result(name, command_field, figures, **extras))
+
+
 def _row_jobs(row: dict[str, Any], datasets: dict[str, Path],
               folds: int) -> list[tuple[list[str], dict[str, Path]]]:
-    """(checkpoints, {set name: folder}) pairs one row is measured with."""
+    """(checkpoints, {set name: folder}) pairs one row is measured with.
+
+    A row's optional `sets` list restricts it to those set names (e.g. the seen frames of its
+    own N in a scaling study).
+    """
+    if row.get("sets"):
+        missing = [name for name in row["sets"] if name not in datasets]
+        if missing:
+            raise SystemExit(f"a row names sets that --sets lacks: {missing}")
+        datasets = {name: datasets[name] for name in row["sets"]}
     if "fold_checkpoints" not in row:
         return [(row["checkpoints"], datasets)]
     per_fold = row["fold_checkpoints"]
@@ -244,7 +285,18 @@ def main() -> int:
     ft = sub.add_parser("folds-table")
     ft.add_argument("--results", type=Path, required=True)
     ft.add_argument("--k", type=int, default=2)
+    rc = sub.add_parser("record", help="write an evaluation as docs/results/NAME.json")
+    rc.add_argument("name")
+    rc.add_argument("--eval", type=Path, required=True, help="the JSON `eval` wrote")
+    rc.add_argument("--times", type=Path, help="train_times.json of the runs evaluated")
+    rc.add_argument("--command", required=True, help="the eval command, as run")
+    rc.add_argument("--merge", action="store_true",
+                    help="keep the figures already in the result file that --eval lacks")
+    rc.add_argument("--note", default="", help="a line about the run (e.g. the load)")
     args = parser.parse_args()
+    if args.cmd == "record":
+        record(args.name, args.eval, args.times, args.command, args.merge, args.note)
+        return 0
     if args.cmd == "folds":
         from uncertainty_seg_node.data.folds import write_fold_folders
 
