@@ -122,7 +122,7 @@ def current_engine_key(
 
 def gpu_identity(device_index: int = 0) -> tuple[str, str]:
     """(GPU name, 'major.minor' compute capability) of a CUDA device (cuda-python or torch)."""
-    from uncertainty_seg_node.inference.cuda_runtime import open_cuda_runtime
+    from uncertainty_seg_node.export.cuda_runtime import open_cuda_runtime
 
     runtime = open_cuda_runtime(device_index)
     try:
@@ -153,7 +153,7 @@ def build_engine(
                              max_batch=max_batch)
     engine_path = Path(engine_path) if engine_path else engine_path_for(onnx_path, key)
 
-    from uncertainty_seg_node.inference.cuda_runtime import open_cuda_runtime
+    from uncertainty_seg_node.export.cuda_runtime import open_cuda_runtime
 
     runtime = open_cuda_runtime(device_index)
     runtime.use_device()  # TensorRT builds on the calling thread's current CUDA device

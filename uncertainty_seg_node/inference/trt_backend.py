@@ -4,7 +4,7 @@ Before deserialising, the engine's sidecar key is compared with this machine's (
 compute capability, TensorRT version, input shape, ONNX hash): a mismatch rebuilds the engine
 from its ONNX source when that is available and allowed, and otherwise refuses with the reason.
 CUDA buffers come from NVIDIA's cuda-python, or from torch where only torch is installed
-(`inference/cuda_runtime.py`; TensorRT only needs their addresses and the stream), so serving
+(`export/cuda_runtime.py`; TensorRT only needs their addresses and the stream), so serving
 needs no torch. Everything runs on the device asked for (`cuda:N`): TensorRT uses the calling
 thread's current CUDA device, so loading and every inference enter that device first. Device
 buffers are kept between frames and grow only when a shape needs more. Logits are copied to the
@@ -113,7 +113,7 @@ class TensorRTPredictor(PipelinePredictor):
         return config, info
 
     def _load(self, trt: Any) -> None:
-        from uncertainty_seg_node.inference.cuda_runtime import open_cuda_runtime
+        from uncertainty_seg_node.export.cuda_runtime import open_cuda_runtime
 
         self._cuda = open_cuda_runtime(self.device_index)
         self._cuda.use_device()
