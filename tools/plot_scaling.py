@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Plot the unseen-frame gain of f_φ against N unlabelled frames, from a committed result.
+
+    python tools/plot_scaling.py [--out docs/experiments/synth_scaling.png]
+
+Reads docs/results/synth_scaling.json (tools/study_synth_scaling.sh, then study_camvid.py
+eval and record) and draws, per domain, f_φ's AUPR and MaxF0.5 on unseen frames minus the
+control's (the same recipe with w_c = 0 at the same N) and minus f_θ's. Needs matplotlib.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from doc_tables import scaling_runs  # noqa: E402
+from results import ROOT, load_result  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path,
+                        default=ROOT / "docs" / "experiments" / "synth_scaling.png")
+    args = parser.parse_args()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    result = load_result("synth_scaling")
+    runs, theta = scaling_runs(result["figures"])
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharex=True)
+    for axis, metric, name in ((axes[0], "aupr", "AUPR"), (axes[1], "maxf05", "MaxF0.5")):
+        for domain in sorted({d for d, _ in runs}):
+            ns = sorted(n for d, n in runs if d == domain)
+            rows = [runs[(domain, n)] for n in ns]
+            control = [r["f_φ unseen"][metric] - r["control unseen"][metric] for r in rows]
+            axis.plot(ns, control, "o-", label=f"{domain}: f_φ − control")
+            if domain in theta:
+                base = theta[domain][metric]
+                axis.plot(ns, [r["f_φ unseen"][metric] - base for r in rows], "s--",
+                          label=f"{domain}: f_φ − f_θ")
+        axis.axhline(0.0, color="grey", linewidth=0.8)
+        axis.set_xscale("log")
+        axis.set_xlabel("unlabelled target frames N")
+        axis.set_ylabel(f"unseen {name} gain")
+        axis.legend(fontsize=7)
+    fig.suptitle(f"Masked γ-SSL gain on unseen frames against N ({result['date'][:10]}, "
+                 "docs/results/synth_scaling.json)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(args.out, dpi=110)
+    print(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
