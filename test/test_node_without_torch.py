@@ -108,6 +108,9 @@ def test_serves_cached_model_without_torch(node: tuple[NodeProcess, Path],
     client = GraphClient(dds_domain, outputs=("segmentation", "confidence", "certain_mask"))
     try:
         assert client.wait_until_connected(120.0), process.output()
+        # qos_reliability=auto remakes the subscription reliable once it sees our publisher;
+        # a frame sent during that swap may be lost, so send only after it
+        assert client.wait_input_reliable(30.0), process.output()
         reference = load_predictor(torchless.onnx)
         rng = np.random.default_rng(3)
         for index in range(3):
