@@ -154,6 +154,9 @@ def main() -> None:
     parser.add_argument("--project-steps", type=int, default=400)
     parser.add_argument("--project-frames", type=int, default=31, help="target frames")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="also write the report here (python tools/results.py run NAME -- "
+                             "... --json {json} records it under docs/results/)")
     args = parser.parse_args()
     if args.steps <= args.skip:
         parser.error("--steps must exceed --skip")
@@ -180,6 +183,8 @@ def main() -> None:
             views["projected_cpu_s"] / plain["projected_cpu_s"], 1),
     }
     print(json.dumps(report, indent=1))
+    if args.json is not None:
+        args.json.write_text(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import re
 import sys
@@ -353,20 +354,17 @@ def synth_scaling() -> str:
     return "\n".join(out) + "\n\n" + source_line("synth_scaling")
 
 
-@renderer("camvid_folds")
-def camvid_folds() -> str:
+def camvid_folds_result(name: str) -> str:
+    """A CamVid temporal-folds table (tools/study_camvid.py folds_table) of result NAME."""
     from study_camvid import folds_table
 
-    with figures_file("camvid_folds") as path:
-        return folds_table(path) + "\n" + source_line("camvid_folds")
+    with figures_file(name) as path:
+        return folds_table(path) + "\n" + source_line(name)
 
 
-@renderer("camvid_folds_curve")
-def camvid_folds_curve() -> str:
-    from study_camvid import folds_table
-
-    with figures_file("camvid_folds_curve") as path:
-        return folds_table(path) + "\n" + source_line("camvid_folds_curve")
+# the main fold study, its early-stopping curve, and the levers of issue 18
+for _name in ("camvid_folds", "camvid_folds_curve", "camvid_levers"):
+    renderer(_name)(functools.partial(camvid_folds_result, _name))
 
 
 def render_file(text: str, source: Path) -> tuple[str, list[str]]:

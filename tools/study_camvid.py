@@ -103,7 +103,9 @@ def evaluate(rows_file: Path, out: Path, datasets: dict[str, Path], classes: Pat
                 metrics.update(passes=row.get("passes", len(paths)), eval_s=round(seconds, 1),
                                eval_cpu_s=round(time.process_time() - cpu0, 1),
                                per_class_iou=result["per_class_iou"],
-                               frames=result.get("frames"), models=list(models))
+                               frames=result.get("frames"), models=list(models),
+                               default_gamma=getattr(getattr(predictor, "config", None),
+                                                     "default_gamma", None))
                 results[key] = to_jsonable(metrics)
                 print(f"{key}: mIoU {metrics['miou']:.3f} MaxF0.5 {metrics['maxf05']:.3f} @ "
                       f"{metrics['p_ac_at_maxf05']:.3f} AUPR {metrics['aupr']:.4f} AUROC "
@@ -112,6 +114,14 @@ def evaluate(rows_file: Path, out: Path, datasets: dict[str, Path], classes: Pat
         if len(cache) > cache.loaded:
             cache.save(cache_file)
             cache.loaded = len(cache)
+    out.write_text(json.dumps(_in_row_order(results, list(rows)), indent=1))
+
+
+def _in_row_order(results: dict[str, Any], labels: list[str]) -> dict[str, Any]:
+    """RESULTS with the rows of LABELS first, in that order (tables follow it), then the rest."""
+    rank = {label: i for i, label in enumerate(labels)}
+    return dict(sorted(results.items(),
+                       key=lambda item: rank.get(item[0].split(" | ")[0], len(labels))))
 
 
 def record(name: str, eval_file: Path, times: Path | None, command: str, merge: bool,

