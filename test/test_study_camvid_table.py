@@ -39,4 +39,4 @@ def test_folds_table_means_each_folds_unseen_frames(tmp_path: Path) -> None:
     cells = [c.strip() for c in rows[0].strip("|").split("|")]
     assert cells[2:6] == ["0.800 / 0.700", "0.900 / 0.800", "0.850", "0.750 @ 0.500"]
     assert cells[10] == "0.650 / 0.550"
-    assert "no folds" not in study_camvid.folds_table(path)
+    assert "no folds" not in table

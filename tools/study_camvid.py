@@ -104,17 +104,21 @@ def evaluate(rows_file: Path, out: Path, datasets: dict[str, Path], classes: Pat
                                eval_cpu_s=round(time.process_time() - cpu0, 1),
                                per_class_iou=result["per_class_iou"],
                                frames=result.get("frames"), models=list(models),
-                               default_gamma=getattr(getattr(predictor, "config", None),
-                                                     "default_gamma", None))
+                               default_gamma=predictor.config.default_gamma)
                 results[key] = to_jsonable(metrics)
                 print(f"{key}: mIoU {metrics['miou']:.3f} MaxF0.5 {metrics['maxf05']:.3f} @ "
                       f"{metrics['p_ac_at_maxf05']:.3f} AUPR {metrics['aupr']:.4f} AUROC "
                       f"{metrics['auroc']:.3f} ECE {metrics['ece']:.3f}", flush=True)
-                out.write_text(json.dumps(results, indent=1))
+                _save(out, results, list(rows))
         if len(cache) > cache.loaded:
             cache.save(cache_file)
             cache.loaded = len(cache)
-    out.write_text(json.dumps(_in_row_order(results, list(rows)), indent=1))
+    _save(out, results, list(rows))  # reorders the file even when nothing new was measured
+
+
+def _save(out: Path, results: dict[str, Any], labels: list[str]) -> None:
+    """Write RESULTS in row order (after each set measured, so an interruption loses nothing)."""
+    out.write_text(json.dumps(_in_row_order(results, labels), indent=1))
 
 
 def _in_row_order(results: dict[str, Any], labels: list[str]) -> dict[str, Any]:
