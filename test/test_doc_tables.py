@@ -70,3 +70,16 @@ def test_write_result_fills_commit_date_and_machine(tmp_path: Path,
     assert record["figures"] == {"a": 1.0} and record["command"] == "echo 1"
     assert record["machine"]["precision"] == "fp32"
     assert record["date"].endswith("Z") and record["commit"] != "unknown"
+
+
+def test_joint_table_sets_the_shipped_f_phi_beside_each_per_domain_run() -> None:
+    """synth_joint: one joint row per scaling domain, its f_φ figures those of synth_domains."""
+    joint = results.load_result("synth_domains")["figures"]
+    phi = next(k for k in joint if k.startswith("f_φ") and k.endswith("| unseen/fog"))
+    lines = doc_tables.synth_joint().splitlines()
+    joint_rows = [line for line in lines if "| joint (shipped) |" in line]
+    runs, _ = doc_tables.scaling_runs(results.load_result("synth_scaling")["figures"])
+    assert [row.split(" | ")[0].lstrip("| ") for row in joint_rows] == sorted({d for d, _ in runs})
+    fog = next(row for row in joint_rows if row.startswith("| fog |"))
+    assert f"{joint[phi]['aupr']:.3f} / {joint[phi]['maxf05']:.3f}" in fog.split(" | ")[5]
+    assert sum("| this domain only |" in line for line in lines) == len(runs)

