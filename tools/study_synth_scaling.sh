@@ -39,7 +39,9 @@ link_subset() {
   local src="$1" dst="$2" n="$3" labels="$4" img stem
   rm -rf "$dst"; mkdir -p "$dst/leftImg8bit/train/x"
   [[ "$labels" == yes ]] && mkdir -p "$dst/gtFine/train/x"
-  find "$src/leftImg8bit" -name '*_leftImg8bit.png' | sort | head -n "$n" | while read -r img; do
+  # sed, not head: head would close the pipe early, and sort's SIGPIPE ends the script under
+  # pipefail once a pool's file list outgrows the pipe buffer (about 1000 frames)
+  find "$src/leftImg8bit" -name '*_leftImg8bit.png' | sort | sed -n "1,${n}p" | while read -r img; do
     ln -s "$(realpath "$img")" "$dst/leftImg8bit/train/x/"
     if [[ "$labels" == yes ]]; then
       stem="$(basename "$img" _leftImg8bit.png)"
