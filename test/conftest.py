@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import random
+import signal
 import sys
 from pathlib import Path
 
@@ -20,6 +21,13 @@ try:  # Tests start node and CLI processes beside this one: torch's default of o
     torch.set_num_threads(1)
 except ImportError:  # pragma: no cover - the dev environment always has torch
     pass
+
+# A suite started in the background of a shell without job control (`cmd &` in a script)
+# inherits SIGINT ignored, and so would every node and `ros2 launch` it starts: the Ctrl-C tests
+# would then wait on processes that cannot hear it. Catching SIGINT here gives the children the
+# default disposition again (a caught signal is reset on exec; an ignored one is not).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -140,7 +140,13 @@ def test_launch_managed_starts_unconfigured(ros2: str, install: Path,  # noqa: F
     finally:
         client.close()
         launch.send_signal(signal.SIGINT)
-        output = launch.communicate(timeout=30)[0].decode(errors="replace")
+        try:
+            output = launch.communicate(timeout=30)[0].decode(errors="replace")
+        except subprocess.TimeoutExpired:  # a node left behind would disturb later tests
+            launch.kill()
+            subprocess.run(["pkill", "-KILL", "-f", f"params-file {params}"], check=False)
+            output = launch.communicate()[0].decode(errors="replace")
+            pytest.fail(f"ros2 launch ignored SIGINT for 30 s:\n{output}")
     assert launch.returncode == 0, output
     assert "Traceback" not in output, output
     assert re.search(rf"{LIFECYCLE}-\d+\]: process has finished cleanly", output), output
