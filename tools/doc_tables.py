@@ -330,6 +330,18 @@ def scaling_runs(figures: dict[str, Any]) -> tuple[
     return runs, theta
 
 
+def _pair(r: dict[str, Any] | None) -> str:
+    """AUPR / MaxF0.5 of one row's figures ("n/a" when the row is missing)."""
+    return "n/a" if r is None else f"{_f(r['aupr'])} / {_f(r['maxf05'])}"
+
+
+def _gain(a: dict[str, Any] | None, b: dict[str, Any] | None) -> str:
+    """AUPR / MaxF0.5 of A minus B, signed ("n/a" when either is missing)."""
+    if a is None or b is None:
+        return "n/a"
+    return f"{a['aupr'] - b['aupr']:+.3f} / {a['maxf05'] - b['maxf05']:+.3f}"
+
+
 @renderer("synth_scaling")
 def synth_scaling() -> str:
     """Unseen-frame gain of f_φ over the control and f_θ against N unlabelled frames."""
@@ -338,19 +350,11 @@ def synth_scaling() -> str:
            "f_φ unseen | **f_φ − control** AUPR / MaxF0.5 | f_φ − f_θ AUPR / MaxF0.5 | "
            "f_φ seen |", "|---|---|---|---|---|---|---|---|"]
 
-    def pair(r: dict[str, Any] | None) -> str:
-        return "n/a" if r is None else f"{_f(r['aupr'])} / {_f(r['maxf05'])}"
-
-    def gain(a: dict[str, Any] | None, b: dict[str, Any] | None) -> str:
-        if a is None or b is None:
-            return "n/a"
-        return f"{a['aupr'] - b['aupr']:+.3f} / {a['maxf05'] - b['maxf05']:+.3f}"
-
     for (domain, n), r in sorted(runs.items()):
         theta = thetas.get(domain)
         phi, control = r.get("f_φ unseen"), r.get("control unseen")
-        out.append(f"| {domain} | {n} | {pair(theta)} | {pair(control)} | {pair(phi)} | "
-                   f"{gain(phi, control)} | {gain(phi, theta)} | {pair(r.get('f_φ seen'))} |")
+        out.append(f"| {domain} | {n} | {_pair(theta)} | {_pair(control)} | {_pair(phi)} | "
+                   f"{_gain(phi, control)} | {_gain(phi, theta)} | {_pair(r.get('f_φ seen'))} |")
     return "\n".join(out) + "\n\n" + source_line("synth_scaling")
 
 
@@ -370,16 +374,10 @@ def synth_joint() -> str:
            "control unseen | f_φ unseen | **f_φ − control** AUPR / MaxF0.5 | "
            "f_φ − f_θ AUPR / MaxF0.5 |", "|---|---|---|---|---|---|---|---|"]
 
-    def pair(r: dict[str, Any]) -> str:
-        return f"{_f(r['aupr'])} / {_f(r['maxf05'])}"
-
-    def gain(a: dict[str, Any], b: dict[str, Any]) -> str:
-        return f"{a['aupr'] - b['aupr']:+.3f} / {a['maxf05'] - b['maxf05']:+.3f}"
-
     def row(domain: str, kind: str, frames: str, theta: dict[str, Any],
             control: dict[str, Any], phi: dict[str, Any]) -> str:
-        return (f"| {domain} | {kind} | {frames} | {pair(theta)} | {pair(control)} | "
-                f"{pair(phi)} | {gain(phi, control)} | {gain(phi, theta)} |")
+        return (f"| {domain} | {kind} | {frames} | {_pair(theta)} | {_pair(control)} | "
+                f"{_pair(phi)} | {_gain(phi, control)} | {_gain(phi, theta)} |")
 
     per_domain = joint[f"{phi_label} | seen/{SYNTH_DOMAINS[0]}"]["frames"]
     for domain in sorted({d for d, _ in runs}):
