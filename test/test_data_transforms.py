@@ -17,6 +17,7 @@ from uncertainty_seg_node.data import (
     open_unlabelled,
     to_tensor_batch,
 )
+from uncertainty_seg_node.data.photometric import PhotometricStrength
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.imageops import resize_image, resize_labels
 
@@ -116,15 +117,21 @@ def test_unlabelled_images_are_never_padded() -> None:
         TrainTransform(CONFIG, scale_range=(2.0, 1.0))
 
 
-def test_photometric_is_off_by_default_and_optional() -> None:
+def test_photometric_is_off_by_default_and_leaves_labels_to_the_geometry() -> None:
     sample = _sample()
     plain = TrainTransform(CONFIG, scale_range=(1.0, 1.0), hflip=False)
     np.testing.assert_array_equal(plain(sample, np.random.default_rng(1))[0],
                                   EvalTransform(CONFIG).image(sample.image))
-    jitter = TrainTransform(CONFIG, scale_range=(1.0, 1.0), hflip=False,
-                            brightness_contrast=0.3)
-    assert not np.array_equal(jitter(sample, np.random.default_rng(1))[0],
-                              plain(sample, np.random.default_rng(1))[0])
+    jitter = TrainTransform(CONFIG, scale_range=(0.7, 1.4), photometric=PhotometricStrength())
+    geometry = TrainTransform(CONFIG, scale_range=(0.7, 1.4))
+    changed = 0
+    for seed in range(12):
+        image, labels = jitter(sample, np.random.default_rng(seed))
+        plain_image, plain_labels = geometry(sample, np.random.default_rng(seed))
+        # The geometry is drawn first, so the same seed gives the same crop, flip and labels.
+        np.testing.assert_array_equal(labels, plain_labels)
+        changed += int(not np.array_equal(image, plain_image))
+    assert changed >= 10  # 1/32 of draws change nothing
 
 
 def test_to_tensor_batch_normalises() -> None:

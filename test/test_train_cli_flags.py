@@ -38,7 +38,8 @@ def _resolved(argv: list[str]) -> Any:
 
 def test_without_a_flag_the_recipe_holds() -> None:
     task, unc = _resolved(TASK), _resolved(UNC)
-    assert task.freeze_encoder and not task.augment and task.cache_features
+    assert task.freeze_encoder and task.augment and task.photometric and task.cache_features
+    assert task.view_bank_size == unc.view_bank_size > 0
     assert unc.init_decoder_from_teacher and unc.freeze_encoder
 
 
@@ -62,7 +63,7 @@ def test_a_plain_flag_turns_a_recipe_boolean_either_way(
 def test_fine_tuning_the_whole_encoder_needs_only_plain_flags() -> None:
     config = _resolved([*TASK, "--no-freeze-encoder", "--augment", "--no-cache-features"])
     config.validate()  # no cache left that would need a frozen encoder or fixed inputs
-    assert not config.freeze_encoder and config.augment and not config.caches_features
+    assert not config.freeze_encoder and config.augment and not config.uses_feature_cache
 
 
 def test_the_error_for_a_cache_left_on_says_how_to_turn_it_off() -> None:

@@ -44,7 +44,7 @@ def test_cached_forward_equals_uncached_and_counts() -> None:
     torch.testing.assert_close(masked, plain_masked, rtol=0, atol=1e-5)
     # 3 misses, then 3 hits, then 2 hits (the masked row is always a real forward).
     assert (len(cache), cache.misses, cache.hits) == (3, 3, 5)
-    assert "lower" not in vars(model.encoder)  # unpatched after the block
+    assert model.encoder.lower_source is None  # detached after the block
     # A batch repeating one new image (MC dropout) runs the encoder once for it.
     with torch.no_grad(), cached_encoders(cache, model):
         repeated = model(torch.cat([x[:1] + 1.0] * 3))
@@ -133,7 +133,7 @@ def test_training_with_and_without_cache_gives_the_same_losses(
 def test_cache_options_are_checked(world: dict[str, Path], tmp_path: Path) -> None:
     base = {"data": str(world["source"]), "out": str(tmp_path / "x.pt"), "size": SIZE,
             "steps": 1, "quiet": True, "cache_features": True}
-    with pytest.raises(UserError, match="--no-augment"):
+    with pytest.raises(UserError, match="--view-bank-size"):
         train_task(TrainConfig(freeze_encoder=True, **base))  # type: ignore[arg-type]
     with pytest.raises(UserError, match="--freeze-encoder"):
         train_task(TrainConfig(augment=False, **base))  # type: ignore[arg-type]

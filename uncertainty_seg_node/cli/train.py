@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 _COMMON_FLAGS = (
     "data", "classes", "split", "out", "model", "size", "init", "freeze_encoder", "dropout",
     "steps", "batch_size", "lr", "seed", "resume", "quiet", "device", "checkpoint_every",
-    "warmup_steps", "schedule", "augment", "cache_features", "feature_cache_file",
+    "warmup_steps", "schedule", "augment", "photometric", "view_bank_size", "cache_features",
+    "feature_cache_file",
     "train_blocks", "backbone",
 )
 _UNCERTAINTY_FLAGS = (
@@ -117,10 +118,16 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="seed (ensemble members differ by seed)")
     parser.add_argument("--warmup-steps", type=int, help="linear warmup steps")
     parser.add_argument("--schedule", choices=("cosine", "poly", "constant"))
-    _add_switch(parser, "--augment", "random zoom/crop/flip/colour of the training images")
+    _add_switch(parser, "--augment", "random zoom/crop/flip of source and target images")
+    _add_switch(parser, "--photometric", "with --augment, also random brightness, contrast, "
+                "saturation, hue and gamma")
+    parser.add_argument("--view-bank-size", type=int, metavar="K",
+                        help="K fixed augmented views per image, so their frozen encoder "
+                        "features are computed once (0: a fresh view every draw, uncacheable)")
     _add_switch(parser, "--cache-features",
-                "compute each frozen encoder's features of an image once and reuse them "
-                "(exact; needs --no-augment, and --freeze-encoder for the student)")
+                "compute each frozen encoder's features of an image (or view) once and reuse "
+                "them (exact; needs --no-augment or --view-bank-size K, and --freeze-encoder "
+                "or --train-blocks N for the student)")
     parser.add_argument("--feature-cache-file", metavar="FILE",
                         help="keep the cached features in FILE across runs (implies "
                         "--cache-features)")

@@ -6,6 +6,9 @@ a training step, so workers would only add fork/IPC overhead and non-determinism
 is a pure function of (seed, rank, epoch, position), so a run resumes bit-exactly from
 `state_dict()`, and each DDP rank reads its own shard (DistributedSampler-style: the epoch
 permutation is padded to a multiple of world_size and rank r takes every world_size-th index).
+
+With a view bank (data/view_bank.py) a draw of image i takes one of its K fixed views: the
+loader's generator picks k, and the transform runs with view k's own generator.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 from uncertainty_seg_node.config import ModelConfig
 from uncertainty_seg_node.data.sample import LabelledSample
 from uncertainty_seg_node.data.transforms import labels_to_tensor, to_tensor_batch
+from uncertainty_seg_node.data.view_bank import ViewBank
 from uncertainty_seg_node.errors import UserError
 
 if TYPE_CHECKING:
@@ -44,6 +48,7 @@ class Batch:
     labels: torch.Tensor | None  # int64 (B, H, W), 255 = ignore; None for unlabelled data
     names: list[str]
     indices: list[int]  # dataset indices
+    views: list[int]  # the view bank's view of each image (-1: no bank)
 
 
 class InfiniteLoader:
@@ -60,6 +65,7 @@ class InfiniteLoader:
         rank: int | None = None,
         world_size: int | None = None,
         shuffle: bool = True,
+        views: ViewBank | None = None,
     ) -> None:
         if batch_size < 1:
             raise UserError(f"batch size must be >= 1, got {batch_size}")
@@ -77,6 +83,7 @@ class InfiniteLoader:
         self.rank = rank
         self.world_size = world_size
         self.shuffle = shuffle
+        self.views = views
         self.epoch = 0
         self.position = 0  # index into this rank's shard of the current epoch
         self._shard = self._shard_for(0)
@@ -103,6 +110,7 @@ class InfiniteLoader:
         labels: list[np.ndarray] = []
         names: list[str] = []
         indices: list[int] = []
+        views: list[int] = []
         for _ in range(self.batch_size):
             if self.position >= len(self._shard):
                 self.epoch += 1
@@ -111,6 +119,10 @@ class InfiniteLoader:
             index = int(self._shard[self.position])
             rng = np.random.default_rng([self.seed, self.rank, self.epoch, self.position, 1])
             self.position += 1
+            view = -1
+            if self.views is not None:
+                view = self.views.draw(rng)
+                rng = self.views.generator(index, view)
             item = self.dataset[index]
             if isinstance(item, LabelledSample):
                 image, label = self.transform(item, rng)
@@ -122,8 +134,9 @@ class InfiniteLoader:
                 names.append(dataset_names[index] if dataset_names is not None else str(index))
             images.append(image)
             indices.append(index)
+            views.append(view)
         label_tensor = labels_to_tensor(labels) if labels else None
-        return Batch(to_tensor_batch(images, self.config), label_tensor, names, indices)
+        return Batch(to_tensor_batch(images, self.config), label_tensor, names, indices, views)
 
     def state_dict(self) -> dict[str, int]:
         """Where the stream is, for checkpoints."""

@@ -7,14 +7,13 @@ Training (`TrainTransform`) is a random zoom + crop + horizontal flip around tha
 scale s ~ U(scale_range) picks a window of (H/s, W/s) of the frame (s = 1 is the eval view), the
 window is resized to the input size (labels nearest) and, when s < 1, padded with the mean colour
 and ignore labels. Unlabelled images get the same geometry with s >= 1 only, because padding would
-hand L_c free "consistent" pixels that the teacher and student both see as flat grey.
+hand L_c free "consistent" pixels that the teacher and student both see as flat grey. With
+`photometric` the image's appearance changes too (data/photometric.py: brightness, contrast,
+saturation, hue, gamma), as segmenters are usually trained; the labels only follow the geometry.
 
-No photometric augmentation by default, on purpose: Masked gamma-SSL must learn that a shifted
-appearance (night, fog, dusk) makes the model wrong. Colour jitter in the supervised branch teaches
-invariance to exactly the appearance changes whose effect the uncertainty should expose, and it
-makes the source domain look like the targets. `brightness_contrast` and `saturation` exist for
-experiments (off), and for the augmented target views of `train uncertainty` (`augment_target`):
-there the teacher and the student see the same jittered view, so L_c still compares like with like.
+A view is a pure function of the generator it is given: the view bank (data/view_bank.py) hands
+each (image, view) its own seeded generator, so the same K views come back every epoch and their
+encoder features can be cached.
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ import numpy as np
 
 from uncertainty_seg_node.classes import IGNORE_INDEX
 from uncertainty_seg_node.config import ModelConfig
+from uncertainty_seg_node.data.photometric import PhotometricStrength, photometric_distort
 from uncertainty_seg_node.data.sample import LabelledSample
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.imageops import normalize, resize_image, resize_labels
@@ -59,21 +59,15 @@ class TrainTransform:
         config: ModelConfig,
         scale_range: tuple[float, float] = (0.75, 1.5),
         hflip: bool = True,
-        brightness_contrast: float = 0.0,
-        saturation: float = 0.0,
+        photometric: PhotometricStrength | None = None,
     ) -> None:
         lo, hi = scale_range
         if not 0 < lo <= hi:
             raise UserError(f"scale range {scale_range} must satisfy 0 < min <= max")
-        if not 0.0 <= brightness_contrast < 1.0:
-            raise UserError(f"brightness_contrast {brightness_contrast} must be in [0, 1)")
-        if not 0.0 <= saturation < 1.0:
-            raise UserError(f"saturation {saturation} must be in [0, 1)")
         self.size = (int(config.input_size[0]), int(config.input_size[1]))
         self.scale_range = (float(lo), float(hi))
         self.hflip = hflip
-        self.brightness_contrast = brightness_contrast
-        self.saturation = saturation
+        self.photometric = photometric
         self.fill = tuple(int(round(m * 255)) for m in config.mean)
 
     def __call__(
@@ -130,19 +124,10 @@ class TrainTransform:
         return np.ascontiguousarray(out)
 
     def _photometric(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Brightness/contrast, then saturation; each draws from `rng` only when it is on."""
-        s = self.brightness_contrast
-        if s > 0:
-            contrast, brightness = rng.uniform(1 - s, 1 + s), rng.uniform(-s, s) * 255
-            mean = image.mean()
-            out = (image.astype(np.float32) - mean) * contrast + mean + brightness
-            image = np.clip(out, 0, 255).astype(np.uint8)
-        if self.saturation > 0:
-            factor = rng.uniform(1 - self.saturation, 1 + self.saturation)
-            grey = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-            out = grey[..., None] + (image.astype(np.float32) - grey[..., None]) * factor
-            image = np.clip(out, 0, 255).astype(np.uint8)
-        return image
+        """The appearance change, drawing from `rng` only when it is on."""
+        if self.photometric is None:
+            return image
+        return photometric_distort(image, rng, self.photometric)
 
 
 def to_tensor_batch(images: Sequence[np.ndarray], config: ModelConfig) -> torch.Tensor:

@@ -8,15 +8,25 @@ The forward pass is split in two at `split` (the number of lower blocks that do 
 turns the tapped blocks into feature maps. With a frozen lower part, `lower`'s output is a pure
 function of (weights, pixels, mask), which is what the feature cache and the mask bank keep
 (train/feature_cache.py). `split = num_layers` is the frozen encoder E*; `split = 0` trains all.
+
+The encoder's one collaborator is `lower_source`: when set (train/feature_cache.py sets it for
+a block of training), `forward` asks it for `lower`'s output instead of computing it, handing it
+`lower` to call for what it does not hold.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 from transformers import Dinov2Config, Dinov2Model
 
 from uncertainty_seg_node.config import ModelConfig
+
+Lower = Callable[[Tensor, Tensor | None], Tensor]
+# (lower, pixel_values, patch_mask) -> lower's output, from a store or by calling `lower`.
+LowerSource = Callable[[Lower, Tensor, Tensor | None], Tensor]
 
 
 def dinov2_config(config: ModelConfig) -> Dinov2Config:
@@ -46,6 +56,7 @@ class Encoder(nn.Module):
         # Hidden states are numbered 0 (embeddings) .. num_layers (last block); these feed D.
         self.taps = tuple(range(self.num_layers + 1 - self.num_outputs, self.num_layers + 1))
         self.split = 0
+        self.lower_source: LowerSource | None = None
 
     @property
     def out_channels(self) -> int:
@@ -129,4 +140,8 @@ class Encoder(nn.Module):
         """
         height, width = pixel_values.shape[-2:]
         grid = (height // self.patch_size, width // self.patch_size)
-        return self.upper(self.lower(pixel_values, patch_mask), grid)
+        if self.lower_source is None:
+            states = self.lower(pixel_values, patch_mask)
+        else:
+            states = self.lower_source(self.lower, pixel_values, patch_mask)
+        return self.upper(states, grid)

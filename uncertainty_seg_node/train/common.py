@@ -19,6 +19,8 @@ from uncertainty_seg_node.data import (
     TrainTransform,
     open_labelled,
 )
+from uncertainty_seg_node.data.photometric import PhotometricStrength
+from uncertainty_seg_node.data.view_bank import ViewBank
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.losses.supervised import (
     batch_confusion,
@@ -34,11 +36,6 @@ AutocastFactory = Callable[[], contextlib.AbstractContextManager[Any]]
 
 DEFAULT_SIZE = (224, 448)
 
-# Augmented target views (`augment_target`): zoom in by 1 to 1.5 (a crop of 44-100 % of the
-# frame's area at its aspect ratio, never padded), flip, and brightness/contrast/saturation
-# factors within +-20 %.
-TARGET_SCALE_RANGE = (1.0, 1.5)
-TARGET_JITTER = 0.2
 
 
 def open_source_data(config: TrainConfig) -> LabelledDataset:
@@ -145,25 +142,26 @@ def labelled_loader(
 ) -> InfiniteLoader:
     """Endless seeded batches of the source data for this rank."""
     return InfiniteLoader(dataset, config.batch_size, sample_transform(model_config, config),
-                          model_config,
-                          seed=config.seed, rank=env.rank, world_size=env.world)
+                          model_config, seed=config.seed, rank=env.rank, world_size=env.world,
+                          views=view_bank(config, stream=0))
 
 
 def sample_transform(model_config: ModelConfig, config: TrainConfig) -> Any:
-    """Random zoom/crop/flip when `config.augment`, else the plain evaluation resize."""
-    return TrainTransform(model_config) if config.augment else EvalTransform(model_config)
+    """Random zoom/crop/flip (and appearance) when `config.augment`, else the plain resize.
 
-
-def target_transform(model_config: ModelConfig, config: TrainConfig) -> Any:
-    """The unlabelled images' transform: a random view if `augment_target`, else the source's.
-
-    Views are a pure function of the loader's (seed, epoch, position), so a seed repeats them
-    and a resumed run continues them.
+    The same transform serves the unlabelled target images, which it only zooms into.
     """
-    if not config.augment_target:
-        return sample_transform(model_config, config)
-    return TrainTransform(model_config, scale_range=TARGET_SCALE_RANGE, hflip=True,
-                          brightness_contrast=TARGET_JITTER, saturation=TARGET_JITTER)
+    if not config.augment:
+        return EvalTransform(model_config)
+    return TrainTransform(model_config,
+                          photometric=PhotometricStrength() if config.photometric else None)
+
+
+def view_bank(config: TrainConfig, *, stream: int) -> ViewBank | None:
+    """The view bank of one data set (0: source, 1: targets); None: fresh views / no augment."""
+    if not config.augment or config.view_bank_size == 0:
+        return None
+    return ViewBank(config.view_bank_size, config.view_bank_seed, stream)
 
 
 def mask_generator(seed: int, rank: int, step: int) -> torch.Generator:

@@ -58,8 +58,9 @@ class TrainConfig:
     # below stay frozen (and cacheable). None: the whole encoder trains unless freeze_encoder.
     train_blocks: int | None = None
     dropout: float = 0.0  # decoder Dropout2d (MC-dropout baseline)
-    # Reuse frozen encoders' unmasked features (exact; needs E* and no augmentation), optionally
-    # kept in a file across runs (train/feature_cache.py).
+    # Reuse frozen encoders' features (exact; needs E* or --train-blocks, and inputs that repeat:
+    # no augmentation, or the view bank), optionally kept in a file across runs
+    # (train/feature_cache.py).
     cache_features: bool = False
     feature_cache_file: str | None = None
     # --- optimisation ---
@@ -75,13 +76,16 @@ class TrainConfig:
     min_lr_ratio: float = 0.01  # the schedule's floor, as a fraction of the peak lr
     grad_clip: float = 1.0  # max global grad norm (0: off)
     seed: int = 0
-    augment: bool = True  # random scale-crop and flip on the labelled source (no colour jitter)
-    # `train uncertainty` only (`--set augment_target=true`): every target image is a new random
-    # view each time it is drawn (zoom-in crop, flip, brightness/contrast/saturation jitter),
-    # whatever `augment` says; teacher, masked and unmasked branches see the same view. False:
-    # the targets get the source's transform (zoom/crop/flip when `augment`, else plain resize).
-    # The source branch keeps its feature cache; target views are never cached beyond their step.
-    augment_target: bool = False
+    # Random zoom/crop/flip of source and target images alike (targets only zoom in, never pad);
+    # `photometric` adds brightness/contrast/saturation/hue/gamma (data/photometric.py); without
+    # `augment` it does nothing.
+    augment: bool = True
+    photometric: bool = False
+    # The view bank (data/view_bank.py): each image has `view_bank_size` fixed augmented views,
+    # so a frozen encoder's features of every view are computed once (0: a new random view every
+    # draw, which no cache can reuse). The bank's own seed: two run seeds share one bank.
+    view_bank_size: int = 0
+    view_bank_seed: int = 0
     # --- the uncertainty loss (METHOD.md) ---
     p_mask: float = 0.5
     sharpen_T: float = 0.5  # noqa: N815 (the paper's name)
@@ -112,8 +116,14 @@ class TrainConfig:
         return self.unlabelled_batch_size or self.batch_size
 
     @property
-    def caches_features(self) -> bool:
+    def uses_feature_cache(self) -> bool:
+        """Whether the run keeps frozen encoder features (`--feature-cache-file` implies it)."""
         return self.cache_features or bool(self.feature_cache_file)
+
+    @property
+    def inputs_repeat(self) -> bool:
+        """Whether an image reaches the network as the same tensor each time it is drawn."""
+        return not self.augment or self.view_bank_size > 0
 
     @property
     def trains_encoder_part(self) -> bool:
@@ -195,12 +205,14 @@ class TrainConfig:
             raise UserError("lc_start_step and lc_ramp_steps must be >= 0")
         if self.mask_token not in MASK_TOKEN_MODES:
             raise UserError(f"mask_token {self.mask_token!r} is not one of {MASK_TOKEN_MODES}")
-        if self.caches_features:
-            if self.augment:
+        if self.view_bank_size < 0:
+            raise UserError(f"view_bank_size must be >= 0, got {self.view_bank_size}")
+        if self.uses_feature_cache:
+            if not self.inputs_repeat:
                 raise UserError(
-                    "--cache-features needs --no-augment: random crops never repeat an input, "
-                    "so no feature could be reused; to augment, add --no-cache-features (and "
-                    "drop --feature-cache-file)"
+                    "--cache-features with --augment needs the view bank (--view-bank-size K): "
+                    "a fresh random view every draw never repeats an input, so no feature could "
+                    "be reused; or add --no-cache-features (and drop --feature-cache-file)"
                 )
             frozen_part = self.freeze_encoder or self.train_blocks is not None
             if self.mode == "task" and not frozen_part:
@@ -214,8 +226,6 @@ class TrainConfig:
         from_teacher = self.init_from_teacher or self.init_decoder_from_teacher
         if from_teacher and self.mode != "uncertainty":
             raise UserError("init_from_teacher options only apply to `train uncertainty`")
-        if self.augment_target and self.mode != "uncertainty":
-            raise UserError("augment_target only applies to `train uncertainty` (target images)")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

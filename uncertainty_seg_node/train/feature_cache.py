@@ -7,22 +7,18 @@ network as the same tensor each epoch, so that output can be kept instead of rec
 for the supervised branch, for s_theta = f_theta(x_t), for the certainty branch s_phi = f_phi(x_t)
 and, when the masks come from a fixed bank (train/mask_bank.py), for the masked branch
 f_phi(m(x_t)) too. Masked rows are only kept when `cache_masked` is on: fresh random masks never
-repeat, so keeping them would only cost memory.
+repeat, so keeping them would only cost memory. With augmentation the inputs repeat only through
+the view bank (data/view_bank.py): each image's K views come back, and are cached like images.
 
 Unmasked entries are keyed by (fingerprint of the lower weights without the mask token, digest of
 the input); masked entries by (fingerprint with the mask token, input digest, mask digest). One
 cache serves several encoders, a stale entry can never be returned for different weights, pixels
 or masks, and a saved cache file is only ever reused for exactly what it was made from.
 
-Augmented target views (`augment_target`) are new inputs every step. Inside
-`with cache.transient(x_t):` rows equal to one of those views are kept for that block only (the
-teacher's unmasked view can serve f_phi's unmasked certainty forward of the same step) and are
-never stored, looked up in or saved with the lasting entries, so the cache does not grow with
-them; the other rows (the un-augmented source batch) are cached as usual.
-
-Hook it in with `cached_encoders(cache, model, ...)`: inside the block every listed model's
-encoder is split after its longest frozen prefix of blocks and answers `lower` from the cache;
-weights and state dicts are untouched, and the split is restored on exit.
+`cached_encoders(cache, model, ...)` makes the cache each listed encoder's `lower_source` for a
+block (model/encoder.py): the encoder is split after its longest frozen prefix of blocks and asks
+the cache for `lower`'s output; weights and state dicts are untouched, and the split and source
+are restored on exit.
 """
 
 from __future__ import annotations
@@ -102,11 +98,8 @@ class FeatureCache:
         self.misses = 0
         self.masked_hits = 0
         self.masked_misses = 0
-        self.transient_hits = 0
-        self.transient_misses = 0
         self.loaded = 0
-        self._transient: frozenset[str] = frozenset()  # input digests of this block's views
-        self._step_entries: dict[Key, Tensor] = {}
+        self.nbytes = 0  # of the entries held
         if path is not None and Path(path).is_file():
             self.load(path)
 
@@ -117,8 +110,7 @@ class FeatureCache:
         """Entries, hits and misses so far (for logs and provenance)."""
         return {"entries": len(self), "hits": self.hits, "misses": self.misses,
                 "masked_hits": self.masked_hits, "masked_misses": self.masked_misses,
-                "transient_hits": self.transient_hits,
-                "transient_misses": self.transient_misses, "loaded": self.loaded}
+                "loaded": self.loaded, "megabytes": round(self.nbytes / 2**20)}
 
     def features(
         self, forward: Forward, fingerprints: tuple[str, str], pixel_values: Tensor,
@@ -135,7 +127,6 @@ class FeatureCache:
         )
         rows: list[Tensor | None] = [None] * batch
         keys: dict[int, Key] = {}
-        stores: dict[int, dict[Key, Tensor]] = {}
         for i in range(batch):
             if masked[i] and not self.cache_masked:
                 continue
@@ -146,11 +137,10 @@ class FeatureCache:
             else:
                 key = (fingerprints[0], digest)
             keys[i] = key
-            stores[i] = self._step_entries if digest in self._transient else self.entries
-            hit = stores[i].get(key)
+            hit = self.entries.get(key)
             if hit is not None:
                 rows[i] = hit.to(pixel_values.device)
-                self._count(masked[i], hit=True, transient=stores[i] is self._step_entries)
+                self._count(masked[i], hit=True)
         # One forward per distinct missing key (MC-dropout batches repeat every image).
         first: dict[Key, int] = {}
         for i in keys:
@@ -165,14 +155,17 @@ class FeatureCache:
             for i in run:
                 rows[i] = fresh[i]
                 if i in keys:
-                    transient = stores[i] is self._step_entries
-                    self._count(masked[i], hit=False, transient=transient)
-                    if transient or self.max_entries is None or len(self) < self.max_entries:
-                        stores[i][keys[i]] = fresh[i].detach().clone()
+                    self._count(masked[i], hit=False)
+                    if self.max_entries is None or len(self) < self.max_entries:
+                        self._store(keys[i], fresh[i].detach().clone())
             for i in keys:
                 if rows[i] is None:
                     rows[i] = fresh[first[keys[i]]]
         return torch.stack([row for row in rows if row is not None])
+
+    def _store(self, key: Key, tensor: Tensor) -> None:
+        self.entries[key] = tensor
+        self.nbytes += tensor.numel() * tensor.element_size()
 
     @contextmanager
     def masks_uncached(self) -> Iterator[None]:
@@ -184,23 +177,8 @@ class FeatureCache:
         finally:
             self.cache_masked = before
 
-    @contextmanager
-    def transient(self, views: Tensor) -> Iterator[None]:
-        """Rows equal to one of `views` (B, 3, H, W) live for this block only (see the module)."""
-        if self._transient:
-            raise RuntimeError("FeatureCache.transient blocks do not nest")
-        self._transient = frozenset(input_digest(view) for view in views)
-        try:
-            yield
-        finally:
-            self._transient = frozenset()
-            self._step_entries = {}
-
-    def _count(self, masked: bool, *, hit: bool, transient: bool = False) -> None:
-        if transient:
-            self.transient_hits += hit
-            self.transient_misses += not hit
-        elif masked:
+    def _count(self, masked: bool, *, hit: bool) -> None:
+        if masked:
             self.masked_hits += hit
             self.masked_misses += not hit
         else:
@@ -229,7 +207,7 @@ class FeatureCache:
         for name, tensor in payload["entries"].items():
             key = tuple(name.split("/"))
             if key not in self.entries:
-                self.entries[key] = tensor
+                self._store(key, tensor)
                 added += 1
         self.loaded += added
         return added
@@ -251,46 +229,52 @@ def _mask_token_frozen(encoder: Encoder) -> bool:
 
 @contextmanager
 def cached_encoders(cache: FeatureCache, *models: nn.Module) -> Iterator[FeatureCache]:
-    """Within the block, each model's encoder answers `lower` from `cache`.
+    """Within the block, `cache` is each model's encoder's `lower_source`.
 
     Each encoder is split after its longest frozen prefix (all blocks for E* and the teacher,
     the blocks below `--train-blocks` otherwise); that part must stay unchanged inside the
     block: its fingerprint is taken on entry. Masked rows are cached only while the mask token
     is frozen as well.
     """
-    patched: list[tuple[Encoder, int]] = []
+    attached: list[tuple[Encoder, int]] = []
     try:
         for model in models:
             encoder = model.encoder
-            if any(encoder is done for done, _ in patched):
+            if any(encoder is done for done, _ in attached):
                 continue
             if not isinstance(encoder, Encoder):
                 raise TypeError("cached_encoders needs models with an `Encoder`")
+            if encoder.lower_source is not None:
+                raise RuntimeError("this encoder already has a feature source; do not nest")
             prefix = encoder.frozen_prefix()
             if prefix < 0:
                 _check_frozen(encoder)  # raises: the embeddings train
-            patched.append((encoder, encoder.split))
+            attached.append((encoder, encoder.split))
             encoder.set_split(prefix)
-            fingerprints = (encoder_fingerprint(encoder),
-                            encoder_fingerprint(encoder, with_mask_token=True))
-            original: Forward = encoder.lower
-
-            def lower(
-                pixel_values: Tensor, patch_mask: Tensor | None = None, *,
-                _encoder: Encoder = encoder, _original: Forward = original,
-                _fingerprints: tuple[str, str] = fingerprints,
-            ) -> Tensor:
-                _check_frozen(_encoder)
-                if patch_mask is not None and not _mask_token_frozen(_encoder):
-                    return _original(pixel_values, patch_mask)  # a learned token: no reuse
-                return cache.features(_original, _fingerprints, pixel_values, patch_mask)
-
-            encoder.lower = lower  # type: ignore[method-assign,assignment]
+            encoder.lower_source = _CachedLower(cache, encoder)
         yield cache
     finally:
-        for encoder, split in patched:
-            del encoder.lower  # back to the class's method
+        for encoder, split in attached:
+            encoder.lower_source = None
             encoder.set_split(split)
+
+
+class _CachedLower:
+    """An encoder's `lower_source`: its frozen lower part's output, from the cache."""
+
+    def __init__(self, cache: FeatureCache, encoder: Encoder) -> None:
+        self.cache = cache
+        self.encoder = encoder
+        self.fingerprints = (encoder_fingerprint(encoder),
+                             encoder_fingerprint(encoder, with_mask_token=True))
+
+    def __call__(
+        self, lower: Forward, pixel_values: Tensor, patch_mask: Tensor | None = None
+    ) -> Tensor:
+        _check_frozen(self.encoder)
+        if patch_mask is not None and not _mask_token_frozen(self.encoder):
+            return lower(pixel_values, patch_mask)  # a learned token: no reuse
+        return self.cache.features(lower, self.fingerprints, pixel_values, patch_mask)
 
 
 def cache_summary(cache: FeatureCache) -> dict[str, Any]:
@@ -334,8 +318,5 @@ def training_feature_cache(
         stats = cache_summary(cache)
         print(f"feature cache: {stats['entries']} entries ({stats['loaded']} loaded), "
               f"{stats['hits']} hits, {stats['misses']} misses, masked {stats['masked_hits']} "
-              f"hits, {stats['masked_misses']} misses"
-              + (f", one-off target views {stats['transient_hits']} hits, "
-                 f"{stats['transient_misses']} misses (not kept)"
-                 if stats["transient_hits"] + stats["transient_misses"] else "")
+              f"hits, {stats['masked_misses']} misses, {stats['megabytes']} MB"
               + (f"; saved to {file}" if saved else ""), file=sys.stderr)

@@ -7,11 +7,9 @@ cache then keeps their lower-encoder outputs (exact) and a long schedule costs d
 only. `stats` says how often bank entries were reused, and the stepper compares consistency on
 fresh masks with the bank's, so memorising the bank would show in the logs.
 
-With augmented target views (`augment_target`) a view's pixels never repeat, so the bank is
-keyed by the image's identity (its index in the target set) instead: each image keeps its K
-masks, the masking scheme stays the recipe's and augmentation is the one change. The masked
-features of a view are not kept past its step (FeatureCache.transient), so no stale feature
-can be served for a different view.
+With the view bank (data/view_bank.py) an image reaches the network as one of its K views, each
+a fixed tensor, so keying by pixels gives each view its own masks: the masked branch is paired
+with its view, and its features are cached like the view's. `keys` can name another identity.
 """
 
 from __future__ import annotations

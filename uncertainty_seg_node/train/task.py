@@ -65,7 +65,8 @@ def train_task(config: TrainConfig) -> TrainResult:
         loader = common.labelled_loader(dataset, model_config, config, env)
         stepper = SupervisedStepper(loader, env, autocast_for(env, config))
         extra = {"labelled_images": len(dataset), "frozen_encoder": config.freeze_encoder,
-                 "train_blocks": config.train_blocks}
-        with training_feature_cache(config.caches_features, config.feature_cache_file, model,
+                 "train_blocks": config.train_blocks, "augment": config.augment,
+                 "photometric": config.photometric, "view_bank_size": config.view_bank_size}
+        with training_feature_cache(config.uses_feature_cache, config.feature_cache_file, model,
                                     save=env.is_main, quiet=config.quiet or not env.is_main):
             return run_training(model, stepper, config, env, extra)

@@ -12,11 +12,11 @@ encoder starts from `--init` (or random with the run's seed, or f_theta's encode
 
 The per-batch gamma goes into an EMA that becomes the checkpoint's `default_gamma`.
 
-With `augment_target` x_t is a random view of each target image (common.target_transform), drawn
-once per step, and all three target forwards see that same tensor. A view is new every time, so
-the teacher memo is off, the mask bank keys its masks by image index, and the feature cache keeps
-the view's encoder features for its step only (FeatureCache.transient); the source batch is
-cached as before.
+With `augment` x_t is an augmented view of each target image (zoom in, crop, flip and, with
+`photometric`, appearance), and all three target forwards see that same tensor. With the view
+bank (data/view_bank.py) the views repeat, so the teacher's logits, the frozen encoder's features
+of the view and, through the mask bank keyed by the view's pixels, of its masked copies are each
+computed once.
 """
 
 from __future__ import annotations
@@ -77,26 +77,17 @@ class UncertaintyStepper:
             with self.autocast():
                 return self.teacher(images).float()
 
-        # Without augmentation a target image is the same tensor every epoch: its s_theta too.
-        # An augmented view is new every time, so nothing could be reused.
-        self.teacher_memo = TeacherMemo(
-            teacher_forward, enabled=not (config.augment or config.augment_target))
+        # Without augmentation, or with the view bank, a target tensor comes back every epoch:
+        # its s_theta too. A fresh random view is new every time, so nothing could be reused.
+        self.teacher_memo = TeacherMemo(teacher_forward, enabled=config.inputs_repeat)
 
-    def _masks(self, raw_model: Segmenter, x_t: Tensor, indices: list[int], step: int) -> Tensor:
+    def _masks(self, raw_model: Segmenter, x_t: Tensor, step: int) -> Tensor:
         gen = common.mask_generator(self.config.seed, self.env.rank, step)
         if self.bank is None:
             return raw_model.random_patch_mask(x_t, self.config.p_mask, generator=gen)
         p = raw_model.config.patch_size
         length = (x_t.shape[-2] // p) * (x_t.shape[-1] // p)
-        # A view's pixels never repeat: key its image's K masks by the image's index instead.
-        keys = [f"target-{i}" for i in indices] if self.config.augment_target else None
-        return self.bank.draw(x_t, length, gen, keys)
-
-    def _target_views(self, x_t: Tensor) -> contextlib.AbstractContextManager[Any]:
-        """Within the block x_t's encoder features are kept for the step only, if it is a view."""
-        if self.config.augment_target and self.feature_cache is not None:
-            return self.feature_cache.transient(x_t)
-        return contextlib.nullcontext()
+        return self.bank.draw(x_t, length, gen)
 
     def step(self, model: nn.Module, raw_model: Segmenter, step: int) -> StepOutput:
         cfg, device = self.config, self.env.device
@@ -111,18 +102,17 @@ class UncertaintyStepper:
             # Before the L_c warm-up ends (and for the w_c = 0 control) the step is supervised.
             loss_sup, metrics = common.supervised_step(model, x_s, y_s, self.autocast)
             return loss_sup, {**metrics, "lc_weight": 0.0}
-        with self._target_views(x_t):
-            return self._lc_step(model, raw_model, x_s, y_s, x_t, target.indices, step)
+        return self._lc_step(model, raw_model, x_s, y_s, x_t, step)
 
     def _lc_step(
         self, model: nn.Module, raw_model: Segmenter, x_s: Tensor, y_s: Tensor, x_t: Tensor,
-        indices: list[int], step: int,
+        step: int,
     ) -> StepOutput:
         """Supervised + w_c * L_c; teacher, masked and unmasked branches all read the same x_t."""
         cfg, device = self.config, self.env.device
         weight = cfg.lc_weight(step)
         s_theta = self.teacher_memo.logits(x_t)
-        mask_t = self._masks(raw_model, x_t, indices, step)
+        mask_t = self._masks(raw_model, x_t, step)
         mask_s = torch.zeros(x_s.shape[0], mask_t.shape[1], dtype=torch.bool, device=device)
         with self.autocast():
             logits = model(torch.cat([x_s, x_t]), torch.cat([mask_s, mask_t]))
@@ -272,13 +262,14 @@ def train_uncertainty(config: TrainConfig) -> TrainResult:
             model.encoder.load_state_dict(teacher.encoder.state_dict())
         if config.init_decoder_from_teacher:
             model.decoder.load_state_dict(teacher.decoder.state_dict())
-        transform = common.target_transform(model_config, config)
+        transform = common.sample_transform(model_config, config)
         common.set_trainable_encoder(model, config)
         # After the freezing: the token's own requires_grad follows its mode (learned trains).
         token_mode = set_mask_token(model, config.mask_token,
                                     _mean_token_batches(dataset, model_config))
         unlabelled = InfiniteLoader(target, config.target_batch_size, transform, model_config,
-                                    seed=config.seed + 1, rank=env.rank, world_size=env.world)
+                                    seed=config.seed + 1, rank=env.rank, world_size=env.world,
+                                    views=common.view_bank(config, stream=1))
         labelled = common.labelled_loader(dataset, model_config, config, env)
         stepper = UncertaintyStepper(teacher, labelled, unlabelled, config, env,
                                      autocast_for(env, config))
@@ -291,9 +282,11 @@ def train_uncertainty(config: TrainConfig) -> TrainResult:
             "init_decoder_from_teacher": config.init_decoder_from_teacher,
             "train_blocks": config.train_blocks,
             "mask_token": token_mode,
-            "augment_target": config.augment_target,
+            "augment": config.augment,
+            "photometric": config.photometric,
+            "view_bank_size": config.view_bank_size,
         }
-        with training_feature_cache(config.caches_features, config.feature_cache_file, model,
+        with training_feature_cache(config.uses_feature_cache, config.feature_cache_file, model,
                                     teacher, save=env.is_main,
                                     quiet=config.quiet or not env.is_main,
                                     cache_masked=config.mask_bank_size > 0) as cache:
