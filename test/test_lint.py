@@ -1,4 +1,5 @@
-"""Lint as tests (ros2/examples style): ruff, mypy on the core, and the core stays ROS-free."""
+"""Lint as tests (ros2/examples style): ruff, mypy on the core and the studies, and the core
+stays ROS-free."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def _tool(name: str) -> str:
 
 
 def test_ruff() -> None:
-    targets = ["uncertainty_seg_node", "launch", "test", "tools", "setup.py"]
+    targets = ["uncertainty_seg_node", "launch", "test", "tools", "studies", "setup.py"]
     result = subprocess.run(
         [_tool("ruff"), "check", *targets], cwd=REPO, capture_output=True, text=True
     )
@@ -32,7 +33,7 @@ def test_ruff() -> None:
 
 # The oldest Python the package supports: ROS 2 Humble's (Ubuntu 22.04).
 OLDEST_PYTHON = "3.10"
-VERMIN_TARGETS = ["uncertainty_seg_node", "launch", "tools", "test", "setup.py"]
+VERMIN_TARGETS = ["uncertainty_seg_node", "launch", "tools", "studies", "test", "setup.py"]
 
 
 def _vermin(*paths: str | Path) -> subprocess.CompletedProcess[str]:
@@ -64,7 +65,8 @@ def test_code_runs_on_the_oldest_python() -> None:
 
 def test_mypy_core() -> None:
     result = subprocess.run(
-        [_tool("mypy"), "uncertainty_seg_node"], cwd=REPO, capture_output=True, text=True
+        [_tool("mypy"), "uncertainty_seg_node", "studies"], cwd=REPO, capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
 

@@ -56,7 +56,7 @@ done
 # models then run the same way, so the demo's comparison stays like for like.
 # SHIP names the model the node runs by default. The shipping rule (models/MODEL_CARD.md): the
 # model with the higher pooled AUPR over the demo drive (`overall` of docs/results/demo.json,
-# written by `python tools/results.py run demo ...` after this script); a difference under 0.01
+# written by `python -m studies.results run demo ...` after this script); a difference under 0.01
 # is a tie and goes to f_phi. Pack with SHIP=f_phi, run the demo, and if f_theta wins rerun
 # with SHIP=f_theta (the .pt files are kept, so only the packing reruns). The other model ships
 # as models/compare.delta.safetensors for `demo`'s side-by-side table.

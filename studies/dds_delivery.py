@@ -1,15 +1,14 @@
-#!/usr/bin/env python3
 """Where a burst's latency goes: DDS delivery of the node's outputs, profile or not.
 
 With and without the large-data Fast DDS profile reaching this distro's Fast DDS:
 
-    python tools/results.py run dds_delivery --key "$DISTRO" -- python tools/dds_delivery.py \
-        --json {json}
+    python -m studies.results run dds_delivery --row "$DISTRO" --label "$DISTRO" -- \
+        python -m studies.dds_delivery --json {json}
 
 Two conditions, each in its own processes (Fast DDS reads its profile once per process):
-`fastdds_name_only` sets only FASTDDS_DEFAULT_PROFILES_FILE, which is what the node did before
-2026-12-03 (Fast DDS 2, in Humble and Jazzy, reads only FASTRTPS_DEFAULT_PROFILES_FILE);
-`node_default` lets the node and the client apply the profile as they do now (both names). Each
+`fastdds_name_only` sets only FASTDDS_DEFAULT_PROFILES_FILE, which Fast DDS 2 (Humble, Jazzy)
+ignores: it reads only FASTRTPS_DEFAULT_PROFILES_FILE; `node_default` lets the node and the
+client apply the profile as the node does (both names). Each
 sends bursts of 480x640 rgb8 frames at 100 Hz into the node (a random tiny model) and, per
 output message, splits the end-to-end time with the subscription's MessageInfo (Iron and later):
 node (send -> the node's write), DDS (write -> the client's DDS receipt) and client (receipt ->
@@ -124,7 +123,8 @@ def main() -> int:
                       "node_default": base}
         for name, env in conditions.items():
             out = Path(tmp) / f"{name}.json"
-            subprocess.run([sys.executable, __file__, "--condition", name, "--model", str(model),
+            subprocess.run([sys.executable, "-m", "studies.dds_delivery", "--condition", name,
+                            "--model", str(model),
                             "--json", str(out), "--bursts", str(args.bursts),
                             "--frames", str(args.frames)], env=env, check=True, cwd=REPO)
             figures[name] = json.loads(out.read_text())

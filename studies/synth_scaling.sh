@@ -4,10 +4,12 @@
 # recipe with w_c = 0), both measured on 40 independent test frames of the domain (unseen) and on
 # up to 40 of the N adapted frames themselves (seen). The teacher is the shipped f_theta.
 #
-#   tools/dev run bash tools/study_synth_scaling.sh WORKDIR "fog:30,100,400 night:30,100,400"
+#   tools/dev run bash studies/synth_scaling.sh WORKDIR "fog:30,100,400 night:30,100,400"
 #
-# Then: python tools/study_camvid.py eval ... (rows file written by this script) and
-# python tools/study_synth_table.py (see docs/experiments/unseen.md).
+# Then it evaluates the rows of studies/synth_scaling.rows.yaml (rows of runs it has not made
+# are skipped) and records them, merged, into docs/results/synth_scaling.json; the tables in
+# docs/experiments/unseen.md come from that file (python -m studies.results tables), the plot
+# from python -m studies.results plot-scaling.
 set -euo pipefail
 WORK="${1:?WORKDIR}"
 PLAN="${2:-fog:30,100,400,1600 night:30,100,400 offroad:30,100,400}"
@@ -73,7 +75,7 @@ for item in $PLAN; do
       # (up to GBs) are not kept.
       cache="$WORK/features_source.pt"
       if [[ -f "$cache" ]]; then cp "$cache" "$WORK/features_run.pt"; cache="$WORK/features_run.pt"; fi
-      python tools/study_camvid.py train --dir "$WORK" "${variant}_${dom}_$n" -- uncertainty \
+      python -m studies.timed_train --dir "$WORK" "${variant}_${dom}_$n" -- uncertainty \
         --teacher "$WORK/theta.pt" --data "$D/source" --unlabelled "$D/adapt/$dom-$n" \
         --model vits14 --init "$INIT" --size "$SIZE" --loss-weight "$weight" \
         --feature-cache-file "$cache" --set keep_every=100 --out "$out"
@@ -81,3 +83,9 @@ for item in $PLAN; do
     done
   done
 done
+# Every test and seen set made so far; rows whose sets or checkpoints are missing are skipped.
+SETS="$(for d in "$D"/test/* "$D"/seen/*; do echo "${d#"$D"/}"; done | paste -sd, -)"
+python -m studies.row_eval eval --rows studies/synth_scaling.rows.yaml --out "$WORK/eval.json" \
+  --data "$D" --sets "$SETS"
+python -m studies.row_eval record synth_scaling --merge --eval "$WORK/eval.json" \
+  --times "$WORK/train_times.json" --command "bash studies/synth_scaling.sh $WORK '$PLAN'"

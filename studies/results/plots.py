@@ -1,36 +1,34 @@
-#!/usr/bin/env python3
-"""Plot the unseen-frame gain of f_φ against N unlabelled frames, from a committed result.
+"""Plots from result files: the unseen-frame gain of f_φ against N unlabelled frames.
 
-    python tools/plot_scaling.py [--out docs/experiments/synth_scaling.png]
+    python -m studies.results plot-scaling [--out docs/experiments/synth_scaling.png]
 
-Reads docs/results/synth_scaling.json (tools/study_synth_scaling.sh, then study_camvid.py
-eval and record) and draws, per domain, f_φ's AUPR and MaxF0.5 on unseen frames minus the
-control's (the same recipe with w_c = 0 at the same N) and minus f_θ's. Needs matplotlib.
+Reads docs/results/synth_scaling.json (studies/synth_scaling.sh) and draws, per domain, f_φ's
+AUPR and MaxF0.5 on unseen frames minus the control's (the same recipe with w_c = 0 at the same
+N) and minus f_θ's. Needs matplotlib.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from doc_tables import scaling_runs  # noqa: E402
-from results import ROOT, load_result  # noqa: E402
+from studies.results.record import ROOT, load_result
+from studies.results.tables_synth import scaling_runs
 
 
-def main() -> int:
+def plot_scaling(argv: list[str] | None = None) -> int:
+    """Draw the N-scaling plot (the `plot-scaling` command)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path,
                         default=ROOT / "docs" / "experiments" / "synth_scaling.png")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     result = load_result("synth_scaling")
-    runs, theta = scaling_runs(result["figures"])
+    runs, theta = scaling_runs(result["rows"])
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharex=True)
     for axis, metric, name in ((axes[0], "aupr", "AUPR"), (axes[1], "maxf05", "MaxF0.5")):
         for domain in sorted({d for d, _ in runs}):
@@ -57,6 +55,3 @@ def main() -> int:
     print(args.out)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

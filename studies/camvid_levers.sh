@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The levers of issue 18 on the CamVid temporal folds: f_phi trained per fold with ONE change
+# The levers on the CamVid temporal folds: f_phi trained per fold with ONE change
 # from the default recipe (config/train_uncertainty_vits14.yaml) each, against the default
 # recipe's f_phi and the w_c = 0 control of docs/results/camvid_folds.json.
 #
-#   tools/dev run bash tools/study_camvid_levers.sh CAMVID STUDY_DIR WORKDIR [LEVER ...]
+#   tools/dev run bash studies/camvid_levers.sh CAMVID STUDY_DIR WORKDIR [LEVER ...]
 #
 # CAMVID: the day/ + dusk/ layout (`uncertainty-seg camvid-prepare`); STUDY_DIR: the fold
-# study's directory (docs/experiments/unseen.md "Reproduce": its folds/ and theta_s0.pt, and
+# study's directory (studies/camvid_folds.sh: its folds/ and theta_s0.pt, and
 # feat_daytrain.pt, the 305 source frames' feature cache); WORKDIR gets LEVER_f0.pt and
 # LEVER_f1.pt per lever and train_times.json. LEVERs (default: all, in this order):
 #   zerotoken  --mask-token zero                    (the paper's literal masked input)
@@ -17,8 +17,8 @@
 #   blocks4    --train-blocks 4                     (the top 4)
 #   blocksall  --train-blocks 12                    (the whole encoder, as the paper; slow)
 #   lowlr      --lr 1e-4                            (a third of the recipe's learning rate)
-# Then: python tools/study_camvid.py eval --rows docs/results/camvid_levers.rows.yaml ...
-# (the command is in docs/results/camvid_levers.json).
+# Then it evaluates the rows of studies/camvid_levers.rows.yaml on the folds and records them,
+# merged, in docs/results/camvid_levers.json.
 set -euo pipefail
 C="${1:?CAMVID}"
 S="${2:?STUDY_DIR}"
@@ -48,10 +48,14 @@ for lever in "${LEVERS[@]}"; do
     [[ -f "$out" ]] && continue
     # a private copy of the source features: the run's target and masked entries are not kept
     cp "$S/feat_daytrain.pt" "$W/cache_run.pt"
-    python tools/study_camvid.py train --dir "$W" "${lever}_f$f" -- uncertainty \
+    python -m studies.timed_train --dir "$W" "${lever}_f$f" -- uncertainty \
       --teacher "$S/theta_s0.pt" --data "$C/day/train" --classes "$C/classes.yaml" \
       --unlabelled "$S/folds/fold$f/adapt/images" --model vits14 --init "$INIT" \
       --size 168x224 --feature-cache-file "$W/cache_run.pt" --out "$out" "${flags[@]}"
     rm -f "$W/cache_run.pt"
   done
 done
+python -m studies.row_eval eval --rows studies/camvid_levers.rows.yaml --out "$W/eval_levers.json" \
+  --data "$C" --sets dusk/val,day/val --folds "$S/folds"
+python -m studies.row_eval record camvid_levers --merge --eval "$W/eval_levers.json" \
+  --times "$W/train_times.json" --command "bash studies/camvid_levers.sh CAMVID $S $W ${LEVERS[*]}"

@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """The CPU cost per step of `train uncertainty` with augmented target views, measured in one run.
 
-    python tools/bench_augment_target.py --teacher THETA.pt --data DAY/train --classes C.yaml
+    python -m studies.augment_target_cost --teacher THETA.pt --data DAY/train --classes C.yaml
         --unlabelled DUSK/unlabelled --init BACKBONE.onnx [--steps 20] [--set key=value ...]
 
 Trains the same recipe (the model's own, e.g. config/train_uncertainty_vits14.yaml) on the first
@@ -26,14 +25,10 @@ import json
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # this checkout's package, not an installed one
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
@@ -155,8 +150,8 @@ def main() -> None:
     parser.add_argument("--project-frames", type=int, default=31, help="target frames")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--json", type=Path, default=None,
-                        help="also write the report here (python tools/results.py run NAME -- "
-                             "... --json {json} records it under docs/results/)")
+                        help="also write the report here (python -m studies.results run NAME "
+                             "... -- ... --json {json} records it)")
     args = parser.parse_args()
     if args.steps <= args.skip:
         parser.error("--steps must exceed --skip")
