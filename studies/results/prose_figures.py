@@ -2,8 +2,9 @@
 
 `python -m studies.results figures` (test/test_prose_figures.py) reads README.md,
 models/MODEL_CARD.md and docs/**/*.md and finds every *figure*: a number with a unit of
-measurement (ms, s, min, h, MB, GB, %, Hz, × or x as a ratio, e.g. "2.0–2.5×" or "×2.2"), or a
-load average ("load 5–12", "load average 0.5"). Text a figure cannot hide in is left out:
+measurement (ms, s, CPU-s, min, h, MB, GB, %, Hz, × or x as a ratio, e.g. "2.0–2.5×" or
+"×2.2"; both numbers of "442–533 s" or "6.4 vs 3.6 CPU-s"), or a load average ("load 5–12",
+"load average 0.5"). Text a figure cannot hide in is left out:
 generated tables (`<!-- table:NAME -->` blocks, rendered from docs/results/), fenced code,
 inline code and link targets. A figure must then
 
@@ -14,10 +15,13 @@ inline code and link targets. A figure must then
    converted to the prose's unit, rounds to the prose's digits ("16 min" is 15.5 to 16.5
    minutes: 918 s, 15.3 min, is not 16 min).
 
-A figure that is not measured (a setting such as "a 5 Hz camera", a size fixed by the format)
-says so at the end of its line with `<!-- not measured -->`; every other figure fails when its
+A bound ("≥ 99 %", "< 0.005") is not a figure. A figure that is not measured (a setting such as
+"a 5 Hz camera", a size fixed by the format) says so at the end of its line with
+`<!-- not measured -->`; every other figure fails when its
 file is missing, or when the file does not hold it (a stale or derived figure: render it from
-the file, like a table, or drop it).
+the file, like a table, or drop it). The second test matches any number of the cited file in
+the unit, so a wrong figure that happens to round to another number there passes it: cite the
+file the figure is read from, and keep derived figures (sums, ratios of two rows) out of prose.
 """
 
 from __future__ import annotations
@@ -34,16 +38,18 @@ from studies.results.record import RESULTS_DIR, ROOT
 
 NOT_MEASURED = "<!-- not measured -->"
 _NUMBER = r"\d+(?:\.\d+)?"
-_RANGE = rf"({_NUMBER})(?:\s?[–-]\s?({_NUMBER}))?"
+_RANGE = rf"({_NUMBER})(?:(?:\s?[–-]\s?|\s(?:vs|to|and|or)\s)({_NUMBER}))?"
 # unit -> (family, factor to the family's base unit)
 UNITS: dict[str, tuple[str, float]] = {
     "ms": ("time", 1e-3), "s": ("time", 1.0), "min": ("time", 60.0), "minutes": ("time", 60.0),
     "h": ("time", 3600.0), "hours": ("time", 3600.0), "MB": ("size", 1.0),
     "GB": ("size", 1000.0), "Hz": ("rate", 1.0), "%": ("percent", 1.0), "×": ("ratio", 1.0),
-    "x": ("ratio", 1.0), "load": ("load", 1.0),
+    "x": ("ratio", 1.0), "load": ("load", 1.0), "CPU-s": ("time", 1.0),
+    "CPU-minutes": ("time", 60.0),
 }
 _SUFFIX = re.compile(
-    rf"(?<![\w.]){_RANGE}\s?(ms|s|min|minutes|h|hours|MB|GB|Hz|%|×|x)(?![\w\d×])")
+    rf"(?<![\w.]){_RANGE}\s?(CPU-s|CPU-minutes|ms|s|min|minutes|h|hours|MB|GB|Hz|%|×|x)"
+    r"(?![\w\d×])")
 _PREFIX = re.compile(rf"(?<![\w.])[×x]({_NUMBER})(?![\w\d])")
 _LOAD = re.compile(rf"\bload(?: average)?s? (?:of |at )?{_RANGE}(?![\d×x])")
 _CITE = re.compile(r"(?<![\w/])(?:[\w./]*/)?([a-z0-9_]+)\.json\b")
@@ -97,17 +103,19 @@ def figures_in(prose: str) -> Iterator[tuple[str, list[tuple[float, int]], str]]
     def values(*groups: str | None) -> list[tuple[float, int]]:
         return [(float(g), len(g.partition(".")[2])) for g in groups if g]
 
+    def bound(start: int) -> bool:  # "≥ 99 %", "< 5 s": a threshold, not a measurement
+        return prose[:start].rstrip().endswith(("≥", "≤", "<", ">"))
+
     taken: list[tuple[int, int]] = []
     for match in _LOAD.finditer(prose):
         taken.append(match.span())
         yield match.group(0), values(match.group(1), match.group(2)), "load"
     for match in _SUFFIX.finditer(prose):
-        if any(a <= match.start() < b for a, b in taken):
+        if any(a <= match.start() < b for a, b in taken) or bound(match.start()):
             continue
         unit = match.group(3)
-        if unit == "x" and not re.match(r"\s?x", prose[match.end(2) if match.group(2)
-                                                        else match.end(1):]):
-            continue
+        if unit in ("×", "x") and re.match(r"\s*\d", prose[match.end():]):
+            continue  # "37 × 74": a product, not a ratio
         yield match.group(0), values(match.group(1), match.group(2)), unit
     for match in _PREFIX.finditer(prose):
         yield match.group(0), values(match.group(1)), "×"
