@@ -25,9 +25,11 @@ _EXTERNAL = ("http://", "https://", "mailto:", "#")
 
 
 def _anchors(markdown: Path) -> set[str]:
-    """GitHub's heading anchors of a Markdown file."""
-    headings = re.findall(r"^#+\s+(.+?)\s*$", markdown.read_text(), re.MULTILINE)
-    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+    """GitHub's heading anchors of a Markdown file, and its explicit `<a id="...">` anchors."""
+    text = markdown.read_text()
+    headings = re.findall(r"^#+\s+(.+?)\s*$", text, re.MULTILINE)
+    return ({re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+            | set(re.findall(r'<a id="([^"]+)"></a>', text)))
 
 
 def _inside(path: Path) -> bool:
