@@ -30,8 +30,9 @@ def _reference_loss(
     tau: float,
     certainty_from: str,
     ignore: np.ndarray | None = None,
+    margin_guard: bool = False,
 ) -> tuple[float, float, float, float]:
-    """Pixel-by-pixel loops over Eq. 2-3, gamma by sorting."""
+    """Pixel-by-pixel loops over Eq. 2-3, gamma by sorting (and the teacher-margin weights)."""
     B, K, H, W = teacher.shape
     conf_logits = unmasked if certainty_from == "unmasked" else masked
     p_conf = _softmax(conf_logits.astype(np.float64))
@@ -48,16 +49,22 @@ def _reference_loss(
     k = round(rate * len(pixels))
     gamma = conf[0] - 1e-12 if k == len(pixels) else conf[len(pixels) - k - 1]
     num = 0.0
-    den = 0
+    den = 0.0
+    certain = 0
     for b, i, j in pixels:
         if p_conf[b, :, i, j].max() > gamma:
             p_t = _softmax(teacher[b, :, i, j][None].astype(np.float64) / tau)[0]
             p_t = p_t ** (1.0 / T)
             p_t /= p_t.sum()
             q = _softmax(masked[b, :, i, j][None].astype(np.float64) / tau)[0]
-            num += float(-(p_t * np.log(q)).sum())
-            den += 1
-    return (num / den if den else 0.0), rate, gamma, den / len(pixels)
+            weight = 1.0
+            if margin_guard:
+                top = np.sort(_softmax(teacher[b, :, i, j][None].astype(np.float64))[0])
+                weight = top[-1] - top[-2]
+            num += weight * float(-(p_t * np.log(q)).sum())
+            den += weight
+            certain += 1
+    return (num / den if den else 0.0), rate, gamma, certain / len(pixels)
 
 
 def _random_logits(seed: int, shape: tuple[int, ...] = (2, 5, 6, 7)) -> list[torch.Tensor]:
@@ -147,6 +154,22 @@ def test_uncertainty_loss_matches_bruteforce(certainty_from: str, tau: float, se
     assert math.isclose(stats.certain_fraction, ref_certain, abs_tol=1e-9)
     # gamma's defining property: as many certain pixels as consistent ones (no ties here).
     assert math.isclose(stats.certain_fraction, stats.consistency_rate, abs_tol=1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_the_teacher_margin_guard_matches_bruteforce(seed: int) -> None:
+    t, m, u = _random_logits(seed)
+    loss, stats = uncertainty_loss(t, m, u, guard="teacher_margin")
+    ref_loss, ref_rate, ref_gamma, ref_certain = _reference_loss(
+        t.numpy(), m.numpy(), u.numpy(), 0.5, 1.0, "unmasked", margin_guard=True)
+    assert math.isclose(float(loss), ref_loss, rel_tol=1e-5, abs_tol=1e-6)
+    # The guard weights the pixels; which pixels are certain, and gamma, do not change.
+    assert math.isclose(stats.gamma, ref_gamma, rel_tol=1e-6)
+    assert math.isclose(stats.certain_fraction, ref_certain, abs_tol=1e-9)
+    plain, _ = uncertainty_loss(t, m, u)
+    assert not math.isclose(float(loss), float(plain), rel_tol=1e-4)
+    with pytest.raises(ValueError, match="guard"):
+        uncertainty_loss(t, m, u, guard="bogus")  # type: ignore[arg-type]
 
 
 def test_uncertainty_loss_with_ignore_mask() -> None:

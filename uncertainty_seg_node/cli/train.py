@@ -34,7 +34,7 @@ _UNCERTAINTY_FLAGS = (
     "teacher", "unlabelled", "unlabelled_topic", "unlabelled_start", "unlabelled_stride",
     "unlabelled_max_frames", "p_mask", "certainty_from", "loss_weight",
     "sharpen_T", "consistency_temperature", "unlabelled_batch_size", "init_from_teacher",
-    "mask_token", "mask_bank_size", "init_decoder_from_teacher",
+    "mask_token", "mask_bank_size", "init_decoder_from_teacher", "lc_guard",
 )
 
 
@@ -74,6 +74,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     unc.add_argument("--certainty-from", choices=("unmasked", "masked"),
                      help="student output whose max softmax defines M_gamma (unmasked)")
     unc.add_argument("--loss-weight", type=float, help="w_c, the weight of L_c (1.0)")
+    unc.add_argument("--lc-guard", choices=("none", "teacher_margin"),
+                     help="none: Eq. 3 (default); teacher_margin: weight each certain pixel by "
+                     "f_theta's top-2 margin")
     unc.add_argument("--sharpen-t", dest="sharpen_T", type=float,
                      help="sharpening temperature T of the teacher (0.5)")
     unc.add_argument("--consistency-temperature", type=float,

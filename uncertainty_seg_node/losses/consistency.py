@@ -12,7 +12,8 @@ Per batch of unlabelled target images I, with f_theta frozen:
     L_c     = sum_i M_gamma(i) H[rho_T(softmax s_theta(i)), softmax s_phi^m(i)] / sum_j M_gamma(j)
 
 `rho_T(p) = p^(1/T) / sum p^(1/T)` sharpens the teacher (T = 0.5) and H is the soft-target
-cross-entropy. The certainty mask is hard, so no gradient flows through gamma: f_phi learns to be
+cross-entropy. The guard `teacher_margin` (an option, not the paper's) weights each certain pixel
+by the teacher's top-1 minus top-2 probability, so pixels the teacher barely decides pull less. The certainty mask is hard, so no gradient flows through gamma: f_phi learns to be
 uncertain where it is inconsistent because only its certain pixels are pulled towards a sharpened
 teacher (and the supervised source loss keeps it honest).
 """
@@ -28,6 +29,8 @@ from torch import Tensor
 
 CertaintyFrom = Literal["unmasked", "masked"]
 CERTAINTY_FROM: tuple[str, ...] = ("unmasked", "masked")
+LcGuard = Literal["none", "teacher_margin"]
+LC_GUARDS: tuple[str, ...] = ("none", "teacher_margin")
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,12 @@ def sharpen(probs: Tensor, T: float, dim: int = 1) -> Tensor:  # noqa: N803 (pap
     scaled = probs / probs.amax(dim=dim, keepdim=True).clamp_min(torch.finfo(probs.dtype).tiny)
     powered = scaled.pow(1.0 / T)
     return powered / powered.sum(dim=dim, keepdim=True)
+
+
+def top2_margin(probs: Tensor, dim: int = 1) -> Tensor:
+    """The top-1 minus the top-2 probability along `dim`, in [0, 1]."""
+    top = probs.topk(2, dim=dim).values
+    return top.select(dim, 0) - top.select(dim, 1)
 
 
 def consistency_mask(logits_teacher: Tensor, logits_masked: Tensor) -> Tensor:
@@ -96,6 +105,7 @@ def uncertainty_loss(
     consistency_temperature: float = 1.0,
     certainty_from: CertaintyFrom = "unmasked",
     ignore_mask: Tensor | None = None,
+    guard: LcGuard = "none",
 ) -> tuple[Tensor, ConsistencyStats]:
     """L_c (Eq. 3) and its statistics.
 
@@ -111,6 +121,8 @@ def uncertainty_loss(
             at run time.
         certainty_from: which student output's max softmax defines M_gamma.
         ignore_mask: optional bool (B, H, W), True for pixels to leave out (padding).
+        guard: "teacher_margin" weights each certain pixel's term by the teacher's top-2
+            margin (plain softmax) in both sums; "none" is Eq. 3.
 
     Returns:
         (loss, stats): loss is a 0-d tensor that keeps the autograd graph even when no pixel
@@ -120,6 +132,8 @@ def uncertainty_loss(
         raise ValueError(f"certainty_from must be one of {CERTAINTY_FROM}, got {certainty_from!r}")
     if consistency_temperature <= 0:
         raise ValueError(f"consistency temperature must be > 0, got {consistency_temperature}")
+    if guard not in LC_GUARDS:
+        raise ValueError(f"guard must be one of {LC_GUARDS}, got {guard!r}")
     teacher = logits_teacher.detach().float()
     masked = logits_masked.float()
     consistent = consistency_mask(teacher, masked)
@@ -150,8 +164,12 @@ def uncertainty_loss(
 
     weights = certain.to(xent.dtype)
     n_certain = weights.sum()
-    # Guard the empty mask: 0 * xent keeps the graph (zero gradients) and avoids 0 / 0.
-    loss = (xent * weights).sum() / n_certain.clamp_min(1.0)
+    if guard == "teacher_margin":
+        weights = weights * top2_margin(F.softmax(teacher, dim=1))
+    # Guard the empty mask: 0 * xent keeps the graph (zero gradients) and avoids 0 / 0; the
+    # floor only matters there (a margin-weighted sum can be below 1 with pixels present).
+    total = weights.sum()
+    loss = (xent * weights).sum() / (total if float(total) > 0 else total.new_tensor(1.0))
     stats = ConsistencyStats(
         consistency_rate=consistency_rate,
         gamma=float(gamma),

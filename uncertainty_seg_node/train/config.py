@@ -18,7 +18,7 @@ import yaml
 
 from uncertainty_seg_node.config import ENCODER_SIZES, load_yaml_config
 from uncertainty_seg_node.errors import UserError
-from uncertainty_seg_node.losses.consistency import CERTAINTY_FROM
+from uncertainty_seg_node.losses.consistency import CERTAINTY_FROM, LC_GUARDS
 from uncertainty_seg_node.model.mask_token import MASK_TOKEN_MODES
 
 MODES = ("task", "uncertainty")
@@ -92,6 +92,7 @@ class TrainConfig:
     consistency_temperature: float = 1.0
     certainty_from: str = "unmasked"  # unmasked (paper) | masked (authors' code)
     loss_weight: float = 1.0  # w_c
+    lc_guard: str = "none"  # none (Eq. 3) | teacher_margin (losses/consistency.py)
     gamma_ema_decay: float = 0.99
     mask_token: str = "auto"  # auto | weights | mean | zero | learned (model/mask_token.py)
     mask_bank_size: int = 0  # K masks per target image (0: a fresh mask every step)
@@ -186,6 +187,8 @@ class TrainConfig:
             raise UserError(
                 f"certainty_from {self.certainty_from!r} is not one of {CERTAINTY_FROM}"
             )
+        if self.lc_guard not in LC_GUARDS:
+            raise UserError(f"lc_guard {self.lc_guard!r} is not one of {LC_GUARDS}")
         if not 0.0 <= self.dropout < 1.0:
             raise UserError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0.0 <= self.gamma_ema_decay < 1.0:

@@ -129,6 +129,7 @@ class UncertaintyStepper:
             sharpen_T=cfg.sharpen_T,
             consistency_temperature=cfg.consistency_temperature,
             certainty_from=cfg.certainty_from,  # type: ignore[arg-type]
+            guard=cfg.lc_guard,  # type: ignore[arg-type]
         )
         loss = loss_sup + weight * loss_c
         metrics = {
