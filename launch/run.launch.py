@@ -8,7 +8,8 @@
 
 Every parameter comes from `params_file` (the package's config/params.yaml by default); the
 arguments below override it only when given, so editing the params file is never undone by a
-launch default.
+launch default. `use_rviz:=true` on a machine without rviz2 (a ros-base robot) warns and starts
+the node alone: a missing viewer must not take the node down with it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import yaml
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.logging import get_logger
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.substitutions import FindPackageShare
@@ -51,6 +53,16 @@ def _is_true(context: LaunchContext, name: str) -> bool:
     return LaunchConfiguration(name).perform(context).strip().lower() in ("true", "1", "yes")
 
 
+def _rviz2_installed() -> bool:
+    from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+
+    try:
+        get_package_prefix("rviz2")
+    except (PackageNotFoundError, OSError):  # OSError: no ament index in the environment
+        return False
+    return True
+
+
 def _nodes(context: LaunchContext) -> list[Node]:
     overrides: dict[str, object] = {}
     for name in PARAMETER_ARGUMENTS:
@@ -71,7 +83,11 @@ def _nodes(context: LaunchContext) -> list[Node]:
         output="screen",
         emulate_tty=True,
     )]
-    if _is_true(context, "use_rviz"):
+    if _is_true(context, "use_rviz") and not _rviz2_installed():
+        get_logger("run.launch.py").warning(
+            "use_rviz:=true, but rviz2 is not installed (apt install ros-$ROS_DISTRO-rviz2): "
+            "starting the node without RViz")
+    elif _is_true(context, "use_rviz"):
         from uncertainty_seg_node.ros.rviz_config import rviz_config_for
 
         # The layout follows the namespace and camera topic of this launch.
@@ -112,7 +128,8 @@ def generate_launch_description() -> LaunchDescription:
         ),
         DeclareLaunchArgument(
             "use_rviz", default_value="false",
-            description="Start RViz with the camera, segmentation, confidence and certain mask.",
+            description="Start RViz with the camera, segmentation, confidence and certain mask "
+                        "(without rviz2 installed: a warning, and the node alone).",
         ),
         DeclareLaunchArgument(
             "rviz_config",

