@@ -152,18 +152,55 @@ def test_live_evaluation_of_the_running_node_over_dds(tmp_path: Path,
     assert doc["run"]["mode"] == "live" and (tmp_path / "report" / "index.html").is_file()
 
 
+def _tiny_model(tmp_path: Path, gamma: float) -> Path:
+    from uncertainty_seg_node.config import model_config_for
+    from uncertainty_seg_node.model.checkpoint import save_checkpoint
+    from uncertainty_seg_node.model.segmenter import Segmenter
+
+    config = model_config_for("tiny", input_size=(28, 56))
+    config.default_gamma = gamma
+    return Path(save_checkpoint(tmp_path / "tiny.pt", Segmenter(config)))
+
+
+def test_live_cli_refuses_to_run_without_the_nodes_model(tmp_path: Path) -> None:
+    from uncertainty_seg_node.cli.main import main
+
+    code = main(["replay", "--live", "--report", str(tmp_path / "report"), "--duration", "1"])
+    assert code == 2 and not (tmp_path / "report").exists()
+
+
 @pytest.mark.ros
-def test_live_cli_with_nothing_playing_writes_an_empty_report(tmp_path: Path) -> None:
+def test_live_cli_with_nothing_playing_writes_an_empty_report_at_the_models_gamma(
+        tmp_path: Path) -> None:
     pytest.importorskip("rclpy")
     import json
 
     from uncertainty_seg_node.cli.main import main
 
     report = tmp_path / "report"
-    code = main(["replay", "--live", "--report", str(report), "--duration", "0.5",
-                 "--ros-domain-id", str(random.randint(201, 230))])
+    code = main(["replay", "--live", "--model", str(_tiny_model(tmp_path, 0.813)), "--report",
+                 str(report), "--duration", "0.5", "--ros-domain-id",
+                 str(random.randint(201, 230))])
     assert code == 0
     doc = json.loads((report / "metrics.json").read_text())
     assert doc["labelled"] is False and doc["run"]["frames"] == 0
     assert doc["run"]["stopped"].startswith("duration")
+    assert doc["run"]["gamma"] == pytest.approx(0.813)
     assert any("no complete frame" in w for w in doc["warnings"])
+
+
+@pytest.mark.ros
+def test_live_idle_timeout_runs_before_the_first_frame(tmp_path: Path) -> None:
+    """Nothing ever plays: the idle timeout ends the run, long before the --duration backstop."""
+    pytest.importorskip("rclpy")
+    import json
+
+    from uncertainty_seg_node.cli.main import main
+
+    report = tmp_path / "report"
+    code = main(["replay", "--live", "--model", str(_tiny_model(tmp_path, 0.5)), "--report",
+                 str(report), "--idle-timeout", "1", "--duration", "20", "--ros-domain-id",
+                 str(random.randint(201, 230))])
+    assert code == 0
+    assert json.loads((report / "metrics.json").read_text())["run"]["stopped"] == (
+        "no message for 1 s")

@@ -37,8 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bag", help="input bag (folder, .mcap or .db3)")
     parser.add_argument("--image-topic", help="Image or CompressedImage topic")
     arguments.add_model(parser, required=False,
-                        help=f"{arguments.MODEL_FILES} (--live: optional, only its "
-                        "classes, palette and default gamma are used)")
+                        help=f"{arguments.MODEL_FILES} (--live: the node's model file, "
+                        "whose classes, palette and gamma the report uses)")
     parser.add_argument("--out", help="output bag folder (MCAP); omit to only evaluate")
     arguments.add_storage(parser, "--out-storage")
     truth = parser.add_mutually_exclusive_group()
@@ -67,11 +67,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "live mode", "--live: no bag, no model run here. Subscribe to the running node's "
         "outputs (--namespace) and the --label-topic (default /camera/labels) while "
         "`ros2 bag play` runs, and write the same report on Ctrl-C / --duration / "
-        "--idle-timeout.")
+        "--idle-timeout. --model names the node's model (its classes, palette and gamma; "
+        "--gamma if the node serves at another).")
     live.add_argument("--live", action="store_true", help="evaluate the running node")
-    live.add_argument("--duration", type=float, default=None, help="stop after S seconds")
+    live.add_argument("--duration", type=float, default=None,
+                      help="stop S seconds after the start, whatever arrives")
     live.add_argument("--idle-timeout", type=float, default=None,
-                      help="stop S seconds after the last message (once a frame was seen)")
+                      help="stop when no message arrived for S seconds (counted from the "
+                      "start until the first one)")
     live.add_argument("--ros-domain-id", type=int, default=None,
                       help="ROS domain id (default: $ROS_DOMAIN_ID)")
 
@@ -136,19 +139,20 @@ def run_live_mode(args: argparse.Namespace) -> int:
     from uncertainty_seg_node.config import ModelConfig
     from uncertainty_seg_node.replay.evaluation import ReplayEvaluation
     from uncertainty_seg_node.replay.live import LiveOptions, write_live_report
-    from uncertainty_seg_node.ros_drivers.live import run_live
 
     if args.report is None:
         raise UserError("--live needs --report DIR")
     if args.bag or args.labels or args.out:
         raise UserError("--live evaluates the running node: --bag, --labels and --out do not "
                         "apply (play the bag with `ros2 bag play`)")
-    config = ModelConfig()
-    if args.model:
-        from uncertainty_seg_node.inference.factory import load_predictor
+    if args.model is None:
+        raise UserError("--live needs --model M, the model file the node serves: the report "
+                        "takes its classes, palette and gamma from it (and --gamma G when the "
+                        "node runs at another gamma)")
+    from uncertainty_seg_node.inference.factory import load_predictor
 
-        config = load_predictor(Path(args.model), backend=args.backend,
-                                device=args.device).config
+    config: ModelConfig = load_predictor(Path(args.model), backend=args.backend,
+                                         device=args.device).config
     gamma = resolve_gamma(args.gamma, config.default_gamma)
     evaluation = ReplayEvaluation(config.num_classes, config.palette,
                                   class_names=config.class_names,
@@ -159,8 +163,10 @@ def run_live_mode(args: argparse.Namespace) -> int:
         anomaly_topic=args.anomaly_topic, domain_topic=domain_topic,
         image_topic=args.image_topic, gamma=gamma, duration_s=args.duration,
         idle_timeout_s=args.idle_timeout, domain_id=args.ros_domain_id)
-    print("listening (Ctrl-C writes the report) ...", file=sys.stderr)
-    facts = run_live(evaluation, options)
+    from uncertainty_seg_node.ros_drivers.live import run_live
+
+    print(f"listening, gamma {gamma:.3f} (Ctrl-C writes the report) ...", file=sys.stderr)
+    facts = {"model_file": str(args.model), "gamma": gamma, **run_live(evaluation, options)}
     write_live_report(evaluation, facts, args.report)
     metrics = evaluation.metrics()
     print(f"live: {facts['frames']} frames evaluated ({facts['stopped']}); "

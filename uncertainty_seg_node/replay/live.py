@@ -44,9 +44,9 @@ class LiveOptions:
     anomaly_topic: str | None = None
     domain_topic: str | None = "/camera/domain"
     image_topic: str | None = None  # the camera, for example panels in the report
-    gamma: float = 0.5  # for the report's text; the certain mask is the node's own
+    gamma: float = 0.5  # the model's; the per-frame certain mask is the node's own
     duration_s: float | None = None  # stop after this long
-    idle_timeout_s: float | None = None  # stop when nothing arrived for this long (after 1 frame)
+    idle_timeout_s: float | None = None  # stop when nothing arrived for this long (or since start)
     window: int = 64
     domain_id: int | None = None
 

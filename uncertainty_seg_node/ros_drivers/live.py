@@ -71,8 +71,8 @@ def run_live(evaluation: ReplayEvaluation, options: LiveOptions,
             if options.duration_s is not None and now - start >= options.duration_s:
                 reason = f"duration {options.duration_s:g} s reached"
                 break
-            if (options.idle_timeout_s is not None and evaluation.frames
-                    and now - sync.last_arrival >= options.idle_timeout_s):
+            if (options.idle_timeout_s is not None
+                    and now - max(start, sync.last_arrival) >= options.idle_timeout_s):
                 reason = f"no message for {options.idle_timeout_s:g} s"
                 break
     except (KeyboardInterrupt, ExternalShutdownException):
