@@ -71,11 +71,17 @@ def test_blocks_are_marked_and_cover_the_path() -> None:
     assert not missing, f"the tutorial no longer runs {missing}"
 
 
+_ROS2_RUN = "ros2 run uncertainty_seg_node "  # a colcon install's way to the same command
+
+
 def _commands(code: str) -> list[list[str]]:
-    """The `uncertainty-seg ...` command lines of a block, continuation lines joined."""
+    """The `uncertainty-seg ...` command lines of a block (also through `ros2 run`),
+    continuation lines joined."""
     joined = code.replace("\\\n", " ")
+    lines = [re.sub(r"\$\(realpath ([^)]+)\)", r"\1", line.strip().removeprefix(_ROS2_RUN))
+             for line in joined.splitlines()]
     return [[w for w in shlex.split(line.split("#")[0])[1:] if w != "&"]
-            for line in joined.splitlines() if line.strip().startswith("uncertainty-seg ")]
+            for line in lines if line.startswith("uncertainty-seg ")]
 
 
 def test_every_command_shown_parses_run_or_not() -> None:
@@ -236,10 +242,17 @@ def test_tutorial_runs_on_a_tiny_standin(tmp_path: Path) -> None:
         assert f"{folder}: {count} frames" in "".join(outputs)
     run = tmp_path / "run"
     for produced in ("f_theta.pt", "f_theta.config.yaml", "f_phi.pt", "f_phi.config.yaml",
-                     "f_phi.onnx", "calibration.json",
-                     "dusk_report/index.html", "dusk_report/metrics.json", "compare.md"):
+                     "calibration_f_theta.json", "calibration_f_phi.json", "compare.json",
+                     "compare.md", "ship.pt", "ship.onnx",
+                     "dusk_report/index.html", "dusk_report/metrics.json"):
         assert (run / produced).is_file(), f"the tutorial did not produce $RUN/{produced}"
     metrics = json.loads((run / "dusk_report" / "metrics.json").read_text())
     assert all(key in json.dumps(metrics) for key in ("miou", "maxf05", "aupr", "ece"))
-    assert "f_phi" in (run / "compare.md").read_text()
+    compare = json.loads((run / "compare.json").read_text())
+    assert compare["frames"] == COUNTS["dusk_test"]  # measured on the frames no step saw
+    names = set(compare["methods"])
+    assert {"f_phi MSP", "MSP"} <= names and any(n.startswith("temperature") for n in names), names
+    shipped = "f_phi" if "shipping f_phi" in "".join(outputs) else "f_theta"
+    assert "shipping f_" in "".join(outputs)
+    assert (run / "ship.pt").read_bytes() == (run / f"{shipped}.pt").read_bytes()
     print(f"tutorial blocks ran in {elapsed:.1f} s")
