@@ -41,11 +41,17 @@ fi
   --feature-cache-file "$WORK/task_features.pt" $TASK_FLAGS --out "$WORK/f_theta.pt"
 # Step 3: f_phi = source loss + L_c on the unlabelled frames of all five target domains in one
 # model (no target labels; recipe config/train_uncertainty_vits14.yaml).
-# shellcheck disable=SC2046,SC2086
-[[ -f "$WORK/f_phi.pt" ]] || uncertainty-seg train uncertainty --teacher "$WORK/f_theta.pt" \
-  --data "$D/source" --unlabelled "$D/unlabelled/leftImg8bit" --model vits14 --init "$INIT" \
-  --size "$SIZE" $(steps "$UNC_STEPS") --seed 0 --device "$DEVICE" $UNC_FLAGS \
-  --out "$WORK/f_phi.pt"
+# It reads f_theta's source views from a copy of its feature cache (the copy, with the target
+# views and masks added, is removed afterwards: they are of no use to a later run).
+if [[ ! -f "$WORK/f_phi.pt" ]]; then
+  [[ -f "$WORK/task_features.pt" ]] && cp "$WORK/task_features.pt" "$WORK/run_features.pt"
+  # shellcheck disable=SC2046,SC2086
+  uncertainty-seg train uncertainty --teacher "$WORK/f_theta.pt" \
+    --data "$D/source" --unlabelled "$D/unlabelled/leftImg8bit" --model vits14 --init "$INIT" \
+    --size "$SIZE" $(steps "$UNC_STEPS") --seed 0 --device "$DEVICE" \
+    --feature-cache-file "$WORK/run_features.pt" $UNC_FLAGS --out "$WORK/f_phi.pt"
+  rm -f "$WORK/run_features.pt"
+fi
 # gamma at MaxF0.5 on the labelled source validation split, for both models.
 for m in f_theta f_phi; do
   uncertainty-seg calibrate --model "$WORK/$m.pt" --data "$D/val" --out "$WORK/${m}_cal.pt"
