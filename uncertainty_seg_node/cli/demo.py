@@ -84,13 +84,14 @@ def _print_summary(summary: dict) -> None:
                                                          "rejected", "certain", "backend"))]
         print("node diagnostics: " + ", ".join(f"{k}={diag[k]}" for k in keys))
     print(f"{'domain':<10} {'mIoU':>6} {'MaxF0.5':>8} {'@p(a,c)':>8} {'AUPR':>6} "
-          f"{'certain':>8} {'anomaly AUROC':>14}")
+          f"{'certain':>8} {'precision':>9} {'anomaly AUROC':>14}")
     rows = dict(summary["domains"])
     rows["overall"] = summary["overall"]
     for name, m in rows.items():
         print(f"{name:<10} {_fmt(m.get('miou')):>6} {_fmt(m.get('maxf05')):>8} "
               f"{_fmt(m.get('p_ac_at_maxf05')):>8} {_fmt(m.get('aupr')):>6} "
-              f"{_fmt(m.get('certain_fraction')):>8} {_fmt(m.get('anomaly_auroc')):>14}")
+              f"{_fmt(m.get('certain_fraction')):>8} {_fmt(m.get('precision_at_gamma')):>9} "
+              f"{_fmt(m.get('anomaly_auroc')):>14}")
     compare = summary.get("compare")
     if compare:
         print(f"same frames, {summary.get('stage')} model in the node vs {compare['stage']} model "

@@ -20,7 +20,8 @@ from uncertainty_seg_node.replay.evaluation import ReplayEvaluation
 
 # (key, header) of the figures compared, in table order.
 COLUMNS = (("miou", "mIoU"), ("maxf05", "MaxF0.5"), ("p_ac_at_maxf05", "@p(a,c)"),
-           ("aupr", "AUPR"), ("certain_fraction", "certain"))
+           ("aupr", "AUPR"), ("certain_fraction", "certain"),
+           ("precision_at_gamma", "certain precision"))
 
 
 def evaluate_on_bag(

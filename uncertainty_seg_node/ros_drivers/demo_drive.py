@@ -42,7 +42,8 @@ from uncertainty_seg_node.synth.drive import render_drive
 from uncertainty_seg_node.synth.writers import write_bag
 
 _OUTPUT_NAMES = ("segmentation", "confidence", "certain_mask")
-_FIGURES = ("miou", "maxf05", "p_ac_at_maxf05", "aupr", "certain_fraction")
+# certain_fraction and precision_at_gamma are at the model's gamma: what a planner gets.
+_FIGURES = ("miou", "maxf05", "p_ac_at_maxf05", "aupr", "certain_fraction", "precision_at_gamma")
 _RECORDED = ("segmentation", "confidence", "certain_mask", "segmentation_color",
              "confidence_color")
 
@@ -216,15 +217,13 @@ def _stat(values: list[float], q: float) -> float:
 
 def _summary(document: dict[str, Any], facts: dict[str, Any], html: Path) -> dict[str, Any]:
     per_domain = {
-        name: {k: values.get(k) for k in ("miou", "maxf05", "p_ac_at_maxf05", "aupr",
-                                          "certain_fraction", "anomaly_auroc")}
+        name: {k: values.get(k) for k in (*_FIGURES, "anomaly_auroc")}
         for name, values in document.get("domains", {}).items()
     }
     return {"frames_received": facts["frames_received"], "frames_missing": facts["frames_missing"],
             "model": facts["model"], "stage": facts["stage"], "gamma": facts["gamma"],
             "latency_ms_median": facts["latency_ms_median"],
             "latency_ms_max": facts["latency_ms_max"], "wall_s": facts["wall_s"],
-            "overall": {k: document.get(k) for k in ("miou", "maxf05", "p_ac_at_maxf05", "aupr",
-                                                     "certain_fraction")},
+            "overall": {k: document.get(k) for k in _FIGURES},
             "domains": per_domain, "diagnostics": facts["node_diagnostics"],
             "recording": facts["recording"], "report": str(html)}
