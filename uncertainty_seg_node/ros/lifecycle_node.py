@@ -33,7 +33,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.task import Future
 
 from uncertainty_seg_node.errors import UserError
-from uncertainty_seg_node.ros.frame_path import FramePath
+from uncertainty_seg_node.ros.frame_pipeline import FramePipeline
 from uncertainty_seg_node.ros.node_core import NodeCore
 from uncertainty_seg_node.ros.outputs import Outputs
 from uncertainty_seg_node.ros.params import NODE_NAME
@@ -47,22 +47,22 @@ class UncertaintySegLifecycleNode(LifecycleNode):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(NODE_NAME, **kwargs)
         self._outputs: Outputs | None = None
-        self._path: FramePath | None = None
+        self._pipeline: FramePipeline | None = None
         self._core = NodeCore(self, managed=True)
         self.finished: Future = Future()
         self.get_logger().info("unconfigured; configure, then activate it to publish")
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
-            model = self._core.load_model()
+            loader = self._core.start_loader()
         except Exception as exc:  # noqa: BLE001 - any reason is logged and fails the transition
             return self._configure_failed(f"{type(exc).__name__}: {exc}")
-        if model.predictor is None:
-            return self._configure_failed(model.error)
+        if loader.predictor is None:
+            return self._configure_failed(loader.error)
         self._outputs = Outputs(self.create_lifecycle_publisher,
                                 bool(self._core.settings.camera_info_topic))
         self._core.lifecycle_state = "inactive"
-        self.get_logger().info(f"configured: model {model.path} ({model.backend_name})")
+        self.get_logger().info(f"configured: model {loader.path} ({loader.backend_name})")
         return SUCCESS
 
     def _configure_failed(self, reason: str) -> TransitionCallbackReturn:
@@ -73,9 +73,9 @@ class UncertaintySegLifecycleNode(LifecycleNode):
         result = super().on_activate(state)  # enables the output publishers
         if result != SUCCESS:
             return result
-        assert self._core.model is not None and self._outputs is not None
+        assert self._core.loader is not None and self._outputs is not None
         try:
-            self._path = FramePath(self, self._core, self._core.model, self._outputs)
+            self._pipeline = FramePipeline(self, self._core, self._core.loader, self._outputs)
         except UserError as exc:  # e.g. a QoS override that would do nothing
             self.get_logger().error(f"activate failed, staying inactive: {exc}")
             super().on_deactivate(state)
@@ -111,9 +111,9 @@ class UncertaintySegLifecycleNode(LifecycleNode):
         return SUCCESS
 
     def _stop(self) -> None:
-        if self._path is not None:
-            self._path.stop()
-            self._path = None
+        if self._pipeline is not None:
+            self._pipeline.stop()
+            self._pipeline = None
 
     def _release(self) -> None:
         """Stop publishing, destroy the output publishers and drop the model."""
@@ -121,7 +121,7 @@ class UncertaintySegLifecycleNode(LifecycleNode):
         if self._outputs is not None:
             self._outputs.destroy(self.destroy_lifecycle_publisher)
             self._outputs = None
-        self._core.model = None
+        self._core.loader = None
 
     def destroy_node(self) -> None:
         """Stop the worker before the publishers go away (Ctrl-C in any state)."""

@@ -45,14 +45,14 @@ class NodeCore:
         if self.faults.enabled:
             node.get_logger().warning("TEST-ONLY fault injection is on (UNCERTAINTY_SEG_TEST_"
                                       "FAULTS=1); never set it on a vehicle")
-        self.model: ModelLoader | None = None
+        self.loader: ModelLoader | None = None
         self._diagnostics = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._timer = node.create_timer(self.settings.diagnostics_period,
                                         self.publish_diagnostics)
         # Humble and Jazzy have no post-set callback: validate and apply in the one callback.
         node.add_on_set_parameters_callback(self._on_set_parameters)
 
-    def load_model(self) -> ModelLoader:
+    def start_loader(self) -> ModelLoader:
         """A loader for the model_path parameter, after one load attempt (see its `error`).
 
         The managed node never waits for a model: a configure that cannot load it fails.
@@ -60,10 +60,10 @@ class NodeCore:
         settings = self.settings
         if self._managed:
             settings = dataclasses.replace(settings, on_model_error="fail")
-        self.model = ModelLoader(resolve_model_path(settings.model_path), settings,
+        self.loader = ModelLoader(resolve_model_path(settings.model_path), settings,
                                  self._node.get_logger(), wrap=self.faults.wrap)
-        self.model.load()
-        return self.model
+        self.loader.load()
+        return self.loader
 
     # -- parameters --------------------------------------------------------------------------
 
@@ -105,15 +105,15 @@ class NodeCore:
         gamma = self.settings.gamma
         if gamma is not None:
             return f"{gamma:.4f}"
-        if self.model is None or self.model.predictor is None:
+        if self.loader is None or self.loader.predictor is None:
             return "auto"
-        return f"{self.model.predictor.config.default_gamma:.4f} (auto)"
+        return f"{self.loader.predictor.config.default_gamma:.4f} (auto)"
 
     def publish_diagnostics(self) -> None:
         snapshot = self.stats.snapshot()  # always, so each message covers one period
         if self._diagnostics.get_subscription_count() == 0:
             return
-        loader = self.model
+        loader = self.loader
         model = (loader.path if loader is not None else Path(self.settings.model_path)).name
         if loader is not None and loader.predictor is not None:
             model += f" ({loader.predictor.config.arch})"

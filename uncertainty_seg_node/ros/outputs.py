@@ -18,8 +18,8 @@ from std_msgs.msg import Header
 from uncertainty_seg_node.ros.conversions import array_to_image
 
 # The planner's topic goes out first; colour images only while someone subscribes to them.
-ALWAYS = ("certain_mask", "segmentation", "confidence")
-COLOR = ("segmentation_color", "confidence_color")
+PLANNER_OUTPUTS = ("certain_mask", "segmentation", "confidence")
+COLOR_OUTPUTS = ("segmentation_color", "confidence_color")
 
 PublisherFactory = Callable[..., Any]  # (msg_type, topic, qos) -> publisher
 
@@ -30,7 +30,7 @@ class Outputs:
     def __init__(self, create: PublisherFactory, camera_info: bool) -> None:
         qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
         self.images: dict[str, Any] = {
-            name: create(Image, f"~/{name}", qos) for name in (*ALWAYS, *COLOR)}
+            name: create(Image, f"~/{name}", qos) for name in (*PLANNER_OUTPUTS, *COLOR_OUTPUTS)}
         self.camera_info: Any = create(CameraInfo, "~/camera_info", qos) if camera_info else None
 
     def watched(self, names: tuple[str, ...]) -> list[str]:

@@ -1,4 +1,4 @@
-"""`FramePath`: the camera subscription, the worker thread and the publishing of one run.
+"""`FramePipeline`: the camera subscription, the worker thread and the publishing of one run.
 
 The image callback only checks and wraps the message and drops it into a one-slot queue; one
 worker thread decodes, runs the inference interface and publishes every output with the input
@@ -6,7 +6,7 @@ header. No exception from a frame's handling leaves the callback or the worker: 
 by reason in /diagnostics, and a frame that fails before its outputs are complete publishes
 nothing, so a planner never reads a stale or empty-but-certain mask.
 
-The plain node makes one `FramePath` at start; the managed node one per activation and `stop`s
+The plain node makes one `FramePipeline` at start; the managed node one per activation and `stop`s
 it on deactivate: from then on nothing more is published, not even the outputs of a frame whose
 inference was running (a frame's planner outputs go out all together or not at all).
 """
@@ -31,7 +31,7 @@ from uncertainty_seg_node.image_codec.raw import ImageFormatError, message_array
 from uncertainty_seg_node.inference.base import Prediction, Predictor
 from uncertainty_seg_node.ros.input_qos import InputQos
 from uncertainty_seg_node.ros.model_loader import ModelLoader
-from uncertainty_seg_node.ros.outputs import ALWAYS, COLOR, Outputs
+from uncertainty_seg_node.ros.outputs import COLOR_OUTPUTS, PLANNER_OUTPUTS, Outputs
 from uncertainty_seg_node.ros.worker import LatestSlot, Worker
 from uncertainty_seg_node.visualize import output_images
 
@@ -54,11 +54,12 @@ class ReceivedFrame:
     compressed: CompressedImage | None = None
 
 
-class FramePath:
+class FramePipeline:
     """Subscribes and starts the worker at construction; `stop` ends both and the publishing."""
 
-    def __init__(self, node: Node, core: NodeCore, model: ModelLoader, outputs: Outputs) -> None:
-        self._node, self._core, self._model, self._outputs = node, core, model, outputs
+    def __init__(self, node: Node, core: NodeCore, loader: ModelLoader, outputs: Outputs
+                 ) -> None:
+        self._node, self._core, self._loader, self._outputs = node, core, loader, outputs
         self._camera_info: CameraInfo | None = None
         self._gate = threading.Lock()  # held while a frame's outputs go out
         self._open = True
@@ -71,7 +72,7 @@ class FramePath:
                 QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
         self._slot: LatestSlot[ReceivedFrame] = LatestSlot()
         self._worker: Worker[ReceivedFrame] = Worker(
-            self._slot, self._process, self._on_worker_error, idle=model.retry)
+            self._slot, self._process, self._on_worker_error, idle=loader.retry)
         self._subscription = self._subscribe()
         self._qos_timer = (node.create_timer(0.5, self._match_publishers)
                            if self._input.follows_publishers else None)
@@ -167,10 +168,10 @@ class FramePath:
 
     def _process(self, frame: ReceivedFrame) -> None:
         """Worker thread: infer one frame and publish its outputs, or publish nothing."""
-        self._model.retry()  # on_model_error=wait: frames keep coming, retry anyway
-        predictor, settings, stats = self._model.predictor, self._core.settings, self._core.stats
+        self._loader.retry()  # on_model_error=wait: frames keep coming, retry anyway
+        predictor, settings, stats = self._loader.predictor, self._core.settings, self._core.stats
         if predictor is None:
-            stats.failed("no_model", self._model.error)
+            stats.failed("no_model", self._loader.error)
             return
         self._core.faults.enter(str(frame.header.frame_id))
         try:
@@ -195,7 +196,7 @@ class FramePath:
             self._core.faults.check("publish")
             if not self._publish(frame.header, output_images(
                 prediction.class_ids, prediction.confidence, prediction.certain,
-                predictor.config.palette, names=ALWAYS,
+                predictor.config.palette, names=PLANNER_OUTPUTS,
             )):
                 return  # stopped meanwhile (deactivated): nothing goes out
         except Exception as exc:  # noqa: BLE001
@@ -224,7 +225,7 @@ class FramePath:
     def _publish_colors(self, header: Header, prediction: Prediction, image: np.ndarray,
                         encoding: str, predictor: Predictor) -> None:
         settings = self._core.settings
-        watched = self._outputs.watched(COLOR)
+        watched = self._outputs.watched(COLOR_OUTPUTS)
         if not (settings.publish_color and watched):
             return
         self._core.faults.check("color")
