@@ -20,7 +20,7 @@ from rclpy.qos import (
 from rclpy.qos_overriding_options import QoSOverridingOptions
 
 from uncertainty_seg_node.errors import UserError
-from uncertainty_seg_node.ros.params import NodeSettings, input_reliability
+from uncertainty_seg_node.ros.params import NodeSettings, input_reliability, override_names
 
 if TYPE_CHECKING:
     from rclpy.node import Node
@@ -35,8 +35,7 @@ class InputQos:
         self._settings = settings
         topic = node.resolve_topic_name(settings.input_topic)
         prefix = f"qos_overrides.{topic}.subscription."
-        given = [name for name in getattr(node, "_parameter_overrides", {})
-                 if name.startswith("qos_overrides.")]
+        given = [name for name in override_names(node) if name.startswith("qos_overrides.")]
         refused = [n for n in given
                    if not n.startswith(prefix) or n[len(prefix):] not in _POLICIES]
         if refused:

@@ -208,6 +208,12 @@ def unknown_names(names: list[str]) -> list[str]:
                   and not n.startswith("qos_overrides."))
 
 
+def override_names(node: Node) -> list[str]:
+    """The parameter names given to NODE (`--ros-args -p`, params files), declared or not."""
+    # rclpy has no public accessor for the overrides it parsed (Humble to Kilted): read its own.
+    return list(getattr(node, "_parameter_overrides", {}))
+
+
 def declare_parameters(node: Node, *, writable: bool = False) -> NodeSettings:
     """Declare every parameter with its descriptor on `node` and return the validated settings.
 
@@ -221,7 +227,7 @@ def declare_parameters(node: Node, *, writable: bool = False) -> NodeSettings:
         InvalidParameterValueException,
     )
 
-    unknown = unknown_names(list(getattr(node, "_parameter_overrides", {})))
+    unknown = unknown_names(override_names(node))
     if unknown:
         raise UserError(
             f"unknown parameter(s) {unknown}; the node declares {sorted(SPECS)}"
