@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -152,6 +153,33 @@ def test_merge_equals_single_pass() -> None:
             assert merged[key] == value, key
     with pytest.raises(ValueError, match="merge"):
         whole.merge(Evaluator(K, gamma=0.4))
+
+
+def _same(a: object, b: object) -> bool:
+    if dataclasses.is_dataclass(a) and dataclasses.is_dataclass(b):
+        return all(_same(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
+    if isinstance(a, np.ndarray) and a.dtype.kind == "f":  # sums in another order
+        return bool(np.allclose(a, b, rtol=1e-12, atol=0.0))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.array_equal(a, b)
+    return a == b
+
+
+def test_every_state_update_changes_is_declared_and_merged() -> None:
+    """A state added to __init__ without `_state` would be left out of `merge`: caught here."""
+    frames = _frames(3, count=2)
+    fresh, updated = Evaluator(K, gamma=0.5), Evaluator(K, gamma=0.5)
+    for f in frames:
+        updated.update(*f)
+    changed = {n for n, v in vars(updated).items() if not _same(vars(fresh)[n], v)}
+    assert changed == set(updated._states), changed ^ set(updated._states)
+    doubled = Evaluator(K, gamma=0.5)
+    for _ in range(2):
+        for f in frames:
+            doubled.update(*f)
+    merged = Evaluator(K, gamma=0.5).merge(updated).merge(updated)
+    for name in doubled._states:
+        assert _same(getattr(merged, name), getattr(doubled, name)), name
 
 
 def test_edge_cases() -> None:

@@ -3,7 +3,8 @@
 torchmetrics-style: `update()` per frame adds to fixed-size states (two score histograms of
 `num_bins` levels, a K x K confusion matrix, 15 calibration bins, a few counters), `compute()`
 turns them into the figures, `merge()` adds another evaluator's states (per-domain evaluators
-combined into one). Memory does not grow with the number of pixels or frames.
+combined into one). Each state is declared once, with `_state` (as torchmetrics' `add_state`),
+so `merge` adds every one of them. Memory does not grow with the number of pixels or frames.
 
 Pixels whose label is `ignore_index` are left out of everything except the anomaly metrics.
 Anomaly metrics (when an anomaly mask is given): positive = anomalous pixel (whatever its
@@ -18,7 +19,7 @@ gamma, and otherwise read from the histograms at `gamma_at_maxf05` (quantised to
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -29,6 +30,7 @@ from uncertainty_seg_node.metrics.binning import DEFAULT_NUM_BINS, quantize
 from uncertainty_seg_node.metrics.overlap import dice_from_counts
 
 BETA = 0.5  # F0.5: precision matters more than recall (seed 000, Sec. V-E)
+_State = TypeVar("_State", np.ndarray, int, calibration.CalibrationState)
 
 
 class Evaluator:
@@ -53,16 +55,24 @@ class Evaluator:
         self.gamma = None if gamma is None else check_gamma(gamma)
         self.class_names = None if class_names is None else tuple(class_names)
         self.num_bins = num_bins
+        self._states: list[str] = []
         # hist[0] = inaccurate pixels per confidence level, hist[1] = accurate ones.
-        self.hist = np.zeros((2, num_bins), np.int64)
+        self.hist = self._state("hist", np.zeros((2, num_bins), np.int64))
         # anomaly_hist[0] = normal valid pixels, [1] = anomalous pixels, per confidence level.
-        self.anomaly_hist = np.zeros((2, num_bins), np.int64)
-        self.confusion = np.zeros((num_classes, num_classes), np.int64)
-        self.calibration = calibration.CalibrationState.empty(calibration_bins)
-        self.certain = 0  # pixels with confidence > gamma (only with a fixed gamma)
-        self.certain_accurate = 0
-        self.frames = 0
-        self.anomaly_frames = 0
+        self.anomaly_hist = self._state("anomaly_hist", np.zeros((2, num_bins), np.int64))
+        self.confusion = self._state("confusion",
+                                     np.zeros((num_classes, num_classes), np.int64))
+        self.calibration = self._state("calibration",
+                                       calibration.CalibrationState.empty(calibration_bins))
+        self.certain = self._state("certain", 0)  # confidence > gamma (only with a fixed gamma)
+        self.certain_accurate = self._state("certain_accurate", 0)
+        self.frames = self._state("frames", 0)
+        self.anomaly_frames = self._state("anomaly_frames", 0)
+
+    def _state(self, name: str, initial: _State) -> _State:
+        """Declare the state NAME (merged by `merge`); returns INITIAL for the attribute."""
+        self._states.append(name)
+        return initial
 
     # -- accumulation ------------------------------------------------------------------------
     def update(
@@ -147,14 +157,12 @@ class Evaluator:
         )
         if not same:
             raise ValueError("cannot merge evaluators with different classes, bins or gamma")
-        self.hist += other.hist
-        self.anomaly_hist += other.anomaly_hist
-        self.confusion += other.confusion
-        self.calibration.merge(other.calibration)
-        self.certain += other.certain
-        self.certain_accurate += other.certain_accurate
-        self.frames += other.frames
-        self.anomaly_frames += other.anomaly_frames
+        for name in self._states:
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if isinstance(mine, calibration.CalibrationState):
+                mine.merge(theirs)
+            else:
+                setattr(self, name, mine + theirs)
         return self
 
     # -- results -----------------------------------------------------------------------------
