@@ -1,7 +1,7 @@
 """Optional dependencies: check them before a command starts its work, name the extra to install.
 
-`replay` without matplotlib used to stream a whole bag and then die in the report's plots; each
-command now calls `require` first and stops with one line instead.
+A command calls `require` before any work, so a missing extra stops it with one line naming
+what to install, not after it has streamed a whole bag (say) and reached the report's plots.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from uncertainty_seg_node.errors import UserError
 
 # module -> the setup.py extra that installs it
 EXTRA_OF = {"matplotlib": "eval", "torch": "train", "transformers": "train", "onnx": "onnx",
-            "tensorrt": "tensorrt"}
+            "tensorrt": "tensorrt", "openvino": "openvino", "nncf": "openvino"}
 
 
 def missing(modules: Iterable[str]) -> list[str]:

@@ -33,7 +33,7 @@ from uncertainty_seg_node.model.artifact import file_sha256, portable_value
 from uncertainty_seg_node.model.backbone import BackboneRef, backbone_ref_for
 from uncertainty_seg_node.model.segmenter import Segmenter
 
-# fp16 ships only if the assembled model keeps to these against the fp32 model (issue 11).
+# fp16 ships only if the assembled model keeps to these against the fp32 model.
 HALF_MIN_LABEL_AGREEMENT = 0.999
 HALF_MAX_CONFIDENCE_DIFF = 1e-2
 QUANTIZE_MODES = ("none", "int8")

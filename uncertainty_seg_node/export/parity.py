@@ -1,6 +1,6 @@
 """Parity of an exported model with the PyTorch model it came from, on sample images.
 
-Thresholds (issue 3): class ids agree on >= 99.9 % of pixels and confidence differs by at most
+Thresholds: class ids agree on >= 99.9 % of pixels and confidence differs by at most
 1e-3 anywhere. Sample images come from the synthetic driving world when it is installed, else
 from smooth random images (never white noise, whose argmax is decided by rounding).
 """
