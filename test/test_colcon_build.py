@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.ros  # the ROS build of each distro
+
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = "uncertainty_seg_node"
 

@@ -21,6 +21,8 @@ from uncertainty_seg_node.ros.params import NODE_NAME, PARAMETERS, SPECS, check_
 from uncertainty_seg_node.ros.rviz_config import rviz_config_for
 from uncertainty_seg_node.visualize import OUTPUT_ENCODINGS
 
+pytestmark = pytest.mark.ros  # the launch system of each distro
+
 REPO = Path(__file__).resolve().parents[1]
 LAUNCH = REPO / "launch" / "run.launch.py"
 PARAMS = REPO / "config" / "params.yaml"

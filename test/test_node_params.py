@@ -105,6 +105,7 @@ def test_model_path_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert resolve_model_path(str(tmp_path / "abs.onnx"), share) == tmp_path / "abs.onnx"
 
 
+@pytest.mark.ros  # each distro's rclpy, including the overrides it parses (override_names)
 def test_declared_with_descriptors_in_rclpy() -> None:
     rclpy = pytest.importorskip("rclpy")
     from rclpy.parameter import Parameter

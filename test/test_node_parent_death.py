@@ -23,8 +23,9 @@ pytest.importorskip("rclpy")
 
 from uncertainty_seg_node.ros_drivers.harness import NodeProcess  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
-                                reason="PR_SET_PDEATHSIG exists only on Linux")
+pytestmark = [pytest.mark.ros,
+              pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                 reason="PR_SET_PDEATHSIG exists only on Linux")]
 
 PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
 # The parent: starts the command given as arguments, prints its pid, then waits to be killed.
