@@ -161,7 +161,7 @@ def benchmark(
 
 
 def ratios(results: dict[str, Any]) -> dict[str, Any]:
-    """The ratios of medians the issue asks for (only those whose backends ran)."""
+    """Ratios of medians between stages and backends (only those whose backends ran)."""
     def median(name: str, stage: str) -> float:
         return float(results[name]["stages"][stage]["median_ms"])
 

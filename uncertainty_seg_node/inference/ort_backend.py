@@ -46,9 +46,8 @@ def session_options(threads: int | None = None) -> Any:
     options.intra_op_num_threads = threads or default_threads()
     options.inter_op_num_threads = 1
     # Idle intra-op threads do not spin: on a small shared CPU spinning threads take the cores
-    # the camera callback, DDS and other processes need. ViT-S/14 at 168x224, 2 threads, 2 busy
-    # cores, sessions interleaved in one run: 82 ms with spinning, 64 ms without (issue 11).
-    # UNCERTAINTY_SEG_ORT_SPINNING=1 brings spinning back (cores reserved for the model).
+    # the camera callback, DDS and other processes need, and the model itself gets slower when
+    # those cores are busy. UNCERTAINTY_SEG_ORT_SPINNING=1 spins (cores reserved for the model).
     spinning = os.environ.get("UNCERTAINTY_SEG_ORT_SPINNING", "0") == "1"
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     options.log_severity_level = 3  # errors only; ORT warns about unused initializers
