@@ -1,5 +1,5 @@
-"""README.md, studies/README.md and docs/*.md point only inside the repository, and only at
-files that exist.
+"""README.md, studies/README.md, the model card and docs/*.md point only inside the repository,
+and only at files that exist.
 
 Checked: every relative Markdown link target; every `../`-relative path anywhere in the text
 (prose, code spans and blocks); every code-span path under a top-level folder of the repository
@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-DOCS = sorted([REPO / "README.md", REPO / "studies" / "README.md", *(REPO / "docs").rglob("*.md")])
+DOCS = sorted([REPO / "README.md", REPO / "studies" / "README.md",
+               REPO / "models" / "MODEL_CARD.md", *(REPO / "docs").rglob("*.md")])
 _LINK = re.compile(r"\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 _PARENT = re.compile(r"(?<![\w./$~-])((?:\.\./)+[\w.\-/]*)")
 _SPAN = re.compile(r"`([^`\n]+)`")
