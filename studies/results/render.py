@@ -40,6 +40,11 @@ def fmt(value: Any, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def table_row(*cells: object) -> str:
+    """One markdown table row of CELLS."""
+    return "| " + " | ".join(str(cell) for cell in cells) + " |"
+
+
 def source_line(*names: str) -> str:
     """The line under a table that names its result file(s), date, machine and commit."""
     parts = []

@@ -7,7 +7,7 @@ Result files: demo.json (`uncertainty-seg demo`), quantize.json (`quantize`), sp
 from __future__ import annotations
 
 from studies.results.record import load_result
-from studies.results.render import fmt, renderer, source_line
+from studies.results.render import fmt, renderer, source_line, table_row
 
 # Named by the training stage each run recorded, so a table stays right whichever of the two
 # shipped models is the default.
@@ -47,11 +47,12 @@ def dds_delivery() -> str:
             r = runs.get(key)
             if not r:
                 continue
-            out.append(f"| {row['label']} ({runs.get('rclpy', '?')}) | {label} | "
-                       f"{r['messages']} | {fmt(r['node_ms']['median'], 1)} / "
-                       f"{fmt(r['node_ms']['max'], 1)} | {fmt(r['dds_ms']['median'], 1)} / "
-                       f"{fmt(r['dds_ms']['p99'], 1)} / {fmt(r['dds_ms']['max'], 1)} | "
-                       f"{fmt(r['e2e_ms']['max'], 1)} |")
+            node, dds = r["node_ms"], r["dds_ms"]
+            out.append(table_row(
+                f"{row['label']} ({runs.get('rclpy', '?')})", label, r["messages"],
+                f"{fmt(node['median'], 1)} / {fmt(node['max'], 1)}",
+                " / ".join(fmt(dds[k], 1) for k in ("median", "p99", "max")),
+                fmt(r["e2e_ms"]["max"], 1)))
     return "\n".join(out) + "\n\n" + source_line("dds_delivery")
 
 
@@ -97,14 +98,12 @@ def speed_cpu() -> str:
         image = "×".join(map(str, bench["image_size"]))
         load = bench["machine"].get("load_average", [None])[0]
         for backend, entry in bench["backends"].items():
-            stages = entry["stages"]
-            out.append(
-                f"| {size} | {image} {bench['encoding']} | {precision.get(backend, '—')} | "
-                f"{bench['threads'] or 'default'} | {backend} | "
-                f"{fmt(stages['network_alone']['median_ms'], 1)} "
-                f"({fmt(stages['network_alone']['p99_ms'], 1)}) | "
-                f"{fmt(stages['total']['median_ms'], 1)} ({fmt(stages['total']['p99_ms'], 1)}) | "
-                f"{fmt(load, 1)} |")
+            alone, total = entry["stages"]["network_alone"], entry["stages"]["total"]
+            out.append(table_row(
+                size, f"{image} {bench['encoding']}", precision.get(backend, "—"),
+                bench["threads"] or "default", backend,
+                f"{fmt(alone['median_ms'], 1)} ({fmt(alone['p99_ms'], 1)})",
+                f"{fmt(total['median_ms'], 1)} ({fmt(total['p99_ms'], 1)})", fmt(load, 1)))
     return "\n".join(out) + "\n\n" + source_line("speed_cpu")
 
 
