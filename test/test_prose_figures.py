@@ -70,6 +70,7 @@ SOUND = {
     "a fraction as a percentage": "63 % of the pixels right (`default_model_camvid.json`).",
     "a ratio": "×2.2 CPU for 400 steps (`augment_target_cost.json`).",
     "a bound": "labels agree on ≥ 99 % of pixels, AUPR moves < 0.005.",
+    "a bound, written out": "labels >= 99 % equal, or &gt;= 99 % in generated HTML-safe text",
     "inline code": "run `sleep 5 s` first",
     "a product, not a ratio": "37 × 74 patch tokens at 518×1036",
     "a setting, marked": "a camera at 5 Hz <!-- not measured -->",

@@ -52,6 +52,8 @@ _SUFFIX = re.compile(
     r"(?![\w\d×])")
 _PREFIX = re.compile(rf"(?<![\w.])[×x]({_NUMBER})(?![\w\d])")
 _LOAD = re.compile(rf"\bload(?: average)?s? (?:of |at )?{_RANGE}(?![\d×x])")
+# Comparison signs before a number make it a bound; also as ASCII and as HTML entities.
+_BOUNDS = ("≥", "≤", "<", ">", ">=", "<=", "&gt;", "&lt;", "&gt;=", "&lt;=")
 _CITE = re.compile(r"(?<![\w/])(?:[\w./]*/)?([a-z0-9_]+)\.json\b")
 _GENERATED = re.compile(r"<!-- table:([\w-]+) -->\n.*?<!-- /table:\1 -->", re.DOTALL)
 _FENCE = re.compile(r"^```.*?^```", re.DOTALL | re.MULTILINE)
@@ -104,7 +106,7 @@ def figures_in(prose: str) -> Iterator[tuple[str, list[tuple[float, int]], str]]
         return [(float(g), len(g.partition(".")[2])) for g in groups if g]
 
     def bound(start: int) -> bool:  # "≥ 99 %", "< 5 s": a threshold, not a measurement
-        return prose[:start].rstrip().endswith(("≥", "≤", "<", ">"))
+        return prose[:start].rstrip().endswith(_BOUNDS)
 
     taken: list[tuple[int, int]] = []
     for match in _LOAD.finditer(prose):
