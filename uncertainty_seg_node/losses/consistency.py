@@ -12,10 +12,12 @@ Per batch of unlabelled target images I, with f_theta frozen:
     L_c     = sum_i M_gamma(i) H[rho_T(softmax s_theta(i)), softmax s_phi^m(i)] / sum_j M_gamma(j)
 
 `rho_T(p) = p^(1/T) / sum p^(1/T)` sharpens the teacher (T = 0.5) and H is the soft-target
-cross-entropy. The guard `teacher_margin` (an option, not the paper's) weights each certain pixel
-by the teacher's top-1 minus top-2 probability, so pixels the teacher barely decides pull less. The certainty mask is hard, so no gradient flows through gamma: f_phi learns to be
+cross-entropy. The certainty mask is hard, so no gradient flows through gamma: f_phi learns to be
 uncertain where it is inconsistent because only its certain pixels are pulled towards a sharpened
 teacher (and the supervised source loss keeps it honest).
+
+The guard `teacher_margin` (an option, not the paper's) weights each certain pixel by the
+teacher's top-1 minus top-2 probability, so pixels the teacher barely decides pull less.
 """
 
 from __future__ import annotations
