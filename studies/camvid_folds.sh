@@ -3,7 +3,9 @@
 # labelled dusk/val frames in drive order split into two folds of 31 (uncertainty_seg_node/
 # data/folds.py); f_phi and the control (the same command with w_c = 0) adapt on one fold's
 # frames and are measured on the other's. f_theta (seed 0, and seeds 1 and 2 for Ensemble-3) is
-# the source model on the 305 labelled day/train frames.
+# the source model on the 305 labelled day/train frames. The recipe of this study is the one
+# before augmentation (--no-augment, 8 masks per target image); studies/camvid_augmented.sh is
+# the augmented one.
 #
 #   tools/dev run bash studies/camvid_folds.sh CAMVID [WORKDIR]
 #
@@ -28,7 +30,8 @@ PY
 for s in 0 1 2; do  # f_theta; seeds 1 and 2 are Ensemble-3's other members
   [[ -f "$W/theta_s$s.pt" ]] || python -m studies.timed_train --dir "$W" "theta_s$s" -- task \
     --data "$C/day/train" --classes "$C/classes.yaml" --model vits14 --init "$INIT" \
-    --size 168x224 --seed "$s" --feature-cache-file "$W/feat_daytrain.pt" --out "$W/theta_s$s.pt"
+    --size 168x224 --seed "$s" --no-augment --feature-cache-file "$W/feat_daytrain.pt" \
+    --out "$W/theta_s$s.pt"
 done
 for i in 0 1; do
   for v in phi control; do
@@ -36,7 +39,9 @@ for i in 0 1; do
     [[ -f "$W/${v}_f$i.pt" ]] || python -m studies.timed_train --dir "$W" "${v}_f$i" -- \
       uncertainty --teacher "$W/theta_s0.pt" --data "$C/day/train" --classes "$C/classes.yaml" \
       --unlabelled "$W/folds/fold$i/adapt/images" --model vits14 --init "$INIT" --size 168x224 \
-      --loss-weight "$w" --feature-cache-file "$W/feat_daytrain.pt" --set keep_every=50 \
+      --loss-weight "$w" --no-augment --mask-bank-size 8 \
+      --feature-cache-file "$W/feat_daytrain.pt" \
+      --set keep_every=50 \
       --out "$W/${v}_f$i.pt"
   done
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The levers on the CamVid temporal folds: f_phi trained per fold with ONE change
-# from the default recipe (config/train_uncertainty_vits14.yaml) each, against the default
-# recipe's f_phi and the w_c = 0 control of docs/results/camvid_folds.json.
+# from the un-augmented recipe of docs/results/camvid_folds.json each (the recipe before the view
+# bank: --no-augment, 8 masks per image), against its f_phi and its w_c = 0 control.
 #
 #   tools/dev run bash studies/camvid_levers.sh CAMVID STUDY_DIR WORKDIR [LEVER ...]
 #
@@ -51,7 +51,8 @@ for lever in "${LEVERS[@]}"; do
     python -m studies.timed_train --dir "$W" "${lever}_f$f" -- uncertainty \
       --teacher "$S/theta_s0.pt" --data "$C/day/train" --classes "$C/classes.yaml" \
       --unlabelled "$S/folds/fold$f/adapt/images" --model vits14 --init "$INIT" \
-      --size 168x224 --feature-cache-file "$W/cache_run.pt" --out "$out" "${flags[@]}"
+      --size 168x224 --no-augment --mask-bank-size 8 --feature-cache-file "$W/cache_run.pt" \
+      --out "$out" "${flags[@]}"
     rm -f "$W/cache_run.pt"
   done
 done
