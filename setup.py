@@ -28,6 +28,8 @@ EXTRAS = {
     # TensorRT 10 API (strongly typed networks, IProgressMonitor); 11 removes what 10 deprecates.
     # cuda-python: the engine's device buffers without torch (match your CUDA major version).
     "tensorrt": ["tensorrt>=10,<11", "onnxconverter-common>=1.14", "cuda-python>=12"],
+    # The OpenVINO backend (CPUs, Intel GPUs) and NNCF for its int8; the versions tested.
+    "openvino": ["openvino>=2026.4", "nncf>=3.4"],
     "eval": ["matplotlib>=3.7"],
     # The PyPI ROS 2 wheels (Kilted, or Jazzy LTS), for machines WITHOUT a ROS 2 install only.
     "ros-wheels": [f"ros-kilted-{name}" for name in _ROS_WHEELS],

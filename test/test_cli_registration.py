@@ -93,14 +93,15 @@ def test_a_shared_option_parses_alike_in_every_subcommand(flag: str) -> None:
 def test_backend_device_and_size_values_are_checked_while_parsing() -> None:
     backends = {name: _options(name)["--backend"] for name in SUBCOMMANDS
                 if "--backend" in _options(name)}
-    assert set(backends) == {"bench-node", "calibrate", "evaluate", "rank-frames", "replay"}
+    assert set(backends) == {"bench-node", "calibrate", "compare", "evaluate", "rank-frames",
+                             "replay"}
     for action in backends.values():
         assert tuple(action.choices or ()) == BACKENDS
         assert action.type is not None and action.type("ORT") == "onnxruntime"
     device = _options("evaluate")["--device"].type
     assert device is not None and device("cuda:1") == "cuda:1"
     with pytest.raises(UserError, match="cpu, cuda or cuda:N"):
-        device("gpu")
+        device("npu")
     size = _options("bench")["--size"]
     assert size.default == "480x640" and size.type is not None and size.type("30x40") == (30, 40)
 
@@ -111,7 +112,7 @@ def test_backend_device_and_size_values_are_checked_while_parsing() -> None:
     (["evaluate", "--model", "m.onnx", "--data", "d", "--gamma", "high"], "--gamma"),
     (["rank-frames", "--bag", "b", "--model", "m", "--out", "o", "--max-frames", "0"],
      "--max-frames must be at least 1"),
-    (["bench-node", "--device", "gpu"], "unknown device 'gpu'"),
+    (["bench-node", "--device", "npu"], "unknown device 'npu'"),
     (["rank-frames", "--bag", "b", "--model", "m", "--out", "o", "--backend", "vulkan"],
      "unknown backend 'vulkan'"),
 ])

@@ -23,7 +23,7 @@ def test_every_parameter_has_a_row_with_its_default_and_rule() -> None:
     rows = {line.split("|")[1].strip(" `"): line for line in parameters_markdown().splitlines()
             if line.startswith("| `")}
     assert list(rows) == [spec.name for spec in PARAMETERS]
-    assert "`auto`, `onnxruntime`, `torch`, `tensorrt`" in rows["backend"]
+    assert "`auto`, `onnxruntime`, `openvino`, `torch`, `tensorrt`" in rows["backend"]
     assert "| [1, 100] |" in rows["qos_depth"] and "| `5` |" in rows["qos_depth"]
     assert "| yes |" in rows["gamma"] and "| no |" in rows["model_path"]
     assert "&lt;image_topic&gt;/compressed" in rows["image_topic"]  # not swallowed as HTML

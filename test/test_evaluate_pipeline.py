@@ -153,10 +153,11 @@ def test_cli_evaluate_onnx_matches_checkpoint(
 
     onnx_path = export_onnx(checkpoint, tmp_path / "tiny.onnx", parity=False).path
     results = {}
-    for name, model in (("torch", checkpoint), ("ort", onnx_path)):
+    for name, model, backend in (("torch", checkpoint, "auto"),
+                                 ("ort", onnx_path, "onnxruntime")):
         out = tmp_path / f"{name}.json"
         assert main(["evaluate", "--model", str(model), "--data", str(dataset_dir),
-                     "--json", str(out), "--no-progress"]) == 0
+                     "--json", str(out), "--no-progress", "--backend", backend]) == 0
         results[name] = json.loads(out.read_text())
     torch_res, ort_res = results["torch"], results["ort"]
     assert ort_res["backend"] == "onnxruntime" and ort_res.keys() >= set(REQUIRED)

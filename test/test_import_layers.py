@@ -45,6 +45,7 @@ LAZY_OK = {
     "tqdm", "cv2", "rosbags", "rclpy", "rcl_interfaces", "cv_bridge", "ament_index_python",
     "builtin_interfaces", "launch", "launch_ros", "launch_testing", "onnxconverter_common",
     "cuda",  # NVIDIA cuda-python: the TensorRT backend's device buffers
+    "openvino", "nncf",  # the OpenVINO backend (the [openvino] extra)
 }
 
 

@@ -36,7 +36,7 @@ def test_backend_follows_the_file_type(files: tuple[Path, Path], tmp_path: Path)
     torch_predictor = load_predictor(checkpoint)
     assert isinstance(torch_predictor, TorchPredictor)
     assert torch_predictor.backend_name == "torch"
-    ort_predictor = load_predictor(str(onnx_path))
+    ort_predictor = load_predictor(str(onnx_path), "onnxruntime")
     assert isinstance(ort_predictor, OrtPredictor)
     assert ort_predictor.backend_name == "onnxruntime"
     assert ort_predictor.config == torch_predictor.config

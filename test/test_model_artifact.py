@@ -126,6 +126,6 @@ def test_a_model_file_is_checked_and_opened_once_per_load(
         if name.startswith("uncertainty_seg_node.") and hasattr(module, "check_model_file"):
             monkeypatch.setattr(module, "check_model_file", counting_check)
     monkeypatch.setattr(ort, "InferenceSession", CountingSession)
-    predictor = load_predictor(onnx_path)
+    predictor = load_predictor(onnx_path, "onnxruntime")
     assert predictor.config.num_classes == 19
     assert checks == [onnx_path] and sessions == [str(onnx_path)]

@@ -79,7 +79,7 @@ def test_assembled_onnx_matches_the_trained_model(
     assert config.provenance["assembled_from"]["delta_dtype"] == "float16"
     assert info.parity["passed"]
     rebuilt = build_segmenter_from_delta(path, backbone)
-    predictor = load_predictor(onnx_path)
+    predictor = load_predictor(onnx_path, "onnxruntime")
     images = np.stack(smooth_random_images(SIZE, 3, seed=9))
     from uncertainty_seg_node.export.deploy import DeployModel
 

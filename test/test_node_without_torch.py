@@ -86,7 +86,10 @@ def node(torchless: TorchlessSetup, dds_domain: int,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NodeProcess, Path]]:
     logs = tmp_path_factory.mktemp("torchless_node")
     attempts = logs / "torch_attempts.txt"
-    process = NodeProcess({"model_path": str(torchless.delta), "on_model_error": "fail"},
+    # ONNX Runtime, the vehicle image this stands for (OpenVINO's first int8 build imports
+    # NNCF, which imports torch where it is installed).
+    process = NodeProcess({"model_path": str(torchless.delta), "on_model_error": "fail",
+                           "backend": "onnxruntime"},
                           domain_id=dds_domain, log_path=logs / "node.log",
                           env=_env(torchless, torchless.cache, attempts))
     with process:
@@ -111,7 +114,7 @@ def test_serves_cached_model_without_torch(node: tuple[NodeProcess, Path],
         # qos_reliability=auto remakes the subscription reliable once it sees our publisher;
         # a frame sent during that swap may be lost, so send only after it
         assert client.wait_input_reliable(30.0), process.output()
-        reference = load_predictor(torchless.onnx)
+        reference = load_predictor(torchless.onnx, "onnxruntime")
         rng = np.random.default_rng(3)
         for index in range(3):
             image = rng.integers(0, 256, (*SIZE, 3), dtype=np.uint8)
@@ -132,7 +135,8 @@ def test_serves_cached_model_without_torch(node: tuple[NodeProcess, Path],
 def test_no_cache_and_no_torch_is_one_clear_error(torchless: TorchlessSetup, dds_domain: int,
                                                   tmp_path: Path) -> None:
     empty = tmp_path / "empty_cache"
-    process = NodeProcess({"model_path": str(torchless.delta), "on_model_error": "fail"},
+    process = NodeProcess({"model_path": str(torchless.delta), "on_model_error": "fail",
+                           "backend": "onnxruntime"},
                           domain_id=dds_domain, log_path=tmp_path / "node.log",
                           env=_env(torchless, empty, tmp_path / "attempts.txt")).start()
     assert process.process is not None

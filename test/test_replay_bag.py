@@ -183,7 +183,7 @@ def test_onnx_model_replays_like_its_checkpoint(tmp_path: Path, tiny_model: Path
     bag = tmp_path / "in"
     write_bag(bag, "mcap", 3, labels=False)
     outs = {}
-    for name, model in (("torch", predictor), ("onnx", load_predictor(onnx))):
+    for name, model in (("torch", predictor), ("onnx", load_predictor(onnx, "onnxruntime"))):
         outs[name] = tmp_path / name
         result = replay(model, ReplayOptions(bag=bag, image_topic="/camera/image_raw",
                                              out=outs[name], progress=False,

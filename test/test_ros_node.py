@@ -7,6 +7,7 @@ service. A random tiny model exported to ONNX stands in for a trained one.
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import signal
 import threading
@@ -37,20 +38,31 @@ pytestmark = pytest.mark.ros
 H, W = 50, 90  # not the network size (56x112): outputs must come back at the camera's size
 
 
+# The node's outputs must be the same whichever CPU backend serves it: each one present here.
+BACKENDS = ["onnxruntime"] + (["openvino"] if importlib.util.find_spec("openvino") else [])
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def reference(node_model: Path):  # type: ignore[no-untyped-def]
+def reference(node_model: Path, backend: str):  # type: ignore[no-untyped-def]
     from uncertainty_seg_node.inference.factory import load_predictor
 
-    return load_predictor(node_model)
+    predictor = load_predictor(node_model, backend)  # builds the compiled model the node loads
+    assert predictor.backend_name == backend
+    return predictor
 
 
 @pytest.fixture(scope="module")
-def node(node_model: Path, dds_domain: int, node_params_file: Path,
+def node(node_model: Path, dds_domain: int, node_params_file: Path, backend: str, reference,  # type: ignore[no-untyped-def]
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
     log = tmp_path_factory.mktemp("node") / "node.log"
     process = NodeProcess(
         {"model_path": str(node_model), "image_topic": "/camera/image_raw",
-         "diagnostics_period": 0.25},
+         "diagnostics_period": 0.25, "backend": backend},
         domain_id=dds_domain, params_file=node_params_file, log_path=log,
     ).start()
     yield process
@@ -58,6 +70,8 @@ def node(node_model: Path, dds_domain: int, node_params_file: Path,
     output = process.output()
     assert code == 0, output
     assert "Traceback" not in output, output
+    # The start-up log names the backend and why, and what runs the model.
+    assert f"backend {backend} (asked for)" in output, output
 
 
 @pytest.fixture(scope="module")
@@ -146,13 +160,13 @@ def test_gamma_change_takes_effect_and_bad_values_are_refused(
                                   output_array(outputs["confidence"]) > default)
 
 
-def test_diagnostics_report_the_running_node(client: GraphClient) -> None:
+def test_diagnostics_report_the_running_node(client: GraphClient, reference) -> None:  # type: ignore[no-untyped-def]
     for seed in range(3):
         _send(client, _image(100 + seed, "rgb8"), "rgb8", names=("certain_mask",))
     values = client.wait_diagnostics(lambda v: int(v["frames_published"]) >= 3, timeout=10.0)
     assert values, "no /diagnostics from the node"
-    assert values["backend"] == "onnxruntime" and values["model"] == "tiny.onnx (tiny)"
-    assert values["execution_provider"] == "CPUExecutionProvider on cpu"
+    assert values["backend"] == reference.backend_name and values["model"] == "tiny.onnx (tiny)"
+    assert values["execution_provider"] == f"{reference.execution_providers[0]} on cpu"
     assert int(values["frames_received"]) >= int(values["frames_published"]) >= 3
     assert int(values["frames_colored"]) >= 1  # this client subscribes to the colour topics
     assert values["frames_rejected"] == "0" and values["frames_failed"] == "0"

@@ -52,13 +52,14 @@ def test_resolve_gamma_auto_means_the_model_default() -> None:
 
 
 def test_backends_and_devices() -> None:
-    assert BACKENDS == ("auto", "onnxruntime", "torch", "tensorrt")
+    assert BACKENDS == ("auto", "onnxruntime", "openvino", "torch", "tensorrt")
     assert [normalize_backend(n) for n in ("ORT", "trt", "pytorch", "auto")] == [
         "onnxruntime", "tensorrt", "torch", "auto"]
     with pytest.raises(UserError, match="unknown backend"):
         normalize_backend("tflite")
     assert parse_device("cpu") == ("cpu", 0)
     assert parse_device("cuda") == ("cuda", 0) and parse_device("cuda:3") == ("cuda", 3)
-    for bad in ("gpu", "cuda:", "cuda:x", "cpu:1", "CUDA", ""):
+    assert parse_device("gpu") == ("gpu", 0) and parse_device("gpu:1") == ("gpu", 1)
+    for bad in ("gpu:", "npu", "cuda:", "cuda:x", "cpu:1", "CUDA", ""):
         with pytest.raises(UserError, match="cpu, cuda or cuda:N"):
             parse_device(bad)

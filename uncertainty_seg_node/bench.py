@@ -25,14 +25,10 @@ import numpy as np
 
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.export.parity import smooth_random_images
-from uncertainty_seg_node.inference.factory import (
-    find_checkpoint_for,
-    load_predictor,
-    model_kind,
-)
+from uncertainty_seg_node.inference.factory import find_checkpoint_for, load_predictor, model_kind
 from uncertainty_seg_node.inference.pipeline import PipelinePredictor
 from uncertainty_seg_node.inference.preprocess import preprocess
-from uncertainty_seg_node.runtime import normalize_backend
+from uncertainty_seg_node.runtime import normalize_backend, normalize_precision
 
 STAGES = ("preprocess", "inference", "postprocess", "total")
 
@@ -52,6 +48,19 @@ def latency_stats(values_ms: Sequence[float]) -> dict[str, float]:
     }
 
 
+def parse_backends(specs: Sequence[str], precision: str = "auto") -> list[tuple[str, str]]:
+    """`backend[:precision]` entries -> (backend, precision); `precision` where none is named."""
+    parsed = []
+    for spec in specs:
+        name, _, own = spec.partition(":")
+        parsed.append((normalize_backend(name.strip()),
+                       normalize_precision(own.strip() or precision)))
+    if not parsed or any(name == "auto" for name, _ in parsed):
+        raise UserError("name the backends to compare, e.g. --backends torch,onnxruntime or "
+                        "onnxruntime:int8,openvino:int8")
+    return list(dict.fromkeys(parsed))
+
+
 def make_predictors(
     model: str | Path,
     backends: Sequence[str],
@@ -61,54 +70,50 @@ def make_predictors(
     scratch: Path,
     torch_options: dict[str, Any] | None = None,
     threads: int | None = None,
+    precision: str = "auto",
 ) -> tuple[dict[str, PipelinePredictor], dict[str, str]]:
-    """One predictor per backend for the same model; (predictors, skipped backend -> reason).
+    """One predictor per `backend[:precision]` entry for the same model; (predictors, skipped).
 
-    A checkpoint is exported to ONNX in `scratch` for onnxruntime / tensorrt; a delta file is
+    A checkpoint is exported to ONNX in `scratch` for the other backends; a delta file is
     assembled (and cached) for them and built as a network for torch; for an .onnx model, torch
-    uses `checkpoint`, else the checkpoint the file was exported from (recorded in
-    its metadata, when it still exists unchanged), else a sibling `<stem>.pt`.
+    uses `checkpoint`, else the checkpoint the file was exported from (recorded in its
+    metadata, when it still exists unchanged), else a sibling `<stem>.pt`. TensorRT without a
+    GPU and an OpenVINO precision the device lacks or the shipping gate refuses are skipped,
+    with the reason.
     """
     model = Path(model)
     kind = model_kind(model)
-    names = [normalize_backend(b) for b in backends]
-    if not names or "auto" in names:
-        raise UserError("name the backends to compare, e.g. --backends torch,onnxruntime")
-    onnx_path: Path | None = model if kind == "onnx" else None
-    ckpt: Path | None = Path(checkpoint) if checkpoint else (model if kind in ("checkpoint",
-                                                                           "delta") else None)
-    if kind == "delta":  # ONNX Runtime runs the assembled graph; torch builds the network
-        from uncertainty_seg_node.export.assemble import assemble_onnx
-
-        onnx_path = assemble_onnx(model)
+    entries = parse_backends(backends, precision)
+    exported: Path | None = None
     predictors: dict[str, PipelinePredictor] = {}
     skipped: dict[str, str] = {}
-    for name in dict.fromkeys(names):
+    for name, wanted in entries:
+        label = name if wanted == "auto" else f"{name}:{wanted}"
+        options: dict[str, Any] = {} if wanted == "auto" else {"precision": wanted}
         if name == "torch":
-            if ckpt is None and onnx_path is not None:
-                ckpt = find_checkpoint_for(onnx_path)
-            if ckpt is None:
+            options.update(torch_options or {})
+            source: Path | None = Path(checkpoint) if checkpoint else model
+            if kind == "onnx":
+                options["input_size"] = load_predictor(model, "onnxruntime").input_size
+                source = Path(checkpoint) if checkpoint else find_checkpoint_for(model)
+            if source is None:
                 raise UserError(
                     f"the torch backend needs the checkpoint {model} was exported from; pass "
                     "--checkpoint CKPT (none recorded in its metadata or beside it)")
-            options = dict(torch_options or {})
-            if onnx_path is not None:
-                options["input_size"] = load_predictor(onnx_path).input_size
-            predictors[name] = load_predictor(ckpt, "torch", device, **options)
-            continue
-        if onnx_path is None and kind == "checkpoint":
-            from uncertainty_seg_node.export.onnx_export import export_onnx
+        else:
+            if threads:
+                options["threads"] = threads
+            if kind == "checkpoint" and exported is None:
+                from uncertainty_seg_node.export.onnx_export import export_onnx
 
-            onnx_path = export_onnx(model, scratch / f"{model.stem}.onnx", parity=False).path
-        source = model if kind == "engine" else onnx_path
-        assert source is not None
-        options = {"threads": threads} if name == "onnxruntime" and threads else {}
+                exported = export_onnx(model, scratch / f"{model.stem}.onnx", parity=False).path
+            source = exported if kind == "checkpoint" and exported is not None else model
         try:
-            predictors[name] = load_predictor(source, name, device, **options)
+            predictors[label] = load_predictor(source, name, device, **options)
         except UserError as exc:
-            if name != "tensorrt":
+            if name not in ("tensorrt", "openvino"):
                 raise
-            skipped[name] = str(exc)
+            skipped[label] = str(exc)
     return predictors, skipped
 
 
@@ -153,6 +158,9 @@ def benchmark(
         entry["network_alone"] = latency_stats(alone[name])
         results[name] = {
             "backend": predictor.backend_name,
+            "precision": str(getattr(predictor, "precision", "")),
+            "threads": getattr(predictor, "threads", None),
+            "gate": getattr(predictor, "gate", None),
             "device": str(getattr(predictor, "device", "cpu")),
             "input_size": list(predictor.input_size),
             "stages": entry,
@@ -165,8 +173,12 @@ def ratios(results: dict[str, Any]) -> dict[str, Any]:
     def median(name: str, stage: str) -> float:
         return float(results[name]["stages"][stage]["median_ms"])
 
-    out: dict[str, Any] = {"pipeline_over_inference": {}, "pre_post_over_inference": {}}
+    out: dict[str, Any] = {"pipeline_over_inference": {}, "pre_post_over_inference": {},
+                           "network_alone_over_first": {}}
+    first = next(iter(results), None)
     for name in results:
+        out["network_alone_over_first"][name] = (median(name, "network_alone")
+                                                 / median(str(first), "network_alone"))
         out["pipeline_over_inference"][name] = median(name, "total") / median(name,
                                                                                "network_alone")
         out["pre_post_over_inference"][name] = (
@@ -222,6 +234,7 @@ def run_benchmark(
     encoding: str = "bgr8",
     torch_options: dict[str, Any] | None = None,
     threads: int | None = None,
+    precision: str = "auto",
 ) -> dict[str, Any]:
     """The whole benchmark of `model` on a camera image of `image_size`: a JSON-ready dict.
 
@@ -235,7 +248,7 @@ def run_benchmark(
     with tempfile.TemporaryDirectory() as scratch, _torch_threads(threads):
         predictors, skipped = make_predictors(
             model, backends, device=device, checkpoint=checkpoint, scratch=Path(scratch),
-            torch_options=torch_options, threads=threads,
+            torch_options=torch_options, threads=threads, precision=precision,
         )
         if not predictors:
             raise UserError("no backend could run: " + "; ".join(skipped.values()))

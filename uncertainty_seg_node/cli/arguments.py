@@ -14,7 +14,13 @@ from pathlib import Path
 from uncertainty_seg_node.config import parse_size
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.gamma import check_gamma
-from uncertainty_seg_node.runtime import BACKENDS, normalize_backend, parse_device
+from uncertainty_seg_node.runtime import (
+    BACKENDS,
+    PRECISIONS,
+    normalize_backend,
+    normalize_precision,
+    parse_device,
+)
 
 MODEL_FILES = "checkpoint (.pt), .onnx file, delta file (.delta.safetensors) or TensorRT engine"
 
@@ -32,16 +38,27 @@ def _device(text: str) -> str:
 
 
 def add_device(parser: argparse.ArgumentParser) -> None:
-    """`--device cpu|cuda|cuda:N` (default cpu)."""
+    """`--device cpu|cuda|cuda:N|gpu|gpu:N` (default cpu)."""
     parser.add_argument("--device", type=_device, default="cpu",
-                        help="cpu, cuda or cuda:N (default cpu)")
+                        help="cpu, cuda or cuda:N (NVIDIA), gpu or gpu:N (an Intel GPU through "
+                        "OpenVINO) (default cpu)")
+
+
+def add_precision(parser: argparse.ArgumentParser) -> None:
+    """`--precision` (one of PRECISIONS, or an alias such as f32)."""
+    parser.add_argument("--precision", type=normalize_precision, choices=PRECISIONS,
+                        default="auto", help="inference precision (default auto: the model "
+                        "file's for onnxruntime, the fastest that passes the shipping gate for "
+                        "openvino)")
 
 
 def add_backend_device(parser: argparse.ArgumentParser) -> None:
-    """`--backend` (one of BACKENDS, or an alias such as ort) and `--device`."""
+    """`--backend` (one of BACKENDS, or an alias such as ort), `--device` and `--precision`."""
     parser.add_argument("--backend", type=normalize_backend, choices=BACKENDS, default="auto",
-                        help="inference backend (default auto: from the model file's type)")
+                        help="inference backend (default auto: torch for a checkpoint, else "
+                        "tensorrt on cuda, openvino on the CPU when installed, else onnxruntime)")
     add_device(parser)
+    add_precision(parser)
 
 
 def add_json_out(parser: argparse.ArgumentParser, help: str = "also write the results here"

@@ -22,17 +22,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `bench`."""
     arguments.add_model(parser)
     parser.add_argument("--backends", default="torch,onnxruntime",
-                        help="comma-separated: torch, onnxruntime, tensorrt")
+                        help="comma-separated backend[:precision] entries, run interleaved: "
+                        "torch, onnxruntime, openvino, tensorrt, e.g. "
+                        "onnxruntime:fp32,onnxruntime:int8,openvino:bf16,openvino:int8")
     arguments.add_camera_size(parser)
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help="checkpoint for the torch side when --model is an .onnx file")
     arguments.add_device(parser)
-    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
-                        help="torch autocast precision (bf16/fp16 on CUDA)")
+    arguments.add_precision(parser)
     parser.add_argument("--compile", action="store_true", help="torch.compile the torch model")
     parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads for torch and onnxruntime alike (default: each "
-                        "library's own choice)")
+                        help="CPU threads for torch, onnxruntime and openvino alike (default: "
+                        "each library's own choice)")
     arguments.add_encoding(parser)
     parser.add_argument("--iters", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
@@ -47,15 +48,13 @@ def run(args: argparse.Namespace) -> int:
 
     iters, warmup = (5, 1) if args.quick else (args.iters, args.warmup)
     torch_options: dict[str, Any] = {}
-    if args.precision != "fp32":
-        torch_options["precision"] = args.precision
     if args.compile:
         torch_options["compile"] = True
     result = run_benchmark(
         args.model, [b.strip() for b in args.backends.split(",") if b.strip()],
         image_size=args.size, iters=iters, warmup=warmup, device=args.device,
         checkpoint=args.checkpoint, encoding=args.encoding, torch_options=torch_options,
-        threads=args.threads,
+        threads=args.threads, precision=args.precision,
     )
     for line in table(result):
         print(line)

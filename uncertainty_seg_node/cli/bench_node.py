@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     result = run_bench(BenchSettings(
         model=str(args.model or default_model()), size=args.size, frames=args.frames,
         rate_hz=args.rate, overload_s=args.overload_seconds, backend=args.backend,
-        device=args.device, encoding=args.encoding,
+        device=args.device, precision=args.precision, encoding=args.encoding,
         log_path=str(args.node_log) if args.node_log else None, camera_hz=args.camera_rate,
     ))
     for line in summary_lines(result):

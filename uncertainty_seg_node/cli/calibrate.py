@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     if args.target_precision is not None and not 0.0 < args.target_precision <= 1.0:
         raise UserError(f"target precision {args.target_precision} must be in (0, 1]")
     model = Path(args.model)
-    predictor: Any = load_predictor(model, backend=args.backend, device=args.device)
+    predictor: Any = load_predictor(model, backend=args.backend, device=args.device,
+                                    precision=args.precision)
     dataset = open_labelled(args.data, args.classes, args.split)
     temperature = nll_before = nll_after = None
     with tempfile.TemporaryDirectory() as scratch:

@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     arguments.add_bag_topics(parser)
     arguments.add_gamma(parser, help="gamma for the at-gamma figures (default: from MaxF0.5)")
     arguments.add_max_frames(parser)
-    arguments.add_device(parser)
+    arguments.add_backend_device(parser)
     arguments.add_no_progress(parser)
 
 
@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         Path(args.model), args.baseline, ensemble=ensemble,
         mc_dropout_passes=args.mc_dropout_passes, mc_dropout_p=args.mc_dropout_p,
         temperature=temperature, temperature_note=note, device=args.device,
+        backend=args.backend, precision=args.precision,
     )
     frame_set = open_frames(
         args.data, image_topic=args.image_topic, label_topic=args.label_topic,

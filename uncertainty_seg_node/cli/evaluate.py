@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     model_path = Path(args.model)
     dataset = open_labelled(args.data, classes_yaml=args.classes, split=args.split)
     predictor = load_predictor(
-        model_path, backend=args.backend, device=args.device, score_method=args.score
+        model_path, backend=args.backend, device=args.device, score_method=args.score,
+        precision=args.precision,
     )
     if (
         tuple(predictor.config.class_names) == CITYSCAPES_CLASSES

@@ -32,21 +32,18 @@ def run(args: argparse.Namespace) -> int:
     from uncertainty_seg_node.export.assemble import assemble_onnx
     from uncertainty_seg_node.export.delta_header import is_delta_file
     from uncertainty_seg_node.export.quantize import quantize_onnx
-    from uncertainty_seg_node.inference.quantize_check import quantization_check
+    from uncertainty_seg_node.inference.quantize_check import gate_frames, quantization_check
     from uncertainty_seg_node.model.artifact import read_onnx_metadata, resolve_model_path
-    from uncertainty_seg_node.synth import DOMAINS, render_frames
 
     model = resolve_model_path(args.model)
     # A delta packed --int8 assembles to int8: compare against its fp32 assembly instead.
     fp32 = assemble_onnx(model, fp32=True) if is_delta_file(model) else model
     config, _ = read_onnx_metadata(fp32)
     size = (int(config.input_size[0]), int(config.input_size[1]))
-    frames = [frame for domain in DOMAINS
-              for frame in render_frames(domain, args.frames_per_domain, size, args.seed)]
+    images, labels = gate_frames(size, args.frames_per_domain, args.seed)
     quantize_onnx(fp32, args.out)
-    result = quantization_check(fp32, args.out, [f.image for f in frames],
-                                [f.labels for f in frames], threads=args.threads)
-    result.update(fp32=str(fp32), int8=str(args.out), frames=len(frames),
+    result = quantization_check(fp32, args.out, images, labels, threads=args.threads)
+    result.update(fp32=str(fp32), int8=str(args.out), frames=len(images),
                   fp32_mb=round(fp32.stat().st_size / 2**20, 1),
                   int8_mb=round(args.out.stat().st_size / 2**20, 1))
     text = json.dumps(result, indent=2)

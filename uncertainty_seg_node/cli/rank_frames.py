@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--top must be at least 1, got {args.top}")
     if not Path(args.model).exists():
         raise UserError(f"model {args.model} does not exist")
-    predictor = load_predictor(Path(args.model), backend=args.backend, device=args.device)
+    predictor = load_predictor(Path(args.model), backend=args.backend, device=args.device,
+                               precision=args.precision)
     frame_set = open_frames(args.bag, image_topic=args.image_topic, label_topic=args.label_topic,
                             domain_topic=args.domain_topic, require_labels=False,
                             max_frames=args.max_frames,

@@ -115,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
         outputs=outputs, max_frames=args.max_frames, progress=not args.no_progress,
         background=not args.no_background,
     )
-    predictor = load_predictor(Path(args.model), backend=args.backend, device=args.device)
+    predictor = load_predictor(Path(args.model), backend=args.backend, device=args.device,
+                               precision=args.precision)
     result = replay(predictor, options)
     facts = {"model_file": str(args.model), **result.facts()}
     if args.report:
@@ -152,7 +153,7 @@ def run_live_mode(args: argparse.Namespace) -> int:
     from uncertainty_seg_node.inference.factory import load_predictor
 
     config: ModelConfig = load_predictor(Path(args.model), backend=args.backend,
-                                         device=args.device).config
+                                         device=args.device, precision=args.precision).config
     gamma = resolve_gamma(args.gamma, config.default_gamma)
     evaluation = ReplayEvaluation(config.num_classes, config.palette,
                                   class_names=config.class_names,

@@ -60,6 +60,7 @@ def assemble_onnx(
     the reference `uncertainty-seg quantize` compares the shipped int8 model against.
     """
     entry = cache_entry(delta, backbone=backbone, cache=cache)
+    fp32 = fp32 and entry.header.quantize == "int8"  # any other delta assembles to fp32
     out = entry.onnx.with_name(f"{entry.onnx.stem}-fp32.onnx") if fp32 else entry.onnx
     if out.is_file():
         return out

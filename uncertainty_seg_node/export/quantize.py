@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from uncertainty_seg_node.atomic import atomic_write
+from uncertainty_seg_node.model.artifact import QUANTIZED_KEY
 
 QUANTIZED_OPS = ("MatMul", "Gemm")
 
@@ -30,6 +31,6 @@ def quantize_onnx(source: str | Path, out: str | Path) -> Path:
     del model.metadata_props[:]
     model.metadata_props.extend(original.metadata_props)
     entry = model.metadata_props.add()
-    entry.key, entry.value = "uncertainty_seg_node.quantized", "int8 dynamic (MatMul, Gemm)"
+    entry.key, entry.value = QUANTIZED_KEY, "int8 dynamic (MatMul, Gemm)"
     atomic_write(out, model.SerializeToString())
     return out

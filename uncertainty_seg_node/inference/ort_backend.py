@@ -20,6 +20,7 @@ from uncertainty_seg_node.inference.pipeline import NetworkOutputs, wanted_outpu
 from uncertainty_seg_node.model.artifact import (
     INPUT_NAME,
     OUTPUT_LOGITS,
+    QUANTIZED_KEY,
     corrupt_model_error,
     output_names,
     parse_metadata,
@@ -91,6 +92,7 @@ class OrtPredictor(pipeline.PipelinePredictor):
             raise corrupt_model_error(self.path, exc) from None
         props = dict(self.session.get_modelmeta().custom_metadata_map)
         self.config, self.export_info = parse_metadata(props, self.path)
+        self.precision = "int8" if QUANTIZED_KEY in props else "fp32"
         pipeline.check_fixed_score(self.path, self.export_info.score_method, score_method)
         self._check_io()
         # ORT silently drops a provider that fails to start (CUDA -> CPU); report what runs.

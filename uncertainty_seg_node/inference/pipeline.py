@@ -56,6 +56,7 @@ class PipelinePredictor:
 
     config: ModelConfig
     backend_name: str = "base"
+    selection: str = ""  # which backend runs the model and why (`inference/resolve.py`)
 
     @property
     def input_size(self) -> tuple[int, int]:

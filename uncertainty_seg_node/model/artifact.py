@@ -39,6 +39,7 @@ LEGACY_DEFAULT_MODEL_PATH = "models/default.onnx"
 
 CONFIG_KEY = "uncertainty_seg_node.config"
 EXPORT_KEY = "uncertainty_seg_node.export"
+QUANTIZED_KEY = "uncertainty_seg_node.quantized"  # set by export/quantize.py (ONNX Runtime int8)
 ONNX_FORMAT = "uncertainty_seg_node/onnx/v1"
 SIDECAR_FORMAT = "uncertainty_seg_node/engine/v1"
 
@@ -144,6 +145,11 @@ def set_onnx_metadata(model_proto: Any, config: ModelConfig, info: ExportInfo) -
 
 def read_onnx_metadata(path: str | Path) -> tuple[ModelConfig, ExportInfo]:
     """Read the metadata of an ONNX file through ONNX Runtime (no `onnx` package needed)."""
+    return parse_metadata(read_onnx_props(path), path)
+
+
+def read_onnx_props(path: str | Path) -> dict[str, str]:
+    """An ONNX file's `metadata_props`, read through ONNX Runtime."""
     import onnxruntime as ort
 
     path = Path(path)
@@ -153,7 +159,7 @@ def read_onnx_metadata(path: str | Path) -> tuple[ModelConfig, ExportInfo]:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - ORT raises several private exception types
         raise corrupt_model_error(path, exc) from None
-    return parse_metadata(dict(session.get_modelmeta().custom_metadata_map), path)
+    return dict(session.get_modelmeta().custom_metadata_map)
 
 
 def model_kind(path: Path) -> str:

@@ -63,17 +63,23 @@ def build_methods(
     temperature_note: str = "",
     device: str = "cpu",
     backend: str = "auto",
+    precision: str = "auto",
     load: Callable[..., Any] | None = None,
 ) -> list[Method]:
-    """The predictors of every requested method (see the module docstring)."""
+    """The predictors of every requested method (see the module docstring).
+
+    `backend` runs f_phi and f_theta's max softmax, `precision` f_phi; the other baselines
+    need PyTorch.
+    """
     if load is None:
         from uncertainty_seg_node.inference.factory import load_predictor
 
         load = load_predictor
         if baseline is not None and model_kind(Path(baseline)) == "delta":
             load = _delta_baseline_loader(Path(baseline), load_predictor)
-    methods = [Method("f_phi MSP", load(model, backend, device, "msp"), 1, str(model),
-                      "uncertainty-trained model (the method)")]
+    options = {"precision": precision} if precision != "auto" else {}
+    methods = [Method("f_phi MSP", load(model, backend, device, "msp", **options), 1,
+                      str(model), "uncertainty-trained model (the method)")]
     if baseline is not None:
         for name, score in BASELINE_SCORES:
             methods.append(Method(name, load(baseline, backend, device, score), 1,

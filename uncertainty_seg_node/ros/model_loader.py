@@ -23,14 +23,15 @@ from uncertainty_seg_node.ros.params import NodeSettings
 _LOG_EVERY_S = 5.0
 
 
-def load_model(path: Path, backend: str, device: str, score_method: str) -> Predictor:
+def load_model(path: Path, backend: str, device: str, score_method: str,
+               precision: str = "auto") -> Predictor:
     """The predictor for `path`; any failure becomes a one-line UserError naming the file."""
     from uncertainty_seg_node.inference.factory import load_predictor
 
     try:
         return load_predictor(
             path, backend=backend, device=device,
-            score_method=None if score_method == "auto" else score_method,
+            score_method=None if score_method == "auto" else score_method, precision=precision,
         )
     except UserError:
         raise
@@ -61,7 +62,8 @@ class ModelLoader:
         settings = self._settings
         try:
             predictor = self._wrap(load_model(
-                self.path, settings.backend, settings.device, settings.score_method))
+                self.path, settings.backend, settings.device, settings.score_method,
+                settings.precision))
             if settings.warmup:
                 h, w = predictor.config.input_size
                 predictor.predict(np.zeros((h, w, 3), dtype=np.uint8))
@@ -87,6 +89,9 @@ class ModelLoader:
         """Log what the loaded model is (classes, input size, training data)."""
         if self.predictor is None:
             return
+        selection = getattr(self.predictor, "selection", "")
+        if selection:
+            self._logger.info(f"{selection}; runs on {self.execution[0]}")
         description = describe_model(self.predictor.config)
         for line in description.info:
             self._logger.info(line)

@@ -39,6 +39,7 @@ class BenchSettings:
     overload_s: float = 3.0
     backend: str = "auto"
     device: str = "cpu"
+    precision: str = "auto"
     encoding: str = "bgr8"
     warmup: int = 10
     domain_id: int | None = None
@@ -70,17 +71,16 @@ def _stamp() -> int:
 
 def run_bench(settings: BenchSettings) -> dict[str, Any]:
     """Run the three phases; returns a JSON-able dict of figures and ratios."""
-    from uncertainty_seg_node.export.assemble import deployable
     from uncertainty_seg_node.inference.factory import load_predictor
 
     model = resolve_model_path(settings.model)
     if not model.is_file():
         raise UserError(f"model {model} does not exist; pass --model or export one with "
                         "`uncertainty-seg export`")
-    # The node gets the file as given (a delta file: it finds the ONNX assembled here in the
-    # cache, as a robot's node does); this process runs the assembled ONNX itself.
-    node_model, model = model, deployable(model)
-    predictor = load_predictor(model, backend=settings.backend, device=settings.device)
+    # Loading here first assembles a delta file and builds a compiled model once; the node gets
+    # the file as given and finds them in the cache, as a robot's node does.
+    predictor = load_predictor(model, backend=settings.backend, device=settings.device,
+                               precision=settings.precision)
     height, width = settings.size
     frames = smooth_random_images(settings.size, min(settings.frames, 20))
     sequence = [frames[i % len(frames)] for i in range(settings.frames)]
@@ -90,8 +90,8 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
     # mistaken for the one under test.
     domain = settings.domain_id or random.choice(
         [d for d in range(1, 101) if str(d) != os.environ.get("ROS_DOMAIN_ID")])
-    params = {"model_path": str(node_model), "backend": settings.backend,
-              "device": settings.device,
+    params = {"model_path": str(model), "backend": settings.backend,
+              "device": settings.device, "precision": settings.precision,
               "image_topic": "/bench/image_raw", "diagnostics_period": 0.5}
     process = NodeProcess(params, domain_id=domain,
                           params_file=package_share_dir() / "config" / "params.yaml",
@@ -140,6 +140,8 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
     return {
         "model": str(model),
         "backend": predictor.backend_name,
+        "precision": str(getattr(predictor, "precision", settings.precision)),
+        "selection": predictor.selection,
         "device": settings.device,
         "image_size": [height, width],
         "encoding": settings.encoding,
@@ -230,7 +232,8 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     direct, node, over = result["backend_predict_ms"], result["node_e2e_ms"], result["overload"]
     target = result["target"]
     return [
-        f"model {result['model']} ({result['backend']}, {result['device']}), "
+        f"model {result['model']} ({result['backend']} {result['precision']}, "
+        f"{result['device']}), "
         f"{result['image_size'][0]}x{result['image_size'][1]} {result['encoding']}, "
         f"{result['frames']} frames",
         f"backend predict(): median {direct['median_ms']:.2f} ms (p90 {direct['p90_ms']:.2f})",

@@ -1,0 +1,158 @@
+"""The OpenVINO backend: parity with ONNX Runtime fp32, the shipping gate, the compiled cache.
+
+Real OpenVINO and NNCF on a tiny random segmenter exported to ONNX. Each test that builds
+compiled models gets its own cache directory, so verdicts of one test never leak into another.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from inference_fixtures import camera_image, tiny_checkpoint
+
+from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.export.model_cache import CACHE_ENV
+from uncertainty_seg_node.export.onnx_export import export_onnx
+from uncertainty_seg_node.export.quantize import quantize_onnx
+from uncertainty_seg_node.inference import load_predictor
+from uncertainty_seg_node.inference import quantize_check as gate_module
+from uncertainty_seg_node.inference.resolve import resolve_model
+from uncertainty_seg_node.model.artifact import file_sha256
+
+ov = pytest.importorskip("openvino")
+build = pytest.importorskip("uncertainty_seg_node.export.openvino_build")
+
+
+@pytest.fixture(scope="module")
+def onnx_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("openvino")
+    return export_onnx(tiny_checkpoint(root / "model.pt"), root / "model.onnx",
+                       parity=False).path
+
+
+@pytest.fixture()
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_fp32_matches_onnx_runtime_fp32(onnx_model: Path, cache: Path) -> None:
+    reference = load_predictor(onnx_model, "onnxruntime")
+    predictor = load_predictor(onnx_model, "openvino", precision="fp32")
+    assert predictor.backend_name == "openvino" and predictor.precision == "fp32"
+    assert predictor.gate["ships"] and predictor.gate["label_agreement"] >= 0.999
+    for seed in range(3):
+        image = camera_image(seed=seed)
+        want, got = reference.predict(image), predictor.predict(image)
+        assert got.class_ids.shape == want.class_ids.shape == image.shape[:2]
+        assert got.class_ids.dtype == want.class_ids.dtype
+        assert got.confidence.dtype == want.confidence.dtype == np.float32
+        assert (got.class_ids == want.class_ids).mean() >= 0.999
+        np.testing.assert_allclose(got.confidence, want.confidence, atol=1e-4)
+        np.testing.assert_array_equal(got.certain, got.confidence > got.gamma)
+    batch = predictor.predict_batch([camera_image(seed=1), camera_image((20, 30), seed=2)])
+    assert [p.class_ids.shape for p in batch] == [(37, 61), (20, 30)]
+
+
+def test_compiled_model_is_cached_under_its_key(onnx_model: Path, cache: Path) -> None:
+    first = load_predictor(onnx_model, "openvino", precision="fp32")
+    blobs = sorted((cache / "openvino").glob("*.blob"))
+    assert len(blobs) == 1 and blobs[0].with_name(blobs[0].name + ".json").is_file()
+    core = ov.Core()
+    key = build.current_key(core, file_sha256(onnx_model), "CPU", "fp32")
+    assert blobs[0] == build.compiled_path(key)
+    assert key.openvino_version == str(ov.get_version()) and key.device == "CPU"
+    assert build.current_key(core, key.onnx_sha256, "CPU", "bf16").digest() != key.digest()
+    second = load_predictor(onnx_model, "openvino", precision="fp32")  # from the blob
+    assert second.gate == first.gate
+    image = camera_image(seed=4)
+    np.testing.assert_array_equal(second.predict(image).class_ids,
+                                  first.predict(image).class_ids)
+
+
+def test_a_precision_that_fails_the_gate_is_refused_with_its_figures(
+        onnx_model: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gate_module, "MIN_LABEL_AGREEMENT", 1.01)  # nothing can pass
+    with pytest.raises(UserError, match=r"fp32 fails the shipping gate \(labels agree on "
+                                        r"[\d.]+ % of pixels \(limit 101 %\), AUPR"):
+        load_predictor(onnx_model, "openvino", precision="fp32")
+    monkeypatch.setattr(gate_module, "MIN_LABEL_AGREEMENT", 0.99)
+    # The verdict is kept: refused again at once, without measuring, until the file is deleted.
+    with pytest.raises(UserError, match="verdict kept in .*delete it to measure again"):
+        load_predictor(onnx_model, "openvino", precision="fp32")
+
+
+def test_auto_takes_the_fastest_precision_that_passes(onnx_model: Path, cache: Path) -> None:
+    predictor = load_predictor(onnx_model, "openvino")
+    order = ["int8", "bf16", "fp32"]
+    chosen = order.index(predictor.precision)
+    assert len(predictor.refused) >= chosen  # every faster one was passed over, with a reason
+    for reason in predictor.refused:
+        assert "fails the shipping gate" in reason or "no bf16 support" in reason
+    assert predictor.gate["ships"]
+    assert f"precision {predictor.precision} (labels agree on" in predictor.selection
+
+
+def test_int8_keeps_the_pixel_layers_in_fp32(onnx_model: Path) -> None:
+    model = ov.Core().read_model(str(onnx_model))
+    names = build.pixel_layers(model)
+    assert any("patch_embeddings" in n for n in names)
+    assert any("decoder/stem" in n for n in names)
+    assert len(names) == 2
+
+
+def test_auto_backend_says_why(onnx_model: Path, tmp_path: Path) -> None:
+    resolved = resolve_model(onnx_model)
+    assert resolved.backend == "openvino" and "openvino (installed" in resolved.reason
+    int8 = quantize_onnx(onnx_model, tmp_path / "int8.onnx")
+    resolved = resolve_model(int8)
+    assert resolved.backend == "onnxruntime" and "ONNX Runtime's int8 graph" in resolved.reason
+    with pytest.raises(UserError, match="ONNX Runtime's int8 graph, which OpenVINO runs slower"):
+        resolve_model(int8, "openvino")
+    with pytest.raises(UserError, match="does not run on NVIDIA GPUs"):
+        load_predictor(onnx_model, "openvino", device="cuda")
+    with pytest.raises(UserError, match="only the openvino backend runs"):
+        resolve_model(onnx_model, "onnxruntime", device="gpu")
+
+
+def test_without_openvino_auto_takes_onnx_runtime_and_openvino_says_how(
+        onnx_model: Path) -> None:
+    """A Python where `import openvino` fails, as on a machine without the extra."""
+    script = f"""
+import importlib.abc, sys
+class Absent(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("openvino", "nncf"):
+            raise ModuleNotFoundError(f"No module named {{name!r}}")
+sys.meta_path.insert(0, Absent())
+from uncertainty_seg_node.errors import UserError
+from uncertainty_seg_node.inference import load_predictor
+from uncertainty_seg_node.inference.resolve import choose_backend
+from pathlib import Path
+print(choose_backend(Path({str(onnx_model)!r}), "onnx", "cpu"))
+print(load_predictor({str(onnx_model)!r}).backend_name)
+try:
+    load_predictor({str(onnx_model)!r}, "openvino")
+except UserError as exc:
+    print(exc)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "OpenVINO, the faster CPU runtime, is not installed" in lines[0]
+    assert lines[1] == "onnxruntime"
+    assert "needs the `openvino` package" in lines[2]
+    assert "pip install 'uncertainty_seg_node[openvino]'" in lines[2]
+
+
+def test_gpu_device_is_openvinos_gpu(onnx_model: Path) -> None:
+    assert build.openvino_device("gpu") == "GPU" and build.openvino_device("gpu:1") == "GPU.1"
+    if "GPU" in ov.Core().available_devices:
+        pytest.skip("this machine has an Intel GPU: the no-GPU error cannot be shown")
+    with pytest.raises(UserError, match="OpenVINO sees no GPU device"):
+        load_predictor(onnx_model, "openvino", device="gpu")
