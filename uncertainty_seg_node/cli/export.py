@@ -1,8 +1,8 @@
 """`uncertainty-seg export`: checkpoint -> ONNX (post-processing in the graph) [-> TensorRT].
 
-Export a checkpoint to ONNX: uint8 RGB image in, class ids and confidence out, with the model's
-config in the file's metadata. A parity check against PyTorch runs by default (>= 99.9 % label
-agreement, confidence within 1e-3).
+Export a checkpoint or a delta file (built over its backbone) to ONNX in fp32: uint8 RGB image
+in, class ids and confidence out, with the model's config in the file's metadata. A parity check
+against PyTorch runs by default (>= 99.9 % label agreement, confidence within 1e-3).
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from uncertainty_seg_node.config import SCORE_METHODS
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `export`."""
-    parser.add_argument("--checkpoint", required=True, type=Path, help="trained checkpoint (.pt)")
+    parser.add_argument("--checkpoint", required=True, type=Path,
+                        help="trained checkpoint (.pt) or delta file (.delta.safetensors, e.g. "
+                        "models/default.delta.safetensors)")
     parser.add_argument("--onnx", required=True, type=Path, help="output .onnx file")
     arguments.add_size(parser, default=None,
                        help="network input HxW, multiples of 14 (default: the checkpoint's)")
@@ -63,10 +65,12 @@ def run(args: argparse.Namespace) -> int:
             energy_sigma=args.energy_sigma, with_logits=args.with_logits,
             ids_dtype=args.ids_dtype, confidence_dtype=args.confidence_dtype,
         )
+        source = _network(args.checkpoint)
         result = export_onnx(
-            args.checkpoint, args.onnx, size=args.size, post=post,
+            source, args.onnx, size=args.size, post=post,
             dynamic_batch=not args.static_batch, opset=args.opset,
             parity=not args.no_parity, parity_images=args.parity_images,
+            source_file=args.checkpoint if source is not args.checkpoint else None,
         )
         height, width = result.config.input_size
         size_mb = result.path.stat().st_size / 1e6
@@ -89,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
                   f"{args.trt_precision} (cache key {key.digest()[:12]})")
             report["tensorrt"] = {"engine": str(engine), "key": key.to_dict()}
             if not args.no_parity:
-                parity = _tensorrt_parity(args.checkpoint, engine, result.config.input_size,
+                parity = _tensorrt_parity(source, engine, result.config.input_size,
                                           args.parity_images, args.trt_precision)
                 print(parity.summary())
                 report["tensorrt"]["parity"] = parity.to_dict()
@@ -98,7 +102,19 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
 
-def _tensorrt_parity(checkpoint: Path, engine: Path, size: tuple[int, int], count: int,
+def _network(path: Path) -> Any:
+    """A checkpoint's path as it is; a delta file as the network built over its backbone."""
+    from uncertainty_seg_node.export.delta_header import is_delta_file
+    from uncertainty_seg_node.model.artifact import resolve_model_path
+
+    if not is_delta_file(path):
+        return path
+    from uncertainty_seg_node.export.assemble import build_segmenter_from_delta
+
+    return build_segmenter_from_delta(resolve_model_path(path))
+
+
+def _tensorrt_parity(source: Any, engine: Path, size: tuple[int, int], count: int,
                      precision: str) -> Any:
     """Engine vs eager torch on CUDA. fp16 engines get looser, reported, non-fatal thresholds."""
     from uncertainty_seg_node.export.parity import compare_outputs, sample_images
@@ -106,12 +122,13 @@ def _tensorrt_parity(checkpoint: Path, engine: Path, size: tuple[int, int], coun
     from uncertainty_seg_node.inference.trt_backend import TensorRTPredictor
 
     trt_predictor = TensorRTPredictor(engine)
-    torch_predictor = TorchPredictor.from_checkpoint(
-        checkpoint, device="cuda", input_size=size,
-        score_method=trt_predictor.export_info.score_method,
-        temperature=trt_predictor.export_info.temperature,
-        energy_sigma=trt_predictor.export_info.energy_sigma,
-    )
+    info = trt_predictor.export_info
+    options: dict[str, Any] = {"device": "cuda", "input_size": size,
+                               "score_method": info.score_method,
+                               "temperature": info.temperature,
+                               "energy_sigma": info.energy_sigma}
+    torch_predictor = (TorchPredictor.from_checkpoint(source, **options)
+                       if isinstance(source, Path) else TorchPredictor(source, **options))
     images, source = sample_images((int(size[0]), int(size[1])), count)
     loose = precision == "fp16"
     return compare_outputs(

@@ -64,16 +64,20 @@ def export_onnx(
     opset: int = DEFAULT_OPSET,
     parity: bool = True,
     parity_images: int = 4,
+    source_file: str | Path | None = None,
 ) -> ExportResult:
     """Export a checkpoint (path) or a Segmenter to ONNX; raise UserError if parity fails.
 
     `post` says what the graph computes after the logits; its score method and temperature,
-    when given, also become the exported model's own (its metadata).
+    when given, also become the exported model's own (its metadata). `source_file`: the file a
+    given Segmenter was built from (e.g. a delta file), recorded with its hash.
     """
     checkpoint = ""
     checkpoint_sha = ""
     if isinstance(source, Segmenter):
         segmenter = copy.deepcopy(source)  # the export patches its position embeddings
+        if source_file is not None:
+            checkpoint, checkpoint_sha = portable_path(source_file), file_sha256(source_file)
     else:
         segmenter = load_checkpoint(source).model
         checkpoint, checkpoint_sha = portable_path(source), file_sha256(source)
