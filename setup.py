@@ -1,10 +1,31 @@
 """ament_python package: `colcon build` on a ROS 2 machine, `pip install -e .` anywhere else."""
 
+import os
+import sys
+import sysconfig
 from glob import glob
 
 from setuptools import find_packages, setup
+from setuptools.command.develop import develop
 
 PACKAGE = "uncertainty_seg_node"
+
+
+class Develop(develop):
+    """`setup.py develop`: colcon's puts the scripts in lib/<package> (setup.cfg), for `ros2 run`.
+
+    colcon calls it with --build-directory. Any other caller (pip's editable install where the
+    setuptools at hand lacks PEP 660, so pip falls back to `setup.py develop`) gets them in the
+    environment's bin/, on PATH, instead of setup.cfg's colcon-only folder.
+    """
+
+    def finalize_options(self) -> None:
+        if not getattr(self, "build_directory", None):
+            prefix = getattr(self, "prefix", None) or sys.prefix
+            self.script_dir = sysconfig.get_path("scripts", "posix_prefix",
+                                                 vars={"base": prefix, "platbase": prefix})
+            os.makedirs(self.script_dir, exist_ok=True)
+        super().finalize_options()
 
 # The node needs only these at run time; torch, ROS wheels and TensorRT are extras because a
 # vehicle with a ROS 2 install (and its own CUDA torch or TensorRT) must not get PyPI copies.
@@ -62,6 +83,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",  # ROS 2 Humble (Ubuntu 22.04); test_lint.py checks it with vermin
     tests_require=["pytest"],
+    cmdclass={"develop": Develop},
     entry_points={
         "console_scripts": [
             f"uncertainty_seg_node = {PACKAGE}.ros.node_main:main",
