@@ -4,8 +4,8 @@ Installs into fresh venvs of the machine's Python, offline (`--no-deps --no-buil
 the venv's own pip and setuptools, the bundled one or this environment's, from the wheels this
 machine has): a wheel, an editable install (PEP 660), and the legacy `setup.py develop` that
 pip falls back to where the setuptools at hand lacks PEP 660 (it honours setup.cfg's
-`[develop] script_dir`, colcon's lib/uncertainty_seg_node/, unless setup.py says otherwise). colcon keeping them in lib/ for
-`ros2 run` is test_colcon_build.py's.
+`[develop] script_dir`, colcon's lib/uncertainty_seg_node/, unless setup.py says otherwise).
+colcon keeping them in lib/ for `ros2 run` is test_colcon_build.py's.
 """
 
 from __future__ import annotations
