@@ -30,7 +30,9 @@ class Develop(develop):
 # The node needs only these at run time; torch, ROS wheels and TensorRT are extras because a
 # vehicle with a ROS 2 install (and its own CUDA torch or TensorRT) must not get PyPI copies.
 INSTALL_REQUIRES = [
-    "numpy>=1.24",
+    # The newest NumPy feature the code uses (np.broadcast_shapes); a higher floor would make pip
+    # replace the NumPy 1.x of a robot's ROS install (test_numpy_floor.py says which).
+    "numpy>=1.20",
     "pyyaml>=6",
     "pillow>=9",
     "onnxruntime>=1.17",
