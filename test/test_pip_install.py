@@ -69,7 +69,7 @@ NEW = metadata.version("setuptools")  # this environment's
 
 
 @pytest.mark.parametrize(("how", "setuptools"), [
-    ("wheel", NEW), ("editable", "bundled"), ("editable", NEW), ("setup.py develop", NEW)])
+    ("wheel", NEW), ("editable", "bundled"), ("setup.py develop", NEW)])
 def test_scripts_land_on_the_venv_path(source: Path, tmp_path: Path, how: str,
                                        setuptools: str) -> None:
     python = _venv(tmp_path / "venv", setuptools)
