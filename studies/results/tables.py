@@ -19,11 +19,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from studies.results import tables_camvid, tables_index, tables_runtime, tables_synth
+from studies.results import (
+    tables_backends,
+    tables_camvid,
+    tables_index,
+    tables_runtime,
+    tables_synth,
+)
 from studies.results.record import ROOT
 from studies.results.render import RENDERERS
 
-TABLE_MODULES = (tables_camvid, tables_index, tables_runtime, tables_synth)
+TABLE_MODULES = (tables_backends, tables_camvid, tables_index, tables_runtime, tables_synth)
 MARKER = re.compile(r"(<!-- table:([\w-]+) -->\n)(.*?)(<!-- /table:\2 -->)", re.DOTALL)
 
 
