@@ -22,8 +22,10 @@ pytestmark = pytest.mark.ros
 def test_bench_node_short_run(tmp_path: Path, node_model: Path,
                               capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bench.json"
+    log = tmp_path / "node.log"
     code = main(["bench-node", "--model", str(node_model), "--size", "60x80", "--frames", "8",
-                 "--rate", "400", "--overload-seconds", "0.5", "--json", str(out)])
+                 "--rate", "400", "--overload-seconds", "0.5", "--json", str(out),
+                 "--node-log", str(log)])
     assert code == 0
     printed = capsys.readouterr().out
     assert "overhead" in printed and "dropped (busy)" in printed
@@ -31,6 +33,7 @@ def test_bench_node_short_run(tmp_path: Path, node_model: Path,
     # backend auto: OpenVINO where it is installed, else ONNX Runtime; the result says why.
     auto = "openvino" if importlib.util.find_spec("openvino") else "onnxruntime"
     assert result["backend"] == auto and f"backend auto: {auto}" in result["selection"]
+    assert f"backend auto: {auto}" in log.read_text()  # the node's start-up log says it too
     assert result["image_size"] == [60, 80]
     assert result["backend_predict_ms"]["n"] == 8
     assert result["node_e2e_ms"]["n"] + result["lost_frames"] == 8
