@@ -177,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parts", default="bench,node,replay")
     parser.add_argument("--record", action="store_true")
     parser.add_argument("--allow-dirty", action="store_true")
+    parser.add_argument("--note", default="", help="what else ran on the machine")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     parts = set(args.parts.split(","))
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                       "replay": "python -m studies.speed_backends --parts replay"},
             rows=rows,
             note="interleaved per (size, threads) cell; bench-node and replay one variant "
-                 "after another; the machine ran background training at nice 10"))
+                 f"after another. {args.note}".strip()))
     return 0
 
 
