@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable
+from typing import Any
 
 from uncertainty_seg_node.errors import UserError
 
@@ -25,6 +26,14 @@ def missing(modules: Iterable[str]) -> list[str]:
         except ImportError:
             absent.append(name)
     return absent
+
+
+def import_or_explain(module: str, needs: str, hint: str) -> Any:
+    """`import module`, or a one-line UserError: what `needs` it, the import error, `hint`."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise UserError(f"{needs} needs the `{module}` package ({exc}); {hint}") from None
 
 
 def require(modules: Iterable[str], purpose: str) -> None:

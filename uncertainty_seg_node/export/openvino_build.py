@@ -32,6 +32,7 @@ from uncertainty_seg_node.atomic import atomic_write
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.export.model_cache import cache_dir
 from uncertainty_seg_node.model.artifact import OUTPUT_CONFIDENCE, OUTPUT_IDS, OUTPUT_LOGITS
+from uncertainty_seg_node.optional_deps import import_or_explain
 from uncertainty_seg_node.runtime import parse_device
 
 INSTALL_HINT = ("install the package's extra: python3 -m pip install "
@@ -51,23 +52,14 @@ LOG = logging.getLogger(__name__)
 
 def import_openvino() -> Any:
     """`import openvino`, or a UserError that says how to install it."""
-    try:
-        import openvino
-    except ImportError as exc:
-        raise UserError(f"the OpenVINO backend needs the `openvino` package ({exc}); "
-                        f"{INSTALL_HINT}") from None
-    return openvino
+    return import_or_explain("openvino", "the OpenVINO backend", INSTALL_HINT)
 
 
 def import_nncf() -> Any:
     """`import nncf` (with its usage telemetry off), or a UserError that says how to install it."""
     # NNCF reports usage over the network unless NNCF_CI is set; a robot must not phone home.
     os.environ.setdefault("NNCF_CI", "1")
-    try:
-        import nncf
-    except ImportError as exc:
-        raise UserError(f"int8 in OpenVINO needs the `nncf` package ({exc}); "
-                        f"{INSTALL_HINT}") from None
+    nncf = import_or_explain("nncf", "int8 in OpenVINO", INSTALL_HINT)
     nncf.set_log_level(logging.ERROR)
     return nncf
 

@@ -34,6 +34,7 @@ from uncertainty_seg_node.model.artifact import (
     read_onnx_metadata,
     write_sidecar,
 )
+from uncertainty_seg_node.optional_deps import import_or_explain
 
 INSTALL_HINT = (
     "install TensorRT >= 10 for your CUDA version (`pip install tensorrt` on x86_64 with an "
@@ -45,12 +46,7 @@ PRECISIONS = ("fp16", "fp32")
 
 def import_tensorrt() -> Any:
     """`import tensorrt`, or a UserError that says how to install it."""
-    try:
-        import tensorrt as trt
-    except ImportError as exc:
-        raise UserError(f"the TensorRT backend needs the `tensorrt` package ({exc}); "
-                        f"{INSTALL_HINT}") from None
-    return trt
+    return import_or_explain("tensorrt", "the TensorRT backend", INSTALL_HINT)
 
 
 @dataclass(frozen=True)
