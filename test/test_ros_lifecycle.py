@@ -8,6 +8,7 @@ cleanup frees the model; shutdown ends the process from unconfigured and from ac
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -94,7 +95,8 @@ def test_every_transition_over_the_services(
         assert lifecycle.change("configure")
         assert lifecycle.state() == "inactive"
         values = diagnostics_in(client, "inactive")
-        assert values["_level"] == "1" and values["backend"] == "onnxruntime", values
+        auto = "openvino" if importlib.util.find_spec("openvino") else "onnxruntime"
+        assert values["_level"] == "1" and values["backend"] == auto, values
         assert values["model"] == "tiny.onnx (tiny)"
         refused = client.set_parameters({"model_path": str(corrupt)})[0]
         assert not refused.successful and "unconfigured" in refused.reason
