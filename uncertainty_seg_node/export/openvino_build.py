@@ -15,6 +15,8 @@ OpenVINO and NNCF are imported lazily: they are the optional `[openvino]` extra.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import functools
 import hashlib
 import importlib.metadata
@@ -22,6 +24,7 @@ import io
 import json
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -118,17 +121,35 @@ def _nncf_version() -> str:
         raise UserError(f"int8 in OpenVINO needs the `nncf` package; {INSTALL_HINT}") from None
 
 
+def open_core() -> Any:
+    """An OpenVINO Core with its CPU plugin loaded (see `keep_signal_stack`)."""
+    ov = import_openvino()
+    with keep_signal_stack():
+        core = ov.Core()
+        core.get_property("CPU", "FULL_DEVICE_NAME")
+    return core
+
+
+def available_devices(core: Any) -> list[str]:
+    """The devices OpenVINO sees (this loads every plugin: see `keep_signal_stack`)."""
+    with keep_signal_stack():
+        return list(core.available_devices)
+
+
 def full_device_name(core: Any, device: str) -> str:
     """The device's full name, or a UserError listing the devices OpenVINO sees."""
-    if device.split(".")[0] not in {d.split(".")[0] for d in core.available_devices}:
-        raise UserError(f"OpenVINO sees no {device} device (it has {core.available_devices}); "
-                        "an Intel GPU needs its OpenCL driver (intel-opencl-icd)")
-    return str(core.get_property(device, "FULL_DEVICE_NAME"))
+    devices = available_devices(core)
+    if device.split(".")[0] not in {d.split(".")[0] for d in devices}:
+        raise UserError(f"OpenVINO sees no {device} device (it has {devices}); an Intel GPU "
+                        "needs its OpenCL driver (intel-opencl-icd)")
+    with keep_signal_stack():
+        return str(core.get_property(device, "FULL_DEVICE_NAME"))
 
 
 def precision_unsupported(core: Any, device: str, precision: str) -> str:
     """Why `device` cannot run `precision` ('' when it can)."""
-    capabilities = set(core.get_property(device, "OPTIMIZATION_CAPABILITIES"))
+    with keep_signal_stack():
+        capabilities = set(core.get_property(device, "OPTIMIZATION_CAPABILITIES"))
     needs = {"bf16": "BF16", "int8": "INT8"}.get(precision)
     if needs is None or needs in capabilities:
         return ""
@@ -165,10 +186,11 @@ def quantize_int8(model: Any, input_size: tuple[int, int]) -> Any:
     frames = _calibration_frames(tuple(input_size))  # type: ignore[arg-type]
     LOG.warning("quantising to int8 with NNCF on %d calibration frames (once; cached)",
                 len(frames))
-    return nncf.quantize(
-        model, nncf.Dataset(frames), subset_size=len(frames),
-        model_type=nncf.ModelType.TRANSFORMER,
-        ignored_scope=nncf.IgnoredScope(names=pixel_layers(model)))
+    with keep_signal_stack():  # NNCF compiles the model to collect its statistics
+        return nncf.quantize(
+            model, nncf.Dataset(frames), subset_size=len(frames),
+            model_type=nncf.ModelType.TRANSFORMER,
+            ignored_scope=nncf.IgnoredScope(names=pixel_layers(model)))
 
 
 @functools.lru_cache(maxsize=2)
@@ -200,6 +222,40 @@ def pixel_layers(model: Any) -> list[str]:
     return sorted(found)
 
 
+class _SignalStack(ctypes.Structure):
+    _fields_ = [("ss_sp", ctypes.c_void_p), ("ss_flags", ctypes.c_int),
+                ("ss_size", ctypes.c_size_t)]
+
+
+@contextlib.contextmanager
+def keep_signal_stack() -> Iterator[None]:
+    """Give the calling thread its alternate signal stack back after an OpenVINO call.
+
+    OpenVINO's CPU plugin (2026.4) installs a signal stack of its own on the thread that loads
+    it, and unmaps it when it is freed. Python runs its signal handlers on the alternate stack,
+    so the thread's next signal (a Ctrl-C, a SIGTERM) would then write into unmapped memory and
+    crash the process. Every call here that may load a plugin is wrapped in this.
+    """
+    try:
+        sigaltstack = ctypes.CDLL(None, use_errno=True).sigaltstack
+    except (OSError, AttributeError):  # no C library with sigaltstack: nothing to keep
+        yield
+        return
+    saved = _SignalStack()
+    kept = sigaltstack(None, ctypes.byref(saved)) == 0
+    try:
+        yield
+    finally:
+        if kept:
+            sigaltstack(ctypes.byref(saved), None)
+
+
+def compile_model(core: Any, model: Any, device: str, precision: str, threads: int) -> Any:
+    """`core.compile_model` with the precision's properties, the thread's signal stack kept."""
+    with keep_signal_stack():
+        return core.compile_model(model, device, compile_properties(precision, threads))
+
+
 def save_compiled(compiled: Any, path: Path) -> None:
     """The compiled model's blob, written atomically."""
     blob = compiled.export_model()
@@ -211,8 +267,8 @@ def load_compiled(core: Any, path: Path, device: str, precision: str, threads: i
 
     The precision hint goes again with it: without it a CPU with bf16 runs an fp32 blob in bf16.
     """
-    with open(path, "rb") as handle:
-        return core.import_model(io.BytesIO(handle.read()), device,
+    with keep_signal_stack():
+        return core.import_model(io.BytesIO(path.read_bytes()), device,
                                  compile_properties(precision, threads))
 
 

@@ -59,7 +59,7 @@ class OpenVinoPredictor(PipelinePredictor):
         self.device = self.device_in_use = str(device)
         self.ov_device = build.openvino_device(device)  # OpenVINO's name: CPU, GPU, GPU.1
         self.threads = threads or default_threads()
-        self._core = ov.Core()
+        self._core = build.open_core()
         build.full_device_name(self._core, self.ov_device)  # a missing device: UserError
         self._sha256 = file_sha256(self.path)
         refusals: list[str] = []
@@ -93,8 +93,7 @@ class OpenVinoPredictor(PipelinePredictor):
         gate = _cached_gate(blob, key)
         if gate is not None and gate["ships"] and blob.is_file():
             self._use(build.load_compiled(self._core, blob, self.ov_device, precision,
-                                          self.threads),
-                      precision, gate)
+                                          self.threads), precision, gate)
             return ""
         if gate is None and precision != "fp32" and not labels_fit(self.config.class_names):
             return (f"{precision}: its shipping gate needs labelled frames in the model's classes "
@@ -103,9 +102,8 @@ class OpenVinoPredictor(PipelinePredictor):
             model = build.read_for_device(self._core, self.path, self.input_size)
             if precision == "int8":
                 model = build.quantize_int8(model, self.input_size)
-            self._use(self._core.compile_model(
-                model, self.ov_device, build.compile_properties(precision, self.threads)),
-                precision, {})
+            self._use(build.compile_model(self._core, model, self.ov_device, precision,
+                                          self.threads), precision, {})
             gate = self._measure_gate()
             cache = {"key": key.to_dict(), "onnx": str(self.path.resolve()), "gate": gate}
             write_sidecar(blob, self.config, self.export_info, cache)
