@@ -23,8 +23,8 @@ from uncertainty_seg_node.ros.params import NodeSettings
 _LOG_EVERY_S = 5.0
 
 
-def load_model(path: Path, backend: str, device: str, score_method: str,
-               precision: str = "auto") -> Predictor:
+def _predictor_for(path: Path, backend: str, device: str, score_method: str,
+                   precision: str = "auto") -> Predictor:
     """The predictor for `path`; any failure becomes a one-line UserError naming the file."""
     from uncertainty_seg_node.inference.factory import load_predictor
 
@@ -61,7 +61,7 @@ class ModelLoader:
         """One attempt; on failure `error` says why and the next attempt waits a period."""
         settings = self._settings
         try:
-            predictor = self._wrap(load_model(
+            predictor = self._wrap(_predictor_for(
                 self.path, settings.backend, settings.device, settings.score_method,
                 settings.precision))
             if settings.warmup:
