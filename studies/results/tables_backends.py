@@ -94,3 +94,34 @@ def speed_backends() -> str:
     parts = [_network(rows), _node(rows), _replay(rows)]
     body = "\n\n".join("\n".join(part) for part in parts if part)
     return body + "\n\n" + source_line("speed_backends")
+
+
+@renderer("speed_backends_summary")
+def speed_backends_summary() -> str:
+    """The README's short form: 168×224, each backend and precision, network and node."""
+    rows = load_result("speed_backends")["rows"]
+    network: dict[tuple[str, int], tuple[float, float]] = {}
+    gates: dict[str, Any] = {}
+    for row in rows.values():
+        bench = row["metrics"]
+        if row["command"] != "bench" or tuple(bench["input_size"]) != (168, 224):
+            continue
+        reference = bench["backends"][REFERENCE]["stages"]["network_alone"]["median_ms"]
+        for variant, entry in bench["backends"].items():
+            median = entry["stages"]["network_alone"]["median_ms"]
+            network[(variant, bench["threads"])] = (median, median / reference)
+            gates.setdefault(variant, entry.get("gate"))
+    nodes = {f"{r['metrics']['backend']}:{r['metrics']['precision']}": r["metrics"]
+             for r in rows.values() if r["command"] == "bench-node"}
+    node_ref = nodes.get(REFERENCE, {}).get("node_e2e_ms", {}).get("median_ms")
+    out = ["| backend, precision | network ms, 1 thread (× int8 ORT) | 2 threads | node end to "
+           "end ms | gate |", "|---|---|---|---|---|"]
+    for variant in gates:
+        cells = []
+        for threads in (1, 2):
+            ms, ratio = network.get((variant, threads), (None, None))
+            cells.append(f"{fmt(ms, 1)} ({fmt(ratio, 2)})")
+        node = nodes.get(variant, {}).get("node_e2e_ms", {}).get("median_ms")
+        node_cell = f"{fmt(node, 1)} ({fmt(node / node_ref, 2)})" if node and node_ref else "—"
+        out.append(table_row(_name(variant), *cells, node_cell, _gate(gates[variant])))
+    return "\n".join(out) + "\n\n" + source_line("speed_backends")
