@@ -31,7 +31,8 @@ train() {  # NAME ARGS...: one timed run, skipped when its checkpoint exists
   [[ -f "$W/$name.pt" ]] || python -m studies.timed_train --dir "$W" "$name" -- "$@" \
     --out "$W/$name.pt"
 }
-for s in 0 1; do
+seed_runs() {  # SEED: f_theta, the control and f_phi per fold
+  local s="$1" f
   train "theta_s$s" task "${COMMON[@]}" --seed "$s" --feature-cache-file "$W/feat_day.pt"
   train "control_s$s" uncertainty "${COMMON[@]}" --teacher "$W/theta_s$s.pt" \
     --unlabelled "$W/folds/fold0/adapt/images" --seed "$s" --loss-weight 0 \
@@ -41,15 +42,18 @@ for s in 0 1; do
       --unlabelled "$W/folds/fold$f/adapt/images" --seed "$s" \
       --feature-cache-file "$W/feat_day.pt"
   done
-done
+}
+# Seed 0, the f_theta users had before (the same recipe without augmentation) and the guard
+# first: a run cut short still holds one whole comparison.
+seed_runs 0
+train theta_noaug task "${COMMON[@]}" --seed 0 --no-augment \
+  --feature-cache-file "$W/feat_day_noaug.pt"
 for f in 0 1; do
   train "guard_f${f}_s0" uncertainty "${COMMON[@]}" --teacher "$W/theta_s0.pt" \
     --unlabelled "$W/folds/fold$f/adapt/images" --seed 0 --lc-guard teacher_margin \
     --feature-cache-file "$W/feat_day.pt"
 done
-# The f_theta users had before: the same recipe without augmentation.
-train theta_noaug task "${COMMON[@]}" --seed 0 --no-augment \
-  --feature-cache-file "$W/feat_day_noaug.pt"
+seed_runs 1
 python -m studies.row_eval eval --rows studies/camvid_augmented.rows.yaml \
   --out "$W/eval_camvid_augmented.json" --data "$C" --sets dusk/val,day/val --folds "$W/folds"
 python -m studies.row_eval record camvid_augmented --merge \
