@@ -58,7 +58,11 @@ def dds_delivery() -> str:
 
 @renderer("demo_domains")
 def demo_domains() -> str:
-    """Per domain: the default model in the node beside the compare model, same frames."""
+    """Per domain: the default model in the node beside the compare model, same frames.
+
+    The last two columns are the planner's: the share of pixels the certain mask holds at the
+    model's γ, and how many of those are right (its precision).
+    """
     summary = load_result("demo")["rows"]["demo"]["metrics"]
     other = summary.get("compare") or {}
     rows = dict(summary["domains"])
@@ -66,13 +70,15 @@ def demo_domains() -> str:
     pair = (f"{STAGE_NAMES.get(str(summary.get('stage')), 'default')} / "
             f"{STAGE_NAMES.get(str(other.get('stage')), 'compare')}")
     out = ["| domain | " + " | ".join(f"{q} {pair}" for q in
-                                      ("mIoU", "MaxF0.5", "p(a,c)", "AUPR", "certain")) + " |",
-           "|---|---|---|---|---|---|"]
+                                      ("mIoU", "MaxF0.5", "p(a,c)", "AUPR", "certain",
+                                       "certain precision")) + " |",
+           "|---|---|---|---|---|---|---|"]
     for name, m in rows.items():
         o = other.get("overall", {}) if name == "overall" else \
             other.get("domains", {}).get(name, {})
         cells = [f"{fmt(m.get(k))} / {fmt(o.get(k))}" for k in
-                 ("miou", "maxf05", "p_ac_at_maxf05", "aupr", "certain_fraction")]
+                 ("miou", "maxf05", "p_ac_at_maxf05", "aupr", "certain_fraction",
+                  "precision_at_gamma")]
         label = f"{name} (source)" if name == "city-day" else name
         out.append(f"| {label} | " + " | ".join(cells) + " |")
     run = (f"{summary['frames_received']} frames received, {summary['frames_missing']} missing; "
