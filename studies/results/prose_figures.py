@@ -60,8 +60,8 @@ _FENCE = re.compile(r"^```.*?^```", re.DOTALL | re.MULTILINE)
 _HIDDEN = (re.compile(r"`[^`\n]*`"), re.compile(r"\]\([^)\s]*\)"), re.compile(r"<!--.*?-->"))
 # Key tokens that name a leaf's unit (the first found from the leaf up its path).
 _KEY_UNITS = {"ms": ("time", 1e-3), "s": ("time", 1.0), "seconds": ("time", 1.0),
-              "mb": ("size", 1.0), "hz": ("rate", 1.0), "ratio": ("ratio", 1.0),
-              "speedup": ("ratio", 1.0), "load": ("load", 1.0)}
+              "mb": ("size", 1.0), "megabytes": ("size", 1.0), "hz": ("rate", 1.0),
+              "ratio": ("ratio", 1.0), "speedup": ("ratio", 1.0), "load": ("load", 1.0)}
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 
 from studies.results import (
+    tables_augmented,
     tables_backends,
     tables_camvid,
     tables_index,
@@ -29,7 +30,8 @@ from studies.results import (
 from studies.results.record import ROOT
 from studies.results.render import RENDERERS
 
-TABLE_MODULES = (tables_backends, tables_camvid, tables_index, tables_runtime, tables_synth)
+TABLE_MODULES = (tables_augmented, tables_backends, tables_camvid, tables_index, tables_runtime,
+                 tables_synth)
 MARKER = re.compile(r"(<!-- table:([\w-]+) -->\n)(.*?)(<!-- /table:\2 -->)", re.DOTALL)
 
 
