@@ -13,6 +13,8 @@
 #   tools/dev run bash studies/synth_augmented.sh [WORKDIR] [MODEL_DIR] ["fog:100,400 ..."]
 #
 # WORKDIR (runs/synth_aug) and MODEL_DIR (runs/default_model) are the paths the rows file names.
+# TRAIN_ONLY=1 trains the plan and stops: two plans can train side by side (each run has its own
+# copy of the source views), and a last call without it evaluates every row and records.
 set -euo pipefail
 W="${1:-runs/synth_aug}"
 M="${2:-runs/default_model}"
@@ -66,12 +68,12 @@ done
 run_phi() {  # NAME UNLABELLED [FLAGS...]: f_phi on a copy of f_theta's source views
   local name="$1" unlabelled="$2"; shift 2
   [[ -f "$W/$name.pt" ]] && return 0
-  cp "$M/task_features.pt" "$W/run_features.pt"
+  cp "$M/task_features.pt" "$W/run_features_$name.pt"
   python -m studies.timed_train --dir "$W" "$name" -- uncertainty --teacher "$M/f_theta.pt" \
     --data "$M/data/source" --unlabelled "$unlabelled" --model vits14 --init "$INIT" \
-    --size "$SIZE" --seed 0 --device auto --feature-cache-file "$W/run_features.pt" "$@" \
+    --size "$SIZE" --seed 0 --device auto --feature-cache-file "$W/run_features_$name.pt" "$@" \
     --out "$W/$name.pt"
-  rm -f "$W/run_features.pt"
+  rm -f "$W/run_features_$name.pt"
 }
 run_phi guard_joint "$M/data/unlabelled/leftImg8bit" --lc-guard teacher_margin
 # The N-curve: the first N frames of each domain's pool.
@@ -101,6 +103,7 @@ for item in $PLAN; do
     run_phi "phi_${dom}_$n" "$D/adapt/$dom-$n"
   done
 done
+[[ "${TRAIN_ONLY:-0}" == 1 ]] && exit 0
 SETS="$(for d in "$D"/unseen/* "$D"/seen/*; do echo "${d#"$D"/}"; done | paste -sd, -)"
 ROWS=studies/synth_augmented.rows.yaml
 if [[ "$W" != runs/synth_aug || "$M" != runs/default_model ]]; then

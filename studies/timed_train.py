@@ -10,6 +10,7 @@ Runs `python -m uncertainty_seg_node train ARGS` with its output in DIR/NAME.log
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import shlex
@@ -39,9 +40,11 @@ def train(name: str, argv: list[str], out_dir: Path) -> dict[str, object]:
         "load_avg_end": [round(x, 2) for x in os.getloadavg()],
     }
     times = out_dir / "train_times.json"
-    data = json.loads(times.read_text()) if times.is_file() else {}
-    data[name] = record
-    times.write_text(json.dumps(data, indent=1))
+    with (out_dir / "train_times.lock").open("w") as lock:  # runs side by side share the file
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = json.loads(times.read_text()) if times.is_file() else {}
+        data[name] = record
+        times.write_text(json.dumps(data, indent=1))
     return record
 
 
