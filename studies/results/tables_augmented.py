@@ -92,11 +92,27 @@ _COST_HEAD = ["| runs | f_θ wall min | f_φ wall min | **θ then φ wall min** 
               "|---|---|---|---|---|"]
 
 
+# The table's order: the recipe before, each seed's f_θ, control and f_φ, then the rest (a merged
+# result file keeps its older rows first).
+_CAMVID_ORDER = ["theta_noaug", "theta_s0", "control_s0", "phi_s0", "theta_s1", "control_s1",
+                 "phi_s1", "guard_s0"]
+
+
+def _camvid_place(row_id: str) -> int:
+    return _CAMVID_ORDER.index(row_id) if row_id in _CAMVID_ORDER else len(_CAMVID_ORDER)
+
+
 @renderer("camvid_augmented")
 def camvid_augmented() -> str:
     """The augmented recipes on the CamVid folds, the bar per seed and fold, and the costs."""
     result = load_result("camvid_augmented")
-    rows = result["rows"]
+    rows = {k: result["rows"][k] for k in sorted(result["rows"], key=_camvid_place)}
+    sources = ["camvid_augmented"]
+    if "theta_noaug" not in rows:  # what users had: the un-augmented recipe's f_θ, same folds
+        before = load_result("camvid_folds")["rows"]["theta_maxs"]
+        rows = {"theta_noaug": {**before, "label": "f_θ max-softmax, no augmentation (the "
+                                "recipe before; camvid_folds.json)"}, **rows}
+        sources.append("camvid_folds")
     out = [folds_table(rows, FOLDS).rstrip(), "",
            "f_φ against f_θ's max-softmax and the control of its seed, on each fold's unseen "
            "frames (the bar: better on both AUPR and MaxF0.5):", "",
@@ -111,7 +127,7 @@ def camvid_augmented() -> str:
         out += ["", "Training cost on this machine (a run's wall time depends on what else ran; "
                 "f_θ's first run builds the view bank's features, which later runs read from "
                 "its cache file):", "", *_COST_HEAD, *costs]
-    return "\n".join(out) + "\n\n" + source_line("camvid_augmented")
+    return "\n".join(out) + "\n\n" + source_line(*sources)
 
 
 def _synth(row: dict[str, Any], part: str, domain: str, metric: str) -> float | None:
