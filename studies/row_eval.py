@@ -162,7 +162,8 @@ def record(args: argparse.Namespace) -> Path:
     training: dict[str, dict[str, Any]] = {}
     if args.times is not None and args.times.is_file():
         training = {name: {"command": _train_command(run), "wall_s": run["wall_s"],
-                           "cpu_s": run["cpu_s"]}
+                           "cpu_s": run["cpu_s"],
+                           **({"max_rss_mb": run["max_rss_mb"]} if "max_rss_mb" in run else {})}
                     for name, run in json.loads(args.times.read_text()).items()}
     return write_result(args.name, about=args.about, dataset=args.dataset,
                         commands={"eval": args.command}, rows=rows, training=training,

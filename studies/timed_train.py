@@ -3,7 +3,7 @@
     python -m studies.timed_train --dir runs/study NAME -- task|uncertainty ARGS ...
 
 Runs `python -m uncertainty_seg_node train ARGS` with its output in DIR/NAME.log and adds
-{command, wall_s, cpu_s, load_avg_end} under NAME to DIR/train_times.json, which
+{command, wall_s, cpu_s, load_avg_end, max_rss_mb} under NAME to DIR/train_times.json, which
 `python -m studies.row_eval record --times` puts into the result file's `training`.
 """
 
@@ -13,6 +13,7 @@ import argparse
 import fcntl
 import json
 import os
+import resource
 import shlex
 import subprocess
 import sys
@@ -38,6 +39,8 @@ def train(name: str, argv: list[str], out_dir: Path) -> dict[str, object]:
         "cpu_s": round(after.children_user - before.children_user
                        + after.children_system - before.children_system, 1),
         "load_avg_end": [round(x, 2) for x in os.getloadavg()],
+        # the training process's peak memory (Linux reports kilobytes)
+        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
     }
     times = out_dir / "train_times.json"
     with (out_dir / "train_times.lock").open("w") as lock:  # runs side by side share the file

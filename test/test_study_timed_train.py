@@ -22,4 +22,5 @@ def test_runs_side_by_side_keep_every_record(tmp_path: Path) -> None:
     for name in names:
         assert times[name]["command"] == "uncertainty-seg train task --help"
         assert times[name]["wall_s"] > 0 and times[name]["cpu_s"] >= 0
+        assert times[name]["max_rss_mb"] > 10  # a Python process that imported the package
         assert "--data" in (tmp_path / f"{name}.log").read_text()  # the command's own output

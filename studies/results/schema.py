@@ -21,6 +21,7 @@ A result file is JSON::
         }                                      # frame set: {"dusk/val": {"aupr": ...}, ...}
       },
       "training": {"<run id>": {"command": "...", "wall_s": 623.3, "cpu_s": 862.3}},  # optional
+      #   (and "max_rss_mb", the run's peak memory, where it was measured)
       "note": "a line on the run, e.g. what else loaded the machine"                   # optional
     }
 
