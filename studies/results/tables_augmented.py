@@ -184,7 +184,8 @@ def synth_augmented() -> str:
 @renderer("synth_augmented_scaling")
 def synth_augmented_scaling() -> str:
     """One f_φ per domain against N unlabelled frames, beside the joint model, augmented."""
-    rows = load_result("synth_augmented")["rows"]
+    result = load_result("synth_augmented")
+    rows = result["rows"]
     theta, control = rows.get("theta_maxs"), rows.get("control")
     out = ["| domain | f_φ from | f_θ unseen AUPR / MaxF0.5 | control unseen | f_φ unseen | "
            "**f_φ − control** AUPR / MaxF0.5 | f_φ − f_θ AUPR / MaxF0.5 | f_φ seen |",
@@ -213,6 +214,14 @@ def synth_augmented_scaling() -> str:
             out.append(table_row(domain, label, pair(theta, key), pair(control, key),
                                  pair(phi, key), gain(phi, control, key),
                                  gain(phi, theta, key), pair(phi, seen)))
+    costs = [(name, run) for name, run in result.get("training", {}).items()
+             if name.startswith(("phi_fog_", "phi_night_", "phi_offroad_"))]
+    if costs:
+        out += ["", "Each per-domain f_φ run (its command in the file's `training`):", "",
+                "| run | wall min | CPU min | peak memory GB |", "|---|---|---|---|"]
+        out += [table_row(f"`{name}`", _minutes(run["wall_s"]), _minutes(run["cpu_s"]),
+                          "—" if "max_rss_mb" not in run else f"{run['max_rss_mb'] / 1024:.1f}")
+                for name, run in costs]
     return "\n".join(out) + "\n\n" + source_line("synth_augmented")
 
 
