@@ -39,8 +39,8 @@ def train(name: str, argv: list[str], out_dir: Path) -> dict[str, object]:
         "cpu_s": round(after.children_user - before.children_user
                        + after.children_system - before.children_system, 1),
         "load_avg_end": [round(x, 2) for x in os.getloadavg()],
-        # the training process's peak memory (Linux reports kilobytes)
-        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+        # the training process's peak memory in MB of 10^6 bytes (Linux reports KiB)
+        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1e6),
     }
     times = out_dir / "train_times.json"
     with (out_dir / "train_times.lock").open("w") as lock:  # runs side by side share the file

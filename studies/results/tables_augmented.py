@@ -218,9 +218,9 @@ def synth_augmented_scaling() -> str:
              if name.startswith(("phi_fog_", "phi_night_", "phi_offroad_"))]
     if costs:
         out += ["", "Each per-domain f_φ run (its command in the file's `training`):", "",
-                "| run | wall min | CPU min | peak memory GB |", "|---|---|---|---|"]
+                "| run | wall min | CPU min | peak memory GB (10^9 bytes) |", "|---|---|---|---|"]
         out += [table_row(f"`{name}`", _minutes(run["wall_s"]), _minutes(run["cpu_s"]),
-                          "—" if "max_rss_mb" not in run else f"{run['max_rss_mb'] / 1024:.1f}")
+                          "—" if "max_rss_mb" not in run else f"{run['max_rss_mb'] / 1000:.1f}")
                 for name, run in costs]
     return "\n".join(out) + "\n\n" + source_line("synth_augmented")
 
