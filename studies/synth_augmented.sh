@@ -13,8 +13,9 @@
 #   tools/dev run bash studies/synth_augmented.sh [WORKDIR] [MODEL_DIR] ["fog:100,400 ..."]
 #
 # WORKDIR (runs/synth_aug) and MODEL_DIR (runs/default_model) are the paths the rows file names.
-# TRAIN_ONLY=1 trains the plan and stops: two plans can train side by side (each run has its own
-# copy of the source views), and a last call without it evaluates every row and records.
+# TRAIN_ONLY=1 trains the plan and stops: two plans of different domains can train side by side
+# (each run has its own copy of the source views), and a last call without it evaluates every
+# row and records.
 # Memory: a run holds its cached features, the source views' (3.4 GB) and 3 entries per target
 # view (the view and its 2 masks, ~1.1 MB each): a peak of 10.3 GB at N = 100 and 17.6 GB at
 # N = 400 (max_rss_mb in train_times.json), so on a 24 GB machine an N = 400 run trains alone.
