@@ -109,6 +109,8 @@ def test_use_rviz_without_rviz2_warns_and_the_node_serves(
         graph = GraphClient(domain, image_topic=CAMERA, node_name=NODE)
         try:
             assert graph.wait_until_connected(60.0), log.read_text()
+            # qos_reliability=auto re-subscribes as reliable: a frame sent meanwhile is lost
+            assert graph.wait_input_reliable(15.0), log.read_text()
             image = np.zeros((60, 80, 3), dtype=np.uint8)
             key = graph.publish_image(image, "bgr8", 1_700_000_000_000_000_000, "no_rviz")
             assert set(graph.wait_outputs(key, OUTPUTS, timeout=60.0)) == set(OUTPUTS), (
