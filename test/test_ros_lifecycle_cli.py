@@ -60,41 +60,34 @@ def ros2() -> str:
     return _ros2()
 
 
-def _cli(domain: int, *args: str, timeout: float = 60.0) -> str:
-    """`ros2 ARGS --no-daemon` until it finds the node (discovery is slow on a loaded machine)."""
-    env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
-    deadline = time.monotonic() + timeout
-    while True:
-        result = subprocess.run([_ros2(), *args, "--no-daemon", "--spin-time", "1"], env=env,
-                                capture_output=True, text=True, timeout=timeout)
-        text = result.stdout + result.stderr
-        if "not found" not in text.lower() or time.monotonic() > deadline:
-            return text
+def _cli(domain: int, *args: str, timeout: float = 60.0, expect: str | None = None,
+         log: Path | None = None) -> str:
+    """`ros2 ARGS --no-daemon` until it finds the node (discovery is slow on a loaded machine).
 
-
-def _cli_answer(domain: int, log: Path, *args: str, expect: str,
-                timeout: float = 60.0) -> str:
-    """`ros2 ARGS --no-daemon`, read until `expect` arrives (retried while the node is not found).
-
-    For a transition that ends the node: once the answer is printed, the Jazzy CLI's own teardown
-    has been seen to hang (the answer on stdout, the CLI still up 60 s later). The answer is what
-    this checks; a CLI that outlives it by 10 s is killed.
+    With EXPECT (and LOG, where the output goes), the output is read until EXPECT arrives: for a
+    transition that ends the node, after which the Jazzy CLI's own teardown has been seen to hang
+    (the answer on stdout, the CLI still up 60 s later). A CLI that outlives it by 10 s is killed.
     """
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
     deadline = time.monotonic() + timeout
     while True:
-        with log.open("w") as out:
-            command = subprocess.Popen([_ros2(), *args, "--no-daemon", "--spin-time", "1"],
-                                       env=env, stdout=out, stderr=subprocess.STDOUT)
-        while expect not in log.read_text() and command.poll() is None \
-                and time.monotonic() < deadline:
-            time.sleep(0.1)
-        try:
-            command.wait(10.0)
-        except subprocess.TimeoutExpired:
-            command.kill()
-            command.wait()
-        text = log.read_text()
+        if expect is None or log is None:
+            result = subprocess.run([_ros2(), *args, "--no-daemon", "--spin-time", "1"],
+                                    env=env, capture_output=True, text=True, timeout=timeout)
+            text = result.stdout + result.stderr
+        else:
+            with log.open("w") as out:
+                command = subprocess.Popen([_ros2(), *args, "--no-daemon", "--spin-time", "1"],
+                                           env=env, stdout=out, stderr=subprocess.STDOUT)
+            while expect not in log.read_text() and command.poll() is None \
+                    and time.monotonic() < deadline:
+                time.sleep(0.1)
+            try:
+                command.wait(10.0)
+            except subprocess.TimeoutExpired:
+                command.kill()
+                command.wait()
+            text = log.read_text()
         if "not found" not in text.lower() or time.monotonic() > deadline:
             return text
 
@@ -130,9 +123,9 @@ def test_ros2_lifecycle_set_drives_every_transition(
             assert "Transitioning successful" in _cli(dds_domain, "lifecycle", "set", node,
                                                       transition)
         # Shutdown from inactive: the answer arrives, then the process ends by itself.
-        assert "Transitioning successful" in _cli_answer(
-            dds_domain, tmp_path / "shutdown.log", "lifecycle", "set", node, "shutdown",
-            expect="Transitioning successful")
+        assert "Transitioning successful" in _cli(
+            dds_domain, "lifecycle", "set", node, "shutdown",
+            expect="Transitioning successful", log=tmp_path / "shutdown.log")
         assert process.process is not None and process.process.wait(30.0) == 0
     finally:
         code = process.stop()
