@@ -181,6 +181,9 @@ def synth_augmented() -> str:
     return "\n".join(out) + "\n\n" + source_line("synth_augmented", "synth_domains")
 
 
+_SCALING_DOMAINS = ("fog", "night", "offroad")  # the N-curve's domains (phi_<domain>_<N> rows)
+
+
 @renderer("synth_augmented_scaling")
 def synth_augmented_scaling() -> str:
     """One f_φ per domain against N unlabelled frames, beside the joint model, augmented."""
@@ -203,7 +206,7 @@ def synth_augmented_scaling() -> str:
             return "—"
         return f"{fa['aupr'] - fb['aupr']:+.3f} / {fa['maxf05'] - fb['maxf05']:+.3f}"
 
-    for domain in ("fog", "night", "offroad"):
+    for domain in _SCALING_DOMAINS:
         key = f"unseen/{domain}"
         variants = [("80 of each domain (joint)", rows.get("phi"), f"seen/{domain}")]
         variants += [(f"{n} of {domain}", rows.get(f"phi_{domain}_{n}"), f"seen/{domain}-{n}")
@@ -215,7 +218,7 @@ def synth_augmented_scaling() -> str:
                                  pair(phi, key), gain(phi, control, key),
                                  gain(phi, theta, key), pair(phi, seen)))
     costs = [(name, run) for name, run in result.get("training", {}).items()
-             if name.startswith(("phi_fog_", "phi_night_", "phi_offroad_"))]
+             if name.startswith(tuple(f"phi_{d}_" for d in _SCALING_DOMAINS))]
     if costs:
         out += ["", "Each per-domain f_φ run (its command in the file's `training`):", "",
                 "| run | wall min | CPU min | peak memory GB (10^9 bytes) |", "|---|---|---|---|"]
