@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from studies.results import prose_figures, run_command
 from studies.results.record import RESULTS_DIR
@@ -43,9 +44,9 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _plot_scaling(args: argparse.Namespace) -> int:
-    from studies.results.plots import plot_scaling
+    from studies.results.plots import DEFAULT_OUT, plot_scaling
 
-    return plot_scaling(["--out", args.out] if args.out else [])
+    return plot_scaling(args.out or DEFAULT_OUT)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("validate", help="every result file against the schema").set_defaults(
         handler=_validate)
     plot = sub.add_parser("plot-scaling", help="docs/experiments/synth_scaling.png")
-    plot.add_argument("--out", help="the PNG to write")
+    plot.add_argument("--out", type=Path, help="the PNG to write (default: "
+                      "docs/experiments/synth_scaling.png)")
     plot.set_defaults(handler=_plot_scaling)
     argv = sys.argv[1:] if argv is None else argv
     split = argv.index("--") if "--" in argv else len(argv)  # `run`'s command follows `--`

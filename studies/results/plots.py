@@ -9,19 +9,16 @@ N) and minus f_θ's. Needs matplotlib.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from studies.results.record import ROOT, load_result
 from studies.results.tables_synth import scaling_runs
 
+DEFAULT_OUT = ROOT / "docs" / "experiments" / "synth_scaling.png"
 
-def plot_scaling(argv: list[str] | None = None) -> int:
-    """Draw the N-scaling plot (the `plot-scaling` command)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path,
-                        default=ROOT / "docs" / "experiments" / "synth_scaling.png")
-    args = parser.parse_args(argv)
+
+def plot_scaling(out: Path = DEFAULT_OUT) -> int:
+    """Draw the N-scaling plot into `out` (the `plot-scaling` command parses its `--out`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -51,7 +48,7 @@ def plot_scaling(argv: list[str] | None = None) -> int:
     fig.suptitle(f"Masked γ-SSL gain on unseen frames against N ({result['date'][:10]}, "
                  "docs/results/synth_scaling.json)", fontsize=9)
     fig.tight_layout()
-    fig.savefig(args.out, dpi=110)
-    print(args.out)
+    fig.savefig(out, dpi=110)
+    print(out)
     return 0
 
