@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from uncertainty_seg_node.config import model_config_for
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.model import build_segmenter
-from uncertainty_seg_node.train.config import TrainConfig, default_config_path, load_train_config
+from uncertainty_seg_node.train.config import (
+    TrainConfig,
+    default_config_path,
+    resolve_train_config,
+)
 from uncertainty_seg_node.train.loop import build_optimizer, lr_factor
+
+
+def _load(*args: Any) -> TrainConfig:
+    return resolve_train_config(*args)[0]
 
 
 @pytest.mark.parametrize("mode", ["task", "uncertainty"])
 def test_default_yaml_files_load_and_are_found(mode: str, repo_root: Path) -> None:
     path = default_config_path(mode)
     assert path == repo_root / "config" / f"train_{mode}.yaml"
-    config = load_train_config(mode)
+    config = _load(mode)
     assert config.mode == mode
     assert config.certainty_from == "unmasked" and config.p_mask == 0.5 and config.sharpen_T == 0.5
 
@@ -25,7 +34,7 @@ def test_default_yaml_files_load_and_are_found(mode: str, repo_root: Path) -> No
 def test_precedence_yaml_then_set_then_flags(tmp_path: Path) -> None:
     yaml_file = tmp_path / "c.yaml"
     yaml_file.write_text("steps: 7\nlr: 0.01\nbatch_size: 3\n")
-    config = load_train_config(
+    config = _load(
         "uncertainty", yaml_file, ["lr=0.002", "size=56x112", "certainty_from=masked"],
         {"batch_size": 5, "seed": None},
     )
@@ -38,12 +47,12 @@ def test_precedence_yaml_then_set_then_flags(tmp_path: Path) -> None:
 
 def test_unknown_key_is_a_one_line_user_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="unknown TrainConfig key") as info:
-        load_train_config("task", None, ["learning_rate=0.1"])
+        _load("task", None, ["learning_rate=0.1"])
     assert "\n" not in str(info.value)
     bad = tmp_path / "bad.yaml"
     bad.write_text("p_masked: 0.3\n")
     with pytest.raises(UserError, match="p_masked"):
-        load_train_config("uncertainty", bad)
+        _load("uncertainty", bad)
 
 
 @pytest.mark.parametrize(
@@ -99,7 +108,7 @@ def test_optimizer_gives_the_encoder_a_lower_lr_and_skips_frozen_params() -> Non
 
 @pytest.mark.parametrize("item", ["steps=abc", "lr=fast", "freeze_encoder=3", "size=[1]"])
 def test_wrong_value_types_are_user_errors(item: str) -> None:
-    config = load_train_config("task", None, [item, "data=d", "out=o.pt"])
+    config = _load("task", None, [item, "data=d", "out=o.pt"])
     with pytest.raises(UserError):
         config.validate()
 
@@ -113,19 +122,19 @@ def test_vits14_gets_its_recipe_and_flags_still_override(mode: str, repo_root: P
     assert default_config_path(mode, "tiny") == repo_root / "config" / f"train_{mode}.yaml"
     values = yaml.safe_load(recipe.read_text())
     for how in ({"flags": {"model": "vits14"}}, {"overrides": ["model=vits14"]}):
-        config = load_train_config(mode, None, how.get("overrides"), how.get("flags"))
+        config = _load(mode, None, how.get("overrides"), how.get("flags"))
         for key, value in values.items():
             got = getattr(config, key)
             assert (list(got) if isinstance(got, tuple) else got) == value, key
-    config = load_train_config(mode, None, ["lr=0.5"], {"model": "vits14", "steps": 3})
+    config = _load(mode, None, ["lr=0.5"], {"model": "vits14", "steps": 3})
     assert config.steps == 3 and config.lr == 0.5  # flags and --set still win
-    tiny = load_train_config(mode, None, None, {"model": "tiny"})
+    tiny = _load(mode, None, None, {"model": "tiny"})
     assert tiny.steps == yaml.safe_load(
         (repo_root / "config" / f"train_{mode}.yaml").read_text())["steps"]
     assert tiny.steps != values["steps"] or tiny.batch_size != values.get("batch_size")
 
 
 def test_train_blocks_flag_beats_the_recipes_frozen_encoder() -> None:
-    config = load_train_config("uncertainty", None, None, {"model": "vits14", "train_blocks": 2})
+    config = _load("uncertainty", None, None, {"model": "vits14", "train_blocks": 2})
     assert config.train_blocks == 2 and not config.freeze_encoder
-    assert load_train_config("task", None, None, {"model": "vits14"}).freeze_encoder
+    assert _load("task", None, None, {"model": "vits14"}).freeze_encoder

@@ -7,7 +7,6 @@ Values come from, in order: the dataclass defaults, `config/train_<mode>.yaml` (
 from __future__ import annotations
 
 import dataclasses
-import sys
 import types
 import typing
 from dataclasses import dataclass, field
@@ -24,7 +23,6 @@ from uncertainty_seg_node.model.mask_token import MASK_TOKEN_MODES
 MODES = ("task", "uncertainty")
 SCHEDULES = ("cosine", "poly", "constant")
 AMP_MODES = ("auto", "bf16", "off")
-PACKAGE = "uncertainty_seg_node"
 
 
 @dataclass
@@ -260,25 +258,16 @@ def _check_types(config: TrainConfig) -> None:
 
 
 def default_config_path(mode: str, model: str | None = None) -> Path | None:
-    """The recipe file of `mode` for `model`, from the source tree or the package share dir.
+    """The recipe file of `mode` for `model`, in the package's share directory (share.py).
 
     `config/train_<mode>_<model>.yaml` when the model has its own recipe (the pretrained ViTs),
     else `config/train_<mode>.yaml`.
     """
-    names = ([f"train_{mode}_{model}.yaml"] if model else []) + [f"train_{mode}.yaml"]
-    roots = [Path(__file__).resolve().parents[2] / "config",
-             Path(sys.prefix) / "share" / PACKAGE / "config"]
-    try:  # a colcon install on a ROS 2 machine
-        from ament_index_python.packages import get_package_share_directory
+    from uncertainty_seg_node.share import package_share_dir
 
-        roots.append(Path(get_package_share_directory(PACKAGE)) / "config")
-    except Exception:  # noqa: BLE001 (absent or package not in the index)
-        pass
-    for name in names:
-        found = next((root / name for root in roots if (root / name).is_file()), None)
-        if found is not None:
-            return found
-    return None
+    folder = package_share_dir() / "config"
+    names = ([f"train_{mode}_{model}.yaml"] if model else []) + [f"train_{mode}.yaml"]
+    return next((folder / name for name in names if (folder / name).is_file()), None)
 
 
 def _requested_model(overrides: list[str], flags: dict[str, Any]) -> str | None:
@@ -292,30 +281,18 @@ def _requested_model(overrides: list[str], flags: dict[str, Any]) -> str | None:
     return None
 
 
-def load_train_config(
-    mode: str,
-    config_path: str | Path | None = None,
-    overrides: list[str] | None = None,
-    flags: dict[str, Any] | None = None,
-) -> TrainConfig:
-    """Defaults < YAML (given, or the recipe of the mode and model) < `--set` < explicit flags.
-
-    Without `--config`, a model with its own recipe (`config/train_<mode>_<model>.yaml`, e.g.
-    vits14) gets that recipe's steps, caches and batch sizes; the others get
-    `config/train_<mode>.yaml`.
-    """
-    return resolve_train_config(mode, config_path, overrides, flags)[0]
-
-
 def resolve_train_config(
     mode: str,
     config_path: str | Path | None = None,
     overrides: list[str] | None = None,
     flags: dict[str, Any] | None = None,
 ) -> tuple[TrainConfig, dict[str, str]]:
-    """`load_train_config`, and where each value that is not the dataclass default came from.
+    """Defaults < YAML (given, or the recipe of the mode and model) < `--set` < explicit flags.
 
-    The sources are `recipe <file name>`, `--set` and `flag` (and `--train-blocks` for the
+    Without `--config`, a model with its own recipe (`config/train_<mode>_<model>.yaml`, e.g.
+    vits14) gets that recipe's steps, caches and batch sizes; the others get
+    `config/train_<mode>.yaml`. Returns the config and where each value that is not the
+    dataclass default came from. The sources are `recipe <file name>`, `--set` and `flag` (and `--train-blocks` for the
     encoder a `--train-blocks N` unfreezes), so a user sees which recipe value they have to
     turn off (e.g. `freeze_encoder: true (recipe train_task_vits14.yaml)`).
     """
