@@ -294,7 +294,8 @@ def resolve_train_config(
     `config/train_<mode>.yaml`. Returns the config and where each value that is not the
     dataclass default came from: `recipe <file name>`, `--set` and `flag` (and
     `--train-blocks` for the encoder a `--train-blocks N` unfreezes), so a user sees which
-    recipe value they have to turn off (e.g. `freeze_encoder: true (recipe train_task_vits14.yaml)`).
+    recipe value they have to turn off (e.g. `freeze_encoder: true (recipe
+    train_task_vits14.yaml)`).
     """
     overrides, flags = list(overrides or []), dict(flags or {})
     if config_path is None:
