@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -32,6 +33,38 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS_DIR = ROOT / "docs" / "results"
 # Paths whose changes cannot change a measured figure.
 _NOT_CODE = (":(exclude)docs", ":(exclude)*.md")
+
+
+# A path that starts a string or a word of one (after a space, "=" or a quote), e.g. a command's.
+_ABSOLUTE = re.compile(r"(?<![^\s='\"])/[^\s'\"]+")
+
+
+def relative_paths(value: Any) -> Any:
+    """VALUE with each absolute path of this machine in its strings made relative to ROOT.
+
+    A path names this machine's layout and nothing on another: the repository's own files
+    become relative to it, the home directory's `~/...`, others `../...` from ROOT. A path is
+    one of this machine's when its first component is a directory here, so ROS topics such as
+    `/camera/image_raw` stay as they are.
+    """
+    if isinstance(value, dict):
+        return {key: relative_paths(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [relative_paths(item) for item in value]
+    if not isinstance(value, str):
+        return value
+
+    def relative(match: re.Match[str]) -> str:
+        path = Path(match.group(0))
+        if len(path.parts) < 3 or not Path("/", path.parts[1]).is_dir():
+            return match.group(0)
+        if path.is_relative_to(ROOT):
+            return str(path.relative_to(ROOT))
+        if path.is_relative_to(Path.home()):
+            return str(Path("~", path.relative_to(Path.home())))
+        return os.path.relpath(path, ROOT)
+
+    return _ABSOLUTE.sub(relative, value)
 
 
 class DirtyTreeError(RuntimeError):
@@ -131,6 +164,7 @@ def write_result(name: str, *, about: str | None = None, dataset: str | None = N
         record["training"] = all_training
     if note or old.get("note"):
         record["note"] = note or old.get("note")
+    record = relative_paths(record)
     problems = validate(record)
     if problems:
         raise ValueError(f"{name}: not written, the record does not fit the schema: "
