@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from uncertainty_seg_node.bench import benchmark
+from uncertainty_seg_node.cpu_info import cpu_info, load_average
 from uncertainty_seg_node.export.assemble import assemble_onnx
 from uncertainty_seg_node.export.parity import smooth_random_images
 from uncertainty_seg_node.inference import load_predictor
@@ -39,10 +39,6 @@ VARIANTS = (("onnxruntime", "fp32"), ("onnxruntime", "int8"), ("openvino", "fp32
 REFERENCE = "onnxruntime:int8"  # today's CPU path: every ratio is over it
 SIZES = ((168, 224), (336, 448))
 CAMERA = (480, 640)
-
-
-def _load() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def _models(work: Path) -> dict[tuple[int, int], dict[str, Path]]:
@@ -92,12 +88,13 @@ def bench_cells(files: dict[tuple[int, int], dict[str, Path]], iters: int
     for size in SIZES:
         ort_gate = _ort_int8_gate(files[size], size)
         for threads in (1, 2):
-            before = _load()
+            before = load_average()
             predictors = _predictors(files[size], threads)
             result = benchmark(predictors, image, encoding="bgr8", iters=iters, warmup=3)
             result["backends"][REFERENCE]["gate"] = ort_gate
             result.update(image_size=list(CAMERA), input_size=list(size), threads=threads,
-                          encoding="bgr8", iters=iters, load_before=before, load_after=_load())
+                          encoding="bgr8", iters=iters, load_before=before,
+                          load_after=load_average())
             rows[f"bench-{size[0]}x{size[1]}-t{threads}"] = {
                 "label": f"{size[0]}×{size[1]}, {threads} thread{'s' * (threads > 1)}",
                 "command": "bench", "checkpoints": [DEFAULT_MODEL_PATH], "metrics": result}
@@ -112,11 +109,11 @@ def node_rows(frames: int) -> dict[str, dict[str, Any]]:
 
     rows = {}
     for backend, precision in VARIANTS:
-        before = _load()
+        before = load_average()
         result = run_bench(BenchSettings(model=DEFAULT_MODEL_PATH, frames=frames,
                                          backend=backend, precision=precision,
                                          overload_s=2.0))
-        result.update(load_before=before, load_after=_load())
+        result.update(load_before=before, load_after=load_average())
         rows[f"node-{backend}-{precision}"] = {
             "label": f"{backend} {precision}", "command": "bench-node",
             "checkpoints": [DEFAULT_MODEL_PATH], "metrics": result}
@@ -144,7 +141,7 @@ def replay_rows(work: Path, alone_ms: dict[str, float]) -> dict[str, dict[str, A
         out = work / f"replay-{backend}-{precision}.mcap"
         for path in (report, out):
             subprocess.run(["rm", "-rf", str(path)], check=True)
-        before = _load()
+        before = load_average()
         start = time.perf_counter()
         _run(["uncertainty-seg", "replay", "--bag", str(bag), "--model", DEFAULT_MODEL_PATH,
               "--image-topic", topics.IMAGE_TOPIC, "--label-topic", topics.LABEL_TOPIC,
@@ -165,7 +162,7 @@ def replay_rows(work: Path, alone_ms: dict[str, float]) -> dict[str, dict[str, A
                 "loop_over_network_alone": facts["wall_s"] / alone_s if alone_s else None,
                 "command_over_network_alone": wall / alone_s if alone_s else None,
                 "ms_per_frame": facts["ms_per_frame"],
-                "load_before": before, "load_after": _load()}}
+                "load_before": before, "load_after": load_average()}}
     return rows
 
 
@@ -181,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     parts = set(args.parts.split(","))
-    before = os.getloadavg()
+    before = load_average()
     files = _models(args.work)
     rows: dict[str, dict[str, Any]] = {}
     if "bench" in parts:
@@ -202,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(write_result(
             "speed_backends", merge=True, allow_dirty=args.allow_dirty,
-            load_before=before, openvino=str(openvino.get_version()),
+            load_before=tuple(before or ()) or None, cpu=cpu_info().to_dict(),
+            openvino=str(openvino.get_version()),
             about="the CPU backends side by side: ONNX Runtime fp32/int8, OpenVINO "
                   "fp32/bf16/int8; network alone, node end to end, replay; each precision's "
                   "shipping gate",

@@ -24,7 +24,7 @@ ROOT = PACKAGE.name
 
 LAYERS: list[set[str]] = [
     {"errors"},
-    {"atomic", "jsonfile", "share", "gamma", "runtime", "classes", "optional_deps"},
+    {"atomic", "jsonfile", "share", "gamma", "runtime", "classes", "optional_deps", "cpu_info"},
     {"config"},
     {"imageops", "image_codec", "scores", "losses", "metrics", "visualize"},
     {"model", "bags"},

@@ -13,7 +13,6 @@ pipeline / network alone, plus (pre + post) / inference.
 from __future__ import annotations
 
 import contextlib
-import os
 import platform
 import tempfile
 import time
@@ -23,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from uncertainty_seg_node.cpu_info import load_average, machine_facts
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.export.parity import smooth_random_images
 from uncertainty_seg_node.inference.factory import find_checkpoint_for, load_predictor, model_kind
@@ -195,17 +195,11 @@ def ratios(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def machine_info(device: str) -> dict[str, Any]:
-    """Where the figures were measured."""
+    """Where the figures were measured: the CPU and its deciding ISA flags, the libraries."""
     import onnxruntime as ort
 
-    info: dict[str, Any] = {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-        else os.cpu_count(),
-        "onnxruntime": ort.__version__,
-        "device": device,
-    }
+    info: dict[str, Any] = {**machine_facts(), "processor": platform.machine(),
+                            "onnxruntime": ort.__version__, "device": device}
     try:
         import torch
 
@@ -214,10 +208,6 @@ def machine_info(device: str) -> dict[str, Any]:
         if device.startswith("cuda") and torch.cuda.is_available():
             info["gpu"] = torch.cuda.get_device_name(torch.device(device))
     except ImportError:
-        pass
-    try:
-        info["load_average"] = list(os.getloadavg())
-    except OSError:
         pass
     return info
 
@@ -245,6 +235,7 @@ def run_benchmark(
         raise UserError(f"--threads must be at least 1, got {threads}")
     rgb = smooth_random_images(image_size, 1, seed=0)[0]
     image = np.ascontiguousarray(rgb[..., ::-1]) if encoding == "bgr8" else rgb
+    load_before = load_average()
     with tempfile.TemporaryDirectory() as scratch, _torch_threads(threads):
         predictors, skipped = make_predictors(
             model, backends, device=device, checkpoint=checkpoint, scratch=Path(scratch),
@@ -254,6 +245,7 @@ def run_benchmark(
             raise UserError("no backend could run: " + "; ".join(skipped.values()))
         result = benchmark(predictors, image, encoding=encoding, iters=iters, warmup=warmup)
         machine = machine_info(device)
+    machine.update(load_before=load_before, load_after=machine["load_average"])
     config = next(iter(predictors.values())).config
     result.update(
         model=str(model), arch=config.arch, image_size=list(image_size),
