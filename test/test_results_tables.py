@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 from studies.results import load_result, tables
+from studies.results.figures import scaling_runs
 from studies.results.render import RENDERERS
-from studies.results.tables_synth import scaling_runs, synth_joint
+from studies.results.tables_synth import synth_joint
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -7,8 +7,10 @@
     python -m studies.results plot-scaling       docs/experiments/synth_scaling.png
 
 Modules: `schema` (the one shape of a result file), `record` (write/read; refuses a dirty tree
-or keeps the diff's hash), `run_command` (the `run` command), `render` and `tables_*` (the
-docs' tables), `tables` (rewriting and --check), `prose_figures` (the figure check), `plots`.
+or keeps the diff's hash), `figures` (the one reader of a row: its figures, ids, set keys,
+domains and the cells of every table), `shipping` (the shipping rule), `run_command` (the `run`
+command), `render` and `tables_*` (the docs' tables: columns only), `tables` (rewriting and
+--check), `prose_figures` (the figure check), `plots`.
 Library use::
 
     from studies.results import load_result, write_result

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from studies.results.figures import scaling_runs
 from studies.results.record import ROOT, load_result
-from studies.results.tables_synth import scaling_runs
 
 DEFAULT_OUT = ROOT / "docs" / "experiments" / "synth_scaling.png"
 

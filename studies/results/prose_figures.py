@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from studies.results.record import RESULTS_DIR, ROOT
+from studies.results.render import doc_files
 
 NOT_MEASURED = "<!-- not measured -->"
 _NUMBER = r"\d+(?:\.\d+)?"
@@ -75,13 +76,6 @@ class Figure:
 
     def __str__(self) -> str:
         return f"{self.path.relative_to(ROOT)}:{self.line}: {self.text!r}: {self.problem}"
-
-
-def doc_files() -> list[Path]:
-    """The docs the check reads (those whose tables are generated, too)."""
-    files = [ROOT / "README.md", ROOT / "models" / "MODEL_CARD.md"]
-    files += sorted((ROOT / "docs").rglob("*.md"))
-    return [f for f in files if f.is_file()]
 
 
 def _blank(match: re.Match[str]) -> str:

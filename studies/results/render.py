@@ -1,4 +1,4 @@
-r"""What a table renderer uses: the registry, number formatting and the source line.
+r"""What a table renderer uses: the registry, the row and source lines, the docs tables go in.
 
 A renderer is a function of no arguments that reads its result file(s) (`load_result`) and
 returns the markdown between the markers `<!-- table:NAME -->` and `<!-- /table:NAME -->`::
@@ -11,16 +11,18 @@ returns the markdown between the markers `<!-- table:NAME -->` and `<!-- /table:
                 for row in result["rows"].values()]
         return "\n".join(out) + "\n\n" + source_line("speed_backends")
 
-Renderers live in the `tables_*` modules of this package; `studies.results.tables` imports
+A renderer only lays out columns: the figures, and cells such as `fmt` and `pair`, come from
+`studies.results.figures`. Renderers live in the `tables_*` modules of this package (none
+imports another); `studies.results.tables` imports
 them all and rewrites (or, with --check, compares) every marked table of the docs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
 
-from studies.results.record import load_result
+from studies.results.record import ROOT, load_result
 
 RENDERERS: dict[str, Callable[[], str]] = {}
 
@@ -35,9 +37,11 @@ def renderer(name: str) -> Callable[[Callable[[], str]], Callable[[], str]]:
     return register
 
 
-def fmt(value: Any, digits: int = 3) -> str:
-    """VALUE with DIGITS decimals, or an em dash when it is missing."""
-    return "—" if value is None else f"{value:.{digits}f}"
+def doc_files() -> list[Path]:
+    """The docs whose tables are generated and whose prose figures are checked."""
+    files = [ROOT / "README.md", ROOT / "models" / "MODEL_CARD.md"]
+    files += sorted((ROOT / "docs").rglob("*.md"))
+    return [f for f in files if f.is_file()]
 
 
 def table_row(*cells: object) -> str:

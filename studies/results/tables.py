@@ -20,7 +20,6 @@ import re
 from pathlib import Path
 
 from studies.results import (
-    tables_augmented,
     tables_backends,
     tables_camvid,
     tables_index,
@@ -28,18 +27,10 @@ from studies.results import (
     tables_synth,
 )
 from studies.results.record import ROOT
-from studies.results.render import RENDERERS
+from studies.results.render import RENDERERS, doc_files
 
-TABLE_MODULES = (tables_augmented, tables_backends, tables_camvid, tables_index, tables_runtime,
-                 tables_synth)
+TABLE_MODULES = (tables_backends, tables_camvid, tables_index, tables_runtime, tables_synth)
 MARKER = re.compile(r"(<!-- table:([\w-]+) -->\n)(.*?)(<!-- /table:\2 -->)", re.DOTALL)
-
-
-def doc_files() -> list[Path]:
-    """The files whose tables are generated."""
-    files = [ROOT / "README.md", ROOT / "models" / "MODEL_CARD.md"]
-    files += sorted((ROOT / "docs").rglob("*.md"))
-    return [f for f in files if f.is_file()]
 
 
 def render_file(text: str, source: Path) -> tuple[str, list[str]]:

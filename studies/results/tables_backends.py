@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from studies.results.figures import MISSING, fmt
 from studies.results.record import load_result
-from studies.results.render import fmt, renderer, source_line, table_row
+from studies.results.render import renderer, source_line, table_row
 
 REFERENCE = "onnxruntime:int8"
 NAMES = {"onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}
@@ -22,11 +23,11 @@ def _name(variant: str) -> str:
 
 def _gate(gate: dict[str, Any] | None) -> str:
     if not gate:
-        return "—"
+        return MISSING
     moved = gate.get("aupr_change")
     verdict = "passes" if gate["ships"] else "**fails**"
     return (f"{fmt(100 * gate['label_agreement'], 2)} %, "
-            f"{fmt(moved, 4) if moved is not None else '—'}: {verdict}")
+            f"{fmt(moved, 4)}: {verdict}")
 
 
 def _network(rows: dict[str, Any]) -> list[str]:
@@ -63,7 +64,7 @@ def _node(rows: dict[str, Any]) -> list[str]:
         out.append(table_row(
             _name(variant), fmt(f["backend_predict_ms"]["median_ms"], 1),
             f"{fmt(node['median_ms'], 1)} ({fmt(node['p90_ms'], 1)})",
-            fmt(node["median_ms"] / reference, 2) if reference else "—",
+            fmt(node["median_ms"] / reference, 2) if reference else MISSING,
             fmt(f["ratio_e2e_over_predict"], 2)))
     return out
 
@@ -122,6 +123,6 @@ def speed_backends_summary() -> str:
             ms, ratio = network.get((variant, threads), (None, None))
             cells.append(f"{fmt(ms, 1)} ({fmt(ratio, 2)})")
         node = nodes.get(variant, {}).get("node_e2e_ms", {}).get("median_ms")
-        node_cell = f"{fmt(node, 1)} ({fmt(node / node_ref, 2)})" if node and node_ref else "—"
+        node_cell = f"{fmt(node, 1)} ({fmt(node / node_ref, 2)})" if node and node_ref else MISSING
         out.append(table_row(_name(variant), *cells, node_cell, _gate(gates[variant])))
     return "\n".join(out) + "\n\n" + source_line("speed_backends")

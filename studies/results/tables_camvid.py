@@ -1,19 +1,33 @@
-"""Tables on real frames (CamVid): the shipped models, and the temporal-folds studies.
+"""Tables on real frames (CamVid): the shipped models, the temporal-folds studies, the view bank.
 
-Result files: default_model_camvid.json (`uncertainty-seg evaluate` of both shipped models) and
-the fold studies camvid_folds.json, camvid_folds_curve.json and camvid_levers.json
-(`python -m studies.row_eval`), whose rows key their metrics by frame set: `fold<i>/unseen`,
-`fold<i>/seen`, a plain set such as `day/val`, and `day/val@fold<i>` for a model adapted per
-fold.
+Result files: default_model_camvid.json (`uncertainty-seg evaluate` of both shipped models), the
+fold studies camvid_folds.json, camvid_folds_curve.json, camvid_levers.json and
+camvid_augmented.json (`python -m studies.row_eval`; their sets are those of `figures.py`), and
+view_bank_cost.json (studies/view_bank_cost.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from studies.results.figures import (
+    FOLDS,
+    STAGE_NAMES,
+    Row,
+    diff,
+    figure,
+    fmt,
+    fold_key,
+    fold_mean,
+    minutes,
+    parse_row_id,
+    passes,
+    row_id,
+    set_figure,
+)
 from studies.results.record import load_result
-from studies.results.render import fmt, renderer, source_line
-from studies.results.tables_runtime import STAGE_NAMES
+from studies.results.render import renderer, source_line, table_row
+from studies.results.shipping import CAMVID_SEEDS, camvid_folds
 
 _CAMVID_CLASSES = ("road", "sidewalk", "building", "fence", "pole", "traffic sign",
                    "vegetation", "sky", "person", "rider", "car")
@@ -65,28 +79,13 @@ def _miou11(r: dict[str, Any]) -> float | None:
     return sum(present) / len(present) if present else None
 
 
-def _fold_value(row: dict[str, Any], part: str, fold: int, metric: str) -> float | None:
-    figures = row["metrics"].get(f"fold{fold}/{part}")
-    return None if figures is None else float(figures[metric])
-
-
-def _set_value(row: dict[str, Any], name: str, folds: int, metric: str) -> float | None:
-    """A plain set's figure; for a model adapted per fold, the mean over the fold models."""
-    metrics = row["metrics"]
-    if name in metrics:
-        return float(metrics[name][metric])
-    values = [metrics.get(f"{name}@fold{i}") for i in range(folds)]
-    if any(v is None for v in values):
-        return None
-    return sum(float(v[metric]) for v in values if v) / folds
-
-
-def folds_table(rows: dict[str, dict[str, Any]], folds: int = 2,
-                source: str = "day/val") -> str:
+def folds_table(rows: dict[str, Row], folds: int = FOLDS, source: str = "day/val") -> str:
     """The unseen-frames table (the claim) with the seen frames and the source beside it."""
-    def mean(row: dict[str, Any], part: str, metric: str) -> float | None:
-        values = [_fold_value(row, part, i, metric) for i in range(folds)]
-        return None if None in values else sum(values) / folds  # type: ignore[arg-type]
+    def unseen(row: Row, fold: int, metric: str) -> str:
+        return fmt(figure(row, fold_key(fold), metric))
+
+    def mean(row: Row, part: str, metric: str) -> str:
+        return fmt(fold_mean(row, part, metric, folds))
 
     fold_cols = " | ".join(f"fold {i} AUPR / MaxF0.5" for i in range(folds))
     out = [f"| method | passes | {fold_cols} | **unseen mean AUPR** | **unseen mean MaxF0.5 "
@@ -94,20 +93,17 @@ def folds_table(rows: dict[str, dict[str, Any]], folds: int = 2,
            f"AUPR / MaxF0.5 | {source} mIoU |",
            "|---|---|" + "---|" * (folds + 8)]
     for row in rows.values():
-        if _fold_value(row, "unseen", 0, "aupr") is None:
+        if figure(row, fold_key(0), "aupr") is None:
             continue
-        passes = next(iter(row["metrics"].values()))["passes"]
-        per_fold = " | ".join(
-            f"{fmt(_fold_value(row, 'unseen', i, 'aupr'))} / "
-            f"{fmt(_fold_value(row, 'unseen', i, 'maxf05'))}" for i in range(folds))
+        per_fold = " | ".join(f"{unseen(row, i, 'aupr')} / {unseen(row, i, 'maxf05')}"
+                              for i in range(folds))
         out.append(
-            f"| {row['label']} | {passes} | {per_fold} | {fmt(mean(row, 'unseen', 'aupr'))} | "
-            f"{fmt(mean(row, 'unseen', 'maxf05'))} @ "
-            f"{fmt(mean(row, 'unseen', 'p_ac_at_maxf05'))} | "
-            f"{fmt(mean(row, 'unseen', 'auroc'))} | {fmt(mean(row, 'unseen', 'fpr95'))} | "
-            f"{fmt(mean(row, 'unseen', 'ece'))} | {fmt(mean(row, 'unseen', 'miou'))} | "
-            f"{fmt(mean(row, 'seen', 'aupr'))} / {fmt(mean(row, 'seen', 'maxf05'))} | "
-            f"{fmt(_set_value(row, source, folds, 'miou'))} |")
+            f"| {row['label']} | {passes(row)} | {per_fold} | {mean(row, 'unseen', 'aupr')} | "
+            f"{mean(row, 'unseen', 'maxf05')} @ {mean(row, 'unseen', 'p_ac_at_maxf05')} | "
+            f"{mean(row, 'unseen', 'auroc')} | {mean(row, 'unseen', 'fpr95')} | "
+            f"{mean(row, 'unseen', 'ece')} | {mean(row, 'unseen', 'miou')} | "
+            f"{mean(row, 'seen', 'aupr')} / {mean(row, 'seen', 'maxf05')} | "
+            f"{fmt(set_figure(row, source, 'miou', folds))} |")
     return "\n".join(out) + "\n"
 
 
@@ -116,7 +112,7 @@ def _folds_result(name: str) -> str:
 
 
 @renderer("camvid_folds")
-def camvid_folds() -> str:
+def camvid_folds_study() -> str:
     """The main fold study: f_φ and the control per fold against f_θ's scores."""
     return _folds_result("camvid_folds")
 
@@ -131,3 +127,95 @@ def camvid_folds_curve() -> str:
 def camvid_levers() -> str:
     """One recipe change at a time on the folds."""
     return _folds_result("camvid_levers")
+
+
+def _bar_lines(rows: dict[str, Row], candidate: str, seed: int) -> list[str]:
+    """Per fold: the row CANDIDATE against f_θ and the control of SEED (shipping.py's bar)."""
+    return [table_row(rows[candidate]["label"], seed, c.fold,
+                      " / ".join(diff(p, t) for p, t, _ in c.found.values()),
+                      " / ".join(diff(p, k) for p, _, k in c.found.values()), diff(*c.miou),
+                      "**yes**" if c.beats else "no")
+            for c in camvid_folds(rows, candidate, seed)]
+
+
+def _cost_lines(training: dict[str, dict[str, Any]], pairs: list[tuple[str, str]]) -> list[str]:
+    """θ then φ: the wall and CPU minutes of each (f_θ run, f_φ run) pair that was recorded."""
+    out = []
+    for theta, phi in pairs:
+        if theta not in training or phi not in training:
+            continue
+        t, p = training[theta], training[phi]
+        out.append(table_row(f"`{theta}` then `{phi}`", minutes(t["wall_s"]),
+                             minutes(p["wall_s"]), minutes(t["wall_s"] + p["wall_s"]),
+                             minutes(t["cpu_s"] + p["cpu_s"])))
+    return out
+
+
+# The table's order: the un-augmented recipe, each seed's f_θ, control and f_φ, then the rest (a
+# merged result file keeps its older rows first).
+_CAMVID_ORDER = ["theta_noaug", *(row_id(v, seed=s) for s in CAMVID_SEEDS
+                                  for v in ("theta", "control", "phi")), "guard_s0"]
+
+
+def _camvid_place(row: str) -> int:
+    return _CAMVID_ORDER.index(row) if row in _CAMVID_ORDER else len(_CAMVID_ORDER)
+
+
+@renderer("camvid_augmented")
+def camvid_augmented() -> str:
+    """The augmented recipes on the CamVid folds, the bar per seed and fold, and the costs."""
+    result = load_result("camvid_augmented")
+    rows = {k: result["rows"][k] for k in sorted(result["rows"], key=_camvid_place)}
+    sources = ["camvid_augmented"]
+    if "theta_noaug" not in rows:  # the un-augmented recipe's f_θ, same folds
+        before = load_result("camvid_folds")["rows"]["theta_maxs"]
+        rows = {"theta_noaug": {**before, "label": "f_θ max-softmax, no augmentation (the "
+                                "recipe before; camvid_folds.json)"}, **rows}
+        sources.append("camvid_folds")
+    out = [folds_table(rows, FOLDS).rstrip(), "",
+           "f_φ against f_θ's max-softmax and the control of its seed, on each fold's unseen "
+           "frames (the bar: better on both AUPR and MaxF0.5):", "",
+           "| model | seed | fold | − f_θ AUPR / MaxF0.5 | − control AUPR / MaxF0.5 | "
+           "day/val mIoU − f_θ | beats both |", "|---|---|---|---|---|---|---|"]
+    for seed in CAMVID_SEEDS:
+        out += _bar_lines(rows, row_id("phi", seed=seed), seed)
+    out += _bar_lines(rows, "guard_s0", 0)
+    pairs = [(row_id("theta", seed=s), row_id("phi", fold=f, seed=s))
+             for s in CAMVID_SEEDS for f in range(FOLDS)]
+    costs = _cost_lines(result.get("training", {}), pairs)
+    if costs:
+        out += ["", "Training cost on this machine (a run's wall time depends on what else ran; "
+                "f_θ's first run builds the view bank's features, which later runs read from "
+                "its cache file):", "",
+                "| runs | f_θ wall min | f_φ wall min | **θ then φ wall min** | θ then φ CPU "
+                "min |", "|---|---|---|---|---|", *costs]
+    return "\n".join(out) + "\n\n" + source_line(*sources)
+
+
+@renderer("view_bank_cost")
+def view_bank_cost() -> str:
+    """The view bank's size and build time against K, and a step's cost with it."""
+    result = load_result("view_bank_cost")
+    out = ["| K views per image | source views | target views (each with its masks) | "
+           "entries | MB | build wall s | build ms per entry |", "|---|---|---|---|---|---|---|"]
+    for rid, row in result["rows"].items():
+        if parse_row_id(rid).variant != "build":  # build_k<K>: the bank built with K views
+            continue
+        m = row["metrics"]
+        out.append(table_row(m["k"], m["source_views"], m["target_views"], m["entries"],
+                             fmt(m["megabytes"], 1), fmt(m["build_wall_s"], 1),
+                             fmt(m["build_ms_per_entry"], 1)))
+    step = result["rows"].get("step", {}).get("metrics")
+    if step:
+        out += ["", "| one supervised step, batch 8 (median of interleaved repeats) | s |",
+                "|---|---|",
+                table_row("un-augmented images, features from the cache (the recipe before)",
+                          fmt(step["step_s_plain"])),
+                table_row("view-bank views, features from the cache (the recipe now)",
+                          fmt(step["step_s_bank"])),
+                table_row("fresh random views, the encoder runs every step (no bank)",
+                          fmt(step["step_s_fresh"])),
+                table_row("ratio bank / un-augmented; fresh / bank",
+                          f"{fmt(step['ratio_bank_over_plain'], 2)}; "
+                          f"{fmt(step['ratio_fresh_over_bank'], 2)}")]
+    return "\n".join(out) + "\n\n" + source_line("view_bank_cost")

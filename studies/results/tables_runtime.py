@@ -6,12 +6,9 @@ Result files: demo.json (`uncertainty-seg demo`), quantize.json (`quantize`), sp
 
 from __future__ import annotations
 
+from studies.results.figures import STAGE_NAMES, fmt
 from studies.results.record import load_result
-from studies.results.render import fmt, renderer, source_line, table_row
-
-# Named by the training stage each run recorded, so a table stays right whichever of the two
-# shipped models is the default.
-STAGE_NAMES = {"uncertainty": "f_φ", "task": "f_θ"}
+from studies.results.render import renderer, source_line, table_row
 
 
 @renderer("quantize")
