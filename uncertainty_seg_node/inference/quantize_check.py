@@ -2,7 +2,11 @@
 
 A precision below fp32 (ONNX Runtime's int8, OpenVINO's bf16 or int8, and OpenVINO's fp32
 against ONNX Runtime's as a parity check) ships only if its labels agree with the fp32 model on
->= 99 % of the pixels and AUPR moves by < 0.005, on labelled synthetic frames of every domain.
+>= 99 % of the pixels and AUPR moves by < 0.005, on labelled frames at the network size: the
+user's own (`model_gate_frames(config, data, classes)`: an `images/` + `labels/` folder read by
+`data.open_labelled`, in the model's classes), or, for a model in the 19 Cityscapes classes,
+synthetic frames of every domain. A model in other classes cannot be gated on the synthetic
+frames, whose labels are Cityscapes train ids.
 """
 
 from __future__ import annotations
@@ -10,12 +14,15 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from uncertainty_seg_node.classes import CITYSCAPES_CLASSES
+from uncertainty_seg_node.config import ModelConfig
+from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.inference.pipeline import NetworkOutputs, PipelinePredictor
 
 MIN_LABEL_AGREEMENT = 0.99
@@ -41,6 +48,82 @@ def gate_frames(size: tuple[int, int], per_domain: int = GATE_FRAMES_PER_DOMAIN,
     frames = [frame for domain in DOMAINS
               for frame in render_frames(domain, per_domain, size, seed)]
     return [f.image for f in frames], [f.labels for f in frames]
+
+
+@dataclass(frozen=True)
+class GateFrames:
+    """Labelled frames at a model's input size that a precision is gated on, and their origin."""
+
+    images: list[np.ndarray]  # uint8 (H, W, 3) RGB at the network size
+    labels: list[np.ndarray]  # uint8 (H, W) train ids of the model's classes, 255 = ignore
+    source: str  # where they came from, for the verdict's record
+
+
+def model_gate_frames(
+    config: ModelConfig, data: str | Path | None = None, classes: str | Path | None = None, *,
+    split: str | None = None, max_frames: int | None = None,
+    per_domain: int = GATE_FRAMES_PER_DOMAIN, seed: int = GATE_SEED,
+) -> GateFrames:
+    """The frames to gate the model of `config` on: labelled `data`, or synthetic ones.
+
+    `data`, `classes` and `split` are read as `open_labelled` reads them; `max_frames` takes
+    that many, spread evenly over the dataset. Without `data`, only a model in the synthetic
+    labels' classes can be gated (`per_domain` frames of every domain, `seed`); any other is a
+    UserError that says how to name its own frames.
+    """
+    if data is not None:
+        return labelled_gate_frames(config, data, classes, split=split, max_frames=max_frames)
+    if not labels_fit(config.class_names):
+        raise UserError(
+            f"the model's {len(config.class_names)} classes ({_names(config.class_names)}) are "
+            f"not the {len(CITYSCAPES_CLASSES)} Cityscapes classes the synthetic gate frames "
+            "are labelled in, so its reduced precision cannot be gated on them; gate it on "
+            "labelled frames of its own classes: --data DIR (images/ + labels/) --classes "
+            "CLASSES.yaml (the class map it was trained with)")
+    from uncertainty_seg_node.synth import DOMAINS
+
+    size = (int(config.input_size[0]), int(config.input_size[1]))
+    images, labels = gate_frames(size, per_domain, seed)
+    return GateFrames(list(images), list(labels), f"synthetic: {per_domain} frames of each of "
+                      f"{len(DOMAINS)} domains (seed {seed})")
+
+
+def labelled_gate_frames(
+    config: ModelConfig, data: str | Path, classes: str | Path | None = None, *,
+    split: str | None = None, max_frames: int | None = None,
+) -> GateFrames:
+    """Frames of a labelled dataset, stretched to the network size as evaluation does.
+
+    The labels must be in the model's classes: its own class map, or, for a model in the
+    Cityscapes classes, a map whose classes name their `cityscapes_train_id`.
+    """
+    from uncertainty_seg_node.data.labelled import open_labelled
+    from uncertainty_seg_node.data.transforms import EvalTransform
+
+    wanted = tuple(config.class_names)
+    dataset = open_labelled(data, classes_yaml=classes, split=split)
+    if tuple(dataset.class_names) != wanted and wanted == CITYSCAPES_CLASSES:
+        try:  # a Cityscapes-space model on labels of another map, compared through it
+            dataset = open_labelled(data, classes_yaml=classes, split=split, to_cityscapes=True)
+        except UserError:
+            pass  # no class of the map names a Cityscapes id: refused below
+    if tuple(dataset.class_names) != wanted:
+        raise UserError(
+            f"the labels of {data} are in {dataset.num_classes} classes "
+            f"({_names(dataset.class_names)}), the model's outputs in {len(wanted)} "
+            f"({_names(wanted)}); pass the class map the model was trained with (--classes) "
+            "and frames labelled with it")
+    count = len(dataset) if max_frames is None else max(1, min(max_frames, len(dataset)))
+    indices = sorted({int(i) for i in np.linspace(0, len(dataset) - 1, count).round()})
+    transform = EvalTransform(config)
+    pairs = [transform(dataset[i]) for i in indices]
+    where = f"{data}" + (f" (split {split})" if split else "")
+    return GateFrames([image for image, _ in pairs], [labels for _, labels in pairs],
+                      f"{where}: {len(pairs)} of {len(dataset)} labelled frames")
+
+
+def _names(names: Sequence[str], shown: int = 4) -> str:
+    return ", ".join(names[:shown]) + (", ..." if len(names) > shown else "")
 
 
 def _timed(predictor: PipelinePredictor, image: np.ndarray) -> tuple[NetworkOutputs, float]:
