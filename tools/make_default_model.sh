@@ -3,7 +3,7 @@
 # wheel (MIT), trained with the project's own commands on the synthetic world only (seeded), with
 # the recipes in config/train_{task,uncertainty}_vits14.yaml. Writes two small delta files (what
 # training changed over the backbone; the full ONNX is assembled from the wheel on first use):
-#   models/default.delta.safetensors   $SHIP (the shipping rule below), gamma calibrated on
+#   models/default.delta.safetensors   $SHIP (the shipping rule's verdict), gamma calibrated on
 #                                      labelled source val frames
 #   models/compare.delta.safetensors   the other model of the same run (`demo` compares)
 # Usage: tools/dev run bash tools/make_default_model.sh [WORKDIR]
@@ -60,15 +60,12 @@ done
 # int8 (ONNX Runtime dynamic quantisation) only if f_phi's labels agree on >= 99 % of pixels and
 # AUPR moves < 0.005 on labelled frames of all six domains (INT8=no skips the check); both
 # models then run the same way, so the demo's comparison stays like for like.
-# SHIP names the model the node runs by default. The shipping rule (models/MODEL_CARD.md): f_phi
-# ships only if its recipe meets the bar of docs/experiments/unseen.md (it beats f_theta and the
-# control on frames it never adapted to, on CamVid and in the synthetic world); then the model
-# with the higher pooled AUPR over the demo drive (`overall` of docs/results/demo.json, written by
-# `python -m studies.results run demo ...` after this script) ships, a difference under 0.01
-# being a tie that goes to f_phi. Otherwise SHIP=f_theta (the .pt files are kept, so only the
-# packing reruns). The other model ships as models/compare.delta.safetensors for `demo`'s
-# side-by-side table.
-SHIP="${SHIP:-f_phi}"
+# SHIP names the model the node runs by default; its default is the verdict of the shipping rule
+# (models/MODEL_CARD.md#shipping-rule, `ship_verdict` in studies/results/shipping.py) on the
+# result files in docs/results/. The other model ships as models/compare.delta.safetensors for
+# `demo`'s side-by-side table. The .pt files are kept, so after a new verdict only the packing
+# reruns.
+SHIP="${SHIP:-$(cd "$(dirname "$0")/.." && python -m studies.results ship-verdict --model)}"
 OTHER=f_theta; [[ "$SHIP" == f_theta ]] && OTHER=f_phi
 pack() {
   uncertainty-seg pack --checkpoint "$WORK/${SHIP}_cal.pt" --backbone "$INIT" \

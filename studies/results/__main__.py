@@ -43,6 +43,20 @@ def _validate(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def _ship_verdict(args: argparse.Namespace) -> int:
+    from studies.results.shipping import MODELS, current_verdict
+
+    verdict = current_verdict()
+    if args.model:
+        print(verdict.ship)
+        return 0
+    for check in (*verdict.bar, verdict.demo):
+        met = {True: "met", False: "NOT MET", None: "not measured"}[check.met]
+        print(f"{check.name}: {met}: {check.measured} (bar: {check.bar})")
+    print(f"{MODELS[verdict.ship]} ships: {verdict.reason()}")
+    return 0
+
+
 def _plot_scaling(args: argparse.Namespace) -> int:
     from studies.results.plots import DEFAULT_OUT, plot_scaling
 
@@ -68,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
         handler=_figures)
     sub.add_parser("validate", help="every result file against the schema").set_defaults(
         handler=_validate)
+    ship = sub.add_parser("ship-verdict", help="the shipping rule on docs/results/: which model "
+                          "ships as the default (studies/results/shipping.py)")
+    ship.add_argument("--model", action="store_true",
+                      help="print only the model, f_theta or f_phi (make_default_model.sh's SHIP)")
+    ship.set_defaults(handler=_ship_verdict)
     plot = sub.add_parser("plot-scaling", help="docs/experiments/synth_scaling.png")
     plot.add_argument("--out", type=Path, help="the PNG to write (default: "
                       "docs/experiments/synth_scaling.png)")

@@ -157,15 +157,14 @@ class Verdict:
         parts = list(self.bar) + ([self.demo] if self.bar_met else [])
         return [check for check in parts if check.met is False]
 
-    def summary(self) -> str:
-        """One line: the model shipped, and why."""
+    def reason(self) -> str:
+        """Why the model shipped is the one, in a line."""
         if not self.bar_met:
-            return (f"{MODELS[self.ship]} ships: f_φ's recipe misses the bar ("
+            return ("f_φ's recipe misses the bar ("
                     + "; ".join(c.name for c in self.failing) + ").")
         if self.demo.met is None:
-            return (f"{MODELS[self.ship]} ships: f_φ's recipe meets the bar; the demo drive "
-                    "decides once demo.json holds both models.")
-        return (f"{MODELS[self.ship]} ships: f_φ's recipe meets the bar, and the demo drive "
+            return "f_φ's recipe meets the bar; the demo drive decides once it measured both."
+        return (f"f_φ's recipe meets the bar, and the demo drive "
                 f"{'keeps' if self.demo.met else 'does not keep'} f_φ.")
 
 

@@ -24,12 +24,14 @@ from studies.results import (
     tables_camvid,
     tables_index,
     tables_runtime,
+    tables_shipping,
     tables_synth,
 )
 from studies.results.record import ROOT
 from studies.results.render import RENDERERS, doc_files
 
-TABLE_MODULES = (tables_backends, tables_camvid, tables_index, tables_runtime, tables_synth)
+TABLE_MODULES = (tables_backends, tables_camvid, tables_index, tables_runtime, tables_shipping,
+                 tables_synth)
 MARKER = re.compile(r"(<!-- table:([\w-]+) -->\n)(.*?)(<!-- /table:\2 -->)", re.DOTALL)
 
 
