@@ -8,8 +8,10 @@
 
 Every parameter comes from `params_file` (the package's config/params.yaml by default); the
 arguments below override it only when given, so editing the params file is never undone by a
-launch default. `use_rviz:=true` on a machine without rviz2 (a ros-base robot) warns and starts
-the node alone: a missing viewer must not take the node down with it.
+launch default. rviz2 is not a dependency of the package (Qt and OGRE have no place on a
+headless robot): `use_rviz:=true` needs it installed (`apt install ros-$ROS_DISTRO-rviz2`), and on
+a machine without it warns and starts the node alone: a missing viewer must not take the node
+down with it.
 """
 
 from __future__ import annotations
@@ -34,12 +36,13 @@ PARAMETER_ARGUMENTS = {
                   "directory. Empty: the params file's value.",
     "image_topic": "Camera topic (sensor_msgs/Image; <topic>/compressed with compressed:=true)."
                    " Empty: the params file's value.",
-    "backend": "Inference backend: auto, onnxruntime, torch or tensorrt. Empty: the params "
-               "file's value.",
+    "backend": "Inference backend: auto, onnxruntime, openvino, torch or tensorrt. Empty: the "
+               "params file's value.",
     "gamma": "Confidence threshold of the certain mask: a float in [0, 1] or auto (the model's "
              "calibrated value). Empty: the params file's value.",
     "compressed": "true to subscribe to <image_topic>/compressed. Empty: the params file's value.",
-    "device": "Device of the backend: cpu, cuda or cuda:N. Empty: the params file's value.",
+    "device": "Device of the backend: cpu, cuda or cuda:N (NVIDIA), gpu or gpu:N (an Intel GPU, "
+              "through openvino). Empty: the params file's value.",
     "camera_info_topic": "The camera's CameraInfo topic, republished on ~/camera_info with each "
                          "output's stamp. Empty: the params file's value.",
 }
@@ -128,8 +131,10 @@ def generate_launch_description() -> LaunchDescription:
         ),
         DeclareLaunchArgument(
             "use_rviz", default_value="false",
-            description="Start RViz with the camera, segmentation, confidence and certain mask "
-                        "(without rviz2 installed: a warning, and the node alone).",
+            description="Start RViz with the camera, segmentation, confidence and certain mask. "
+                        "Needs rviz2, which package.xml leaves out for headless robots: apt "
+                        "install ros-$ROS_DISTRO-rviz2 (without it: a warning, and the node "
+                        "alone).",
         ),
         DeclareLaunchArgument(
             "rviz_config",
