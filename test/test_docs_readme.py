@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-ORDER = ["## The two commands", "## On a robot", "## The node", "## Speed", "## Read next"]
+ORDER = ["## The two commands", "## On a robot", "## The node", "## Speed", "## Limitations",
+         "## Read next"]
 
 
 def test_the_readme_is_short_and_in_reading_order() -> None:
