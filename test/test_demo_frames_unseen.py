@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from studies.results.figures import SYNTH_DOMAINS
 from uncertainty_seg_node.export.delta import read_delta
 from uncertainty_seg_node.ros_drivers.demo_drive import DemoOptions
 from uncertainty_seg_node.synth.drive import scene_seed
@@ -31,12 +32,12 @@ def _training_sets() -> list[tuple[str, int, int]]:
     source = re.findall(r'synth --domain city-day --count "\$COUNT".*?--seed (\d+)', text, re.S)
     val = re.findall(r"synth --domain city-day --count \$\(\(COUNT / 10\)\).*?--seed (\d+)",
                      text, re.S)
-    targets = re.search(r"for dom in ([a-z -]+); do", text)
+    targets = re.search(r'for i in "\$\{!DOMAINS\[@\]\}"; do', text)
     base = re.search(r"--seed \$\(\((\d+) \+ i\)\)", text)
     assert source and val and targets and base, "make_default_model.sh's synth lines changed"
     sets.append(("city-day", COUNT, int(source[0])))
     sets.append(("city-day", COUNT // 10, int(val[0])))
-    for i, dom in enumerate(targets.group(1).split()):
+    for i, dom in enumerate(SYNTH_DOMAINS):  # the order the script reads from the same tuple
         sets.append((dom, COUNT // 5, int(base.group(1)) + i))
     assert "--sequence" not in text, "the training sets are independent scenes, not drives"
     return sets

@@ -7,7 +7,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 STUDIES = REPO / "studies"
-TOOLS = {"__init__.py", "row_eval.py", "timed_train.py"}  # what every study uses, not studies
+TOOLS = {"__init__.py", "row_eval.py", "timed_train.py", "study_lib.sh"}  # tools, not studies
 
 
 def unnamed_studies(folder: Path, index: str) -> list[str]:

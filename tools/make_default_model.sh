@@ -27,11 +27,11 @@ if [[ ! -d "$D/source" ]]; then
     --out "$D/source"
   uncertainty-seg synth --domain city-day --count $((COUNT / 10)) --size 240x320 --seed 101 \
     --split val --out "$D/val"
-  i=0
-  for dom in rural night fog snow offroad; do
-    uncertainty-seg synth --domain "$dom" --count $((COUNT / 5)) --size 240x320 \
+  # The synthetic domains, in their order (studies/results/figures.py): domain i, seed 200 + i.
+  eval "$(cd "$(dirname "$0")/.." && python -m studies.results domains)"
+  for i in "${!DOMAINS[@]}"; do
+    uncertainty-seg synth --domain "${DOMAINS[$i]}" --count $((COUNT / 5)) --size 240x320 \
       --seed $((200 + i)) --out "$D/unlabelled"
-    i=$((i + 1))
   done
 fi
 # Step 2: f_theta on the labelled source domain (recipe config/train_task_vits14.yaml).

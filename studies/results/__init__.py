@@ -5,6 +5,7 @@
     python -m studies.results figures            prose figures without their result file
     python -m studies.results validate           every result file against the schema
     python -m studies.results ship-verdict [--model]   the shipping rule: which model ships
+    python -m studies.results domains            the synthetic domains and seeds, for bash
     python -m studies.results plot-scaling       docs/experiments/synth_scaling.png
 
 Modules: `schema` (the one shape of a result file), `record` (write/read; refuses a dirty tree

@@ -57,6 +57,13 @@ def _ship_verdict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _domains(args: argparse.Namespace) -> int:
+    from studies.results.figures import shell_domains
+
+    print(shell_domains(), end="")
+    return 0
+
+
 def _plot_scaling(args: argparse.Namespace) -> int:
     from studies.results.plots import DEFAULT_OUT, plot_scaling
 
@@ -87,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     ship.add_argument("--model", action="store_true",
                       help="print only the model, f_theta or f_phi (make_default_model.sh's SHIP)")
     ship.set_defaults(handler=_ship_verdict)
+    sub.add_parser("domains", help="the synthetic domains and their seed offsets, as bash for "
+                   "the study scripts (studies/results/figures.py)").set_defaults(
+        handler=_domains)
     plot = sub.add_parser("plot-scaling", help="docs/experiments/synth_scaling.png")
     plot.add_argument("--out", type=Path, help="the PNG to write (default: "
                       "docs/experiments/synth_scaling.png)")

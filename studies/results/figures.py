@@ -150,6 +150,13 @@ def _mean(values: list[float | None]) -> float | None:
     return sum(present) / len(present) if present and len(present) == len(values) else None
 
 
+def shell_domains() -> str:
+    """SYNTH_DOMAINS and SEED_OFFSETS as bash (`eval "$(python -m studies.results domains)"`)."""
+    offsets = " ".join(f"[{d}]={o}" for d, o in SEED_OFFSETS.items())
+    return (f"DOMAINS=({' '.join(SYNTH_DOMAINS)})\n"
+            f"declare -gA SEED_OFFSET=({offsets})\n")
+
+
 ScalingRuns = dict[tuple[str, int], dict[str, Figures]]
 
 
