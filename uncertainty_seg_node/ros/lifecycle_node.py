@@ -27,6 +27,7 @@ reason. on_model_error and model_retry_period do not apply: a failed configure i
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -48,11 +49,21 @@ class UncertaintySegLifecycleNode(LifecycleNode):
         super().__init__(NODE_NAME, **kwargs)
         self._outputs: Outputs | None = None
         self._pipeline: FramePipeline | None = None
-        self._core = NodeCore(self, managed=True)
+        self._core = NodeCore(self, lifecycle_state=self._state_label)
         self.finished: Future = Future()
         self.get_logger().info("unconfigured; configure, then activate it to publish")
 
+    def _state_label(self) -> str:
+        """The current state's label, from rclpy's state machine (rclpy has no public getter)."""
+        return str(self._state_machine.current_state[1])
+
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Load the model; the log says how long it took (a first one may assemble or build it).
+
+        A lifecycle manager waits for this answer: docs/lifecycle.md gives the time a first
+        configure of the default model takes, and the Nav2 settings for it.
+        """
+        start = time.monotonic()
         try:
             loader = self._core.start_loader()
         except Exception as exc:  # noqa: BLE001 - any reason is logged and fails the transition
@@ -61,8 +72,8 @@ class UncertaintySegLifecycleNode(LifecycleNode):
             return self._configure_failed(loader.error)
         self._outputs = Outputs(self.create_lifecycle_publisher,
                                 bool(self._core.settings.camera_info_topic))
-        self._core.lifecycle_state = "inactive"
-        self.get_logger().info(f"configured: model {loader.path} ({loader.backend_name})")
+        self.get_logger().info(f"configured in {time.monotonic() - start:.1f} s: model "
+                               f"{loader.path} ({loader.backend_name})")
         return SUCCESS
 
     def _configure_failed(self, reason: str) -> TransitionCallbackReturn:
@@ -80,25 +91,21 @@ class UncertaintySegLifecycleNode(LifecycleNode):
             self.get_logger().error(f"activate failed, staying inactive: {exc}")
             super().on_deactivate(state)
             return FAILURE
-        self._core.lifecycle_state = "active"
         self.get_logger().info(f"active: publishing under {self.get_fully_qualified_name()}/")
         return SUCCESS
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop()
-        self._core.lifecycle_state = "inactive"
         self.get_logger().info("inactive: publishing nothing")
         return super().on_deactivate(state)  # disables the output publishers
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._release()
-        self._core.lifecycle_state = "unconfigured"
         self.get_logger().info("cleaned up: model freed")
         return SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._release()
-        self._core.lifecycle_state = "finalized"
         self.get_logger().info(f"shut down from {state.label}")
         self.finished.set_result(True)
         return SUCCESS
@@ -107,7 +114,6 @@ class UncertaintySegLifecycleNode(LifecycleNode):
         """A transition raised: free everything and go back to unconfigured."""
         self.get_logger().error(f"a transition from {state.label} raised; cleaning up")
         self._release()
-        self._core.lifecycle_state = "unconfigured"
         return SUCCESS
 
     def _stop(self) -> None:

@@ -1,14 +1,16 @@
 """`NodeCore`: what the plain and the managed node share besides the frame path.
 
 The declared parameters and their set-callback, the statistics, the test-only fault injection,
-the model and the /diagnostics publisher. The managed node sets `lifecycle_state`, which
-/diagnostics reports; it may change the parameters read when it is configured or activated
-(read-only ones on the plain node) only while unconfigured.
+the model and the /diagnostics publisher. The managed node hands in a function that reads its
+lifecycle state from rclpy's state machine (the one record of it), which /diagnostics reports;
+it may change the parameters read when it is configured or activated (read-only ones on the
+plain node) only while unconfigured.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,11 +37,12 @@ if TYPE_CHECKING:
 class NodeCore:
     """Parameters, statistics, model and diagnostics of one node (plain or managed)."""
 
-    def __init__(self, node: Node, *, managed: bool = False) -> None:
+    def __init__(self, node: Node, *, lifecycle_state: Callable[[], str] | None = None) -> None:
+        """`lifecycle_state`: the managed node's current state label (None: the plain node)."""
         self._node = node
-        self._managed = managed
-        self.lifecycle_state = "unconfigured" if managed else ""
-        self.settings = declare_parameters(node, writable=managed)
+        self._managed = lifecycle_state is not None
+        self._lifecycle_state = lifecycle_state or (lambda: "")
+        self.settings = declare_parameters(node, writable=self._managed)
         self.stats = NodeStats()
         self.faults = FaultInjector.from_env()
         if self.faults.enabled:
@@ -51,6 +54,11 @@ class NodeCore:
                                         self.publish_diagnostics)
         # Humble and Jazzy have no post-set callback: validate and apply in the one callback.
         node.add_on_set_parameters_callback(self._on_set_parameters)
+
+    @property
+    def lifecycle_state(self) -> str:
+        """The managed node's state ('unconfigured', 'configuring', ...); '' for the plain node."""
+        return self._lifecycle_state()
 
     def start_loader(self) -> ModelLoader:
         """A loader for the model_path parameter, after one load attempt (see its `error`).
@@ -93,10 +101,11 @@ class NodeCore:
         """Managed node: why `name` cannot change in the current state (None when it can)."""
         if not self._managed or not SPECS[name].read_only:
             return None
-        if self.lifecycle_state == "unconfigured":
+        state = self.lifecycle_state
+        if state == "unconfigured":
             return None
         return (f"{name} is read by configure and activate; it can change only while the node "
-                f"is unconfigured (it is {self.lifecycle_state}): deactivate and clean it up, "
+                f"is unconfigured (it is {state}): deactivate and clean it up, "
                 f"set it, then configure and activate again")
 
     # -- diagnostics -------------------------------------------------------------------------
