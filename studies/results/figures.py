@@ -43,48 +43,41 @@ _FOLD_KEY = re.compile(r"^fold(\d+)/(\w+)$")
 
 
 @dataclass(frozen=True)
-class RowId:
-    """What a row id says: the variant (theta, control, phi, ...) and where it applies."""
+class Fields:
+    """What a row id or a set key says, as fields instead of text to parse.
 
-    variant: str
+    NAME is a row's variant (theta, control, phi, ensemble3, ...) or a set's part (unseen, seen)
+    or plain name (day/val); SEED and DETAIL (theta_s0_maxlogit's maxlogit) are row ids' only.
+    """
+
+    name: str
     domain: str | None = None
     n: int | None = None
     fold: int | None = None
     seed: int | None = None
     detail: str | None = None
 
-    def __str__(self) -> str:
-        parts = [self.variant, self.domain, None if self.n is None else str(self.n),
-                 None if self.fold is None else f"f{self.fold}",
-                 None if self.seed is None else f"s{self.seed}", self.detail]
-        return "_".join(p for p in parts if p is not None)
-
 
 def row_id(variant: str, *, domain: str | None = None, n: int | None = None,
            fold: int | None = None, seed: int | None = None) -> str:
     """The id of the row (or training run) of VARIANT at DOMAIN, N, FOLD and SEED."""
-    return str(RowId(variant, domain, n, fold, seed))
+    parts = [variant, domain, None if n is None else str(n),
+             None if fold is None else f"f{fold}", None if seed is None else f"s{seed}"]
+    return "_".join(p for p in parts if p is not None)
 
 
-def parse_row_id(text: str) -> RowId:
-    """The fields of the row id TEXT (an id outside the grammar is all variant)."""
+def _int(text: str | None) -> int | None:
+    return None if text is None else int(text)
+
+
+def parse_row_id(text: str) -> Fields:
+    """The fields of the row id TEXT (an id outside the grammar is all name)."""
     match = _ROW_ID.match(text)
     if match is None:
-        return RowId(text)
+        return Fields(text)
     g = match.groupdict()
-    return RowId(g["variant"], g["domain"], None if g["n"] is None else int(g["n"]),
-                 None if g["fold"] is None else int(g["fold"]),
-                 None if g["seed"] is None else int(g["seed"]), g["detail"])
-
-
-@dataclass(frozen=True)
-class SetKey:
-    """What a set key says: unseen or seen frames (or a plain set's name), domain, N, fold."""
-
-    part: str
-    domain: str | None = None
-    n: int | None = None
-    fold: int | None = None
+    return Fields(g["variant"], g["domain"], _int(g["n"]), _int(g["fold"]), _int(g["seed"]),
+                  g["detail"])
 
 
 def fold_key(fold: int, part: str = "unseen") -> str:
@@ -97,18 +90,17 @@ def domain_key(part: str, domain: str, n: int | None = None) -> str:
     return f"{part}/{domain}" if n is None else f"{part}/{domain}-{n}"
 
 
-def parse_set_key(key: str) -> SetKey:
+def parse_set_key(key: str) -> Fields:
     """The fields of the set key KEY."""
     match = _FOLD_KEY.match(key)
     if match:
-        return SetKey(match.group(2), fold=int(match.group(1)))
+        return Fields(match.group(2), fold=int(match.group(1)))
     name, at, fold = key.partition("@fold")
     head, _, tail = name.partition("/")
     if head in (*_UNSEEN_PARTS, "seen") and tail:
         domain, _, n = tail.partition("-")
-        return SetKey("unseen" if head in _UNSEEN_PARTS else "seen", domain,
-                      int(n) if n else None)
-    return SetKey(name, fold=int(fold) if at else None)
+        return Fields("unseen" if head in _UNSEEN_PARTS else "seen", domain, _int(n or None))
+    return Fields(name, fold=_int(fold if at else None))
 
 
 def figures(row: Row | None, key: str) -> Figures | None:
@@ -170,16 +162,16 @@ def scaling_runs(rows: dict[str, Row]) -> tuple[ScalingRuns, dict[str, Figures]]
     runs: ScalingRuns = {}
     for text, row in rows.items():
         rid = parse_row_id(text)
-        if rid.variant not in names or rid.domain is None or rid.n is None:
+        if rid.name not in names or rid.domain is None or rid.n is None:
             continue
         for key, found in row["metrics"].items():
-            part = parse_set_key(key).part
-            runs.setdefault((rid.domain, rid.n), {})[f"{names[rid.variant]} {part}"] = found
+            part = parse_set_key(key).name
+            runs.setdefault((rid.domain, rid.n), {})[f"{names[rid.name]} {part}"] = found
     theta = {key.domain: found
              for key, found in ((parse_set_key(k), f)
                                 for k, f in rows.get("theta_maxs", {"metrics": {}})[
                                     "metrics"].items())
-             if key.part == "unseen" and key.domain is not None}
+             if key.name == "unseen" and key.domain is not None}
     return runs, theta
 
 

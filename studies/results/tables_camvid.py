@@ -199,7 +199,7 @@ def view_bank_cost() -> str:
     out = ["| K views per image | source views | target views (each with its masks) | "
            "entries | MB | build wall s | build ms per entry |", "|---|---|---|---|---|---|---|"]
     for rid, row in result["rows"].items():
-        if parse_row_id(rid).variant != "build":  # build_k<K>: the bank built with K views
+        if parse_row_id(rid).name != "build":  # build_k<K>: the bank built with K views
             continue
         m = row["metrics"]
         out.append(table_row(m["k"], m["source_views"], m["target_views"], m["entries"],

@@ -174,7 +174,7 @@ def synth_augmented_scaling() -> str:
                                  gain(figures(phi, unseen), figures(theta, unseen)),
                                  pair(figures(phi, seen))))
     costs = [(name, run) for name, run in result.get("training", {}).items()
-             if parse_row_id(name).variant == "phi"
+             if parse_row_id(name).name == "phi"
              and parse_row_id(name).domain in _SCALING_DOMAINS]
     if costs:
         out += ["", "Each per-domain f_φ run (its command in the file's `training`):", "",
