@@ -46,11 +46,11 @@ def test_the_index_lists_every_result_file() -> None:
         assert f"[`{path.name}`]" in index, path.name
 
 
-def test_joint_table_sets_the_shipped_f_phi_beside_each_per_domain_run() -> None:
+def test_joint_table_sets_the_joint_f_phi_beside_each_per_domain_run() -> None:
     """synth_joint: one joint row per scaling domain, its f_φ figures those of synth_domains."""
     phi = load_result("synth_domains")["rows"]["phi"]["metrics"]["unseen/fog"]
     lines = synth_joint().splitlines()
-    joint_rows = [line for line in lines if "| joint (shipped) |" in line]
+    joint_rows = [line for line in lines if "| joint |" in line]
     runs, _ = scaling_runs(load_result("synth_scaling")["rows"])
     assert [row.split(" | ")[0].lstrip("| ") for row in joint_rows] == sorted({d for d, _ in runs})
     fog = next(row for row in joint_rows if row.startswith("| fog |"))

@@ -1,7 +1,7 @@
 """The CPU backends side by side (studies/speed_backends.py): network, node, replay, gates.
 
-Result file: speed_backends.json. Every ratio is over ONNX Runtime int8, the CPU path before
-OpenVINO, measured in the same interleaved loop (network) or the same study run (node).
+Result file: speed_backends.json. Every ratio is over ONNX Runtime int8, the CPU path of a plain
+install, measured in the same interleaved loop (network) or the same study run (node).
 """
 
 from __future__ import annotations

@@ -169,8 +169,8 @@ def camvid_augmented() -> str:
     sources = ["camvid_augmented"]
     if "theta_noaug" not in rows:  # the un-augmented recipe's f_θ, same folds
         before = load_result("camvid_folds")["rows"]["theta_maxs"]
-        rows = {"theta_noaug": {**before, "label": "f_θ max-softmax, no augmentation (the "
-                                "recipe before; camvid_folds.json)"}, **rows}
+        rows = {"theta_noaug": {**before, "label": "f_θ max-softmax, no augmentation "
+                                "(camvid_folds.json)"}, **rows}
         sources.append("camvid_folds")
     out = [folds_table(rows, FOLDS).rstrip(), "",
            "f_φ against f_θ's max-softmax and the control of its seed, on each fold's unseen "
@@ -209,9 +209,9 @@ def view_bank_cost() -> str:
     if step:
         out += ["", "| one supervised step, batch 8 (median of interleaved repeats) | s |",
                 "|---|---|",
-                table_row("un-augmented images, features from the cache (the recipe before)",
+                table_row("un-augmented images, features from the cache",
                           fmt(step["step_s_plain"])),
-                table_row("view-bank views, features from the cache (the recipe now)",
+                table_row("view-bank views, features from the cache",
                           fmt(step["step_s_bank"])),
                 table_row("fresh random views, the encoder runs every step (no bank)",
                           fmt(step["step_s_fresh"])),

@@ -33,8 +33,8 @@ def quantize() -> str:
 def dds_delivery() -> str:
     """Per distro and profile condition: where the time of a burst's outputs goes."""
     rows = load_result("dds_delivery")["rows"]
-    conditions = {"fastdds_name_only": "only FASTDDS_DEFAULT_PROFILES_FILE set (before)",
-                  "node_default": "both names set (the node now)"}
+    conditions = {"fastdds_name_only": "only FASTDDS_DEFAULT_PROFILES_FILE set",
+                  "node_default": "both names set, as the node sets them"}
     out = ["| distro (rclpy wheel) | profile | messages | node median / max ms | "
            "DDS delivery median / p99 / max ms | end-to-end max ms |",
            "|---|---|---|---|---|---|"]

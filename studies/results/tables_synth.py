@@ -108,7 +108,7 @@ def synth_joint() -> str:
     per_domain = phi["metrics"][domain_key("seen", SYNTH_DOMAINS[0])]["frames"]
     for domain in sorted({d for d, _ in runs}):
         theta = thetas[domain]
-        out.append(line(domain, "joint (shipped)",
+        out.append(line(domain, "joint",
                         f"{per_domain} / {per_domain * len(SYNTH_DOMAINS)}", theta,
                         figures(control, domain_key("unseen", domain)),
                         figures(phi, domain_key("unseen", domain))))
@@ -124,7 +124,7 @@ def synth_augmented() -> str:
     """Per synthetic target domain, unseen frames first: the augmented default model's run."""
     rows = load_result("synth_augmented")["rows"]
     before = load_result("synth_domains")["rows"]["theta_maxs"]
-    shown = [dict(before, label="f_θ max-softmax, no augmentation (the default before)"),
+    shown = [dict(before, label="f_θ max-softmax, no augmentation (synth_domains.json)"),
              *(rows[k] for k in ("theta_maxs", "control", "phi", "guard") if k in rows)]
     out = ["| method | " + " | ".join(f"{d} unseen AUPR / MaxF0.5" for d in SYNTH_DOMAINS)
            + " | **unseen mean AUPR / MaxF0.5** | seen mean AUPR / MaxF0.5 | unseen mean mIoU |",
