@@ -37,7 +37,8 @@ REQUIRED = ("uncertainty-seg camvid-prepare", "uncertainty-seg make-bag",
             "uncertainty-seg train task",
             "uncertainty-seg train uncertainty", "uncertainty-seg calibrate",
             "uncertainty-seg export", "uncertainty_seg_node --ros-args",
-            "uncertainty-seg replay --bag", "uncertainty-seg compare")
+            "uncertainty-seg replay --bag", "uncertainty-seg compare",
+            "uncertainty-seg quantize --model $RUN/ship.onnx --data")
 # Stand-in sizes: frames 84x112 (CamVid's 3:4), network 42x56 (3x4 patches of 14).
 FRAME_SIZE = "84x112"
 COUNTS = {"day_train": 6, "day_val": 3, "dusk_train": 4, "dusk_test": 3, "day_test": 2}
@@ -243,9 +244,11 @@ def test_tutorial_runs_on_a_tiny_standin(tmp_path: Path) -> None:
     run = tmp_path / "run"
     for produced in ("f_theta.pt", "f_theta.config.yaml", "f_phi.pt", "f_phi.config.yaml",
                      "calibration_f_theta.json", "calibration_f_phi.json", "compare.json",
-                     "compare.md", "ship.pt", "ship.onnx",
+                     "compare.md", "ship.pt", "ship.onnx", "ship.int8.onnx", "quantize.json",
                      "dusk_report/index.html", "dusk_report/metrics.json"):
         assert (run / produced).is_file(), f"the tutorial did not produce $RUN/{produced}"
+    gate = json.loads((run / "quantize.json").read_text())  # on day/val, in CamVid's classes
+    assert gate["classes"] == 11 and gate["frames"] == COUNTS["day_val"], gate
     metrics = json.loads((run / "dusk_report" / "metrics.json").read_text())
     assert all(key in json.dumps(metrics) for key in ("miou", "maxf05", "aupr", "ece"))
     compare = json.loads((run / "compare.json").read_text())
