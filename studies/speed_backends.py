@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -178,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     parts = set(args.parts.split(","))
-    before = load_average()
+    before = os.getloadavg()
     files = _models(args.work)
     rows: dict[str, dict[str, Any]] = {}
     if "bench" in parts:
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print(write_result(
             "speed_backends", merge=True, allow_dirty=args.allow_dirty,
-            load_before=tuple(before or ()) or None, cpu=cpu_info().to_dict(),
+            load_before=before, cpu=cpu_info().to_dict(),
             openvino=str(openvino.get_version()),
             about="the CPU backends side by side: ONNX Runtime fp32/int8, OpenVINO "
                   "fp32/bf16/int8; network alone, node end to end, replay; each precision's "

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from uncertainty_seg_node.errors import UserError
-from uncertainty_seg_node.export.cuda_runtime import NEEDS, open_cuda_runtime
+from uncertainty_seg_node.inference.cuda_runtime import NEEDS, open_cuda_runtime
 
 
 def test_cuda_python_without_a_gpu_is_one_clear_error() -> None:
@@ -27,7 +27,7 @@ def test_without_cuda_python_torch_is_the_fallback_and_names_both_ways() -> None
         "import sys\n"
         "sys.modules['cuda'] = None  # cuda-python absent\n"
         "from uncertainty_seg_node.errors import UserError\n"
-        "from uncertainty_seg_node.export.cuda_runtime import open_cuda_runtime\n"
+        "from uncertainty_seg_node.inference.cuda_runtime import open_cuda_runtime\n"
         "try:\n"
         "    open_cuda_runtime(0)\n"
         "except UserError as exc:\n"
@@ -49,7 +49,7 @@ def test_serving_the_tensorrt_backend_imports_no_torch() -> None:
     """The module the engine runs through does not import torch at load time."""
     code = ("import sys\n"
             "import uncertainty_seg_node.inference.trt_backend\n"
-            "import uncertainty_seg_node.export.cuda_runtime\n"
+            "import uncertainty_seg_node.inference.cuda_runtime\n"
             "print('torch' in sys.modules)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)

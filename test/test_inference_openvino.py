@@ -1,11 +1,14 @@
-"""The OpenVINO backend: parity with ONNX Runtime fp32, the shipping gate, the compiled cache.
+"""The OpenVINO backend: parity with ONNX Runtime fp32, the gate, the caches, `auto`'s choice.
 
 Real OpenVINO and NNCF on a tiny random segmenter exported to ONNX. Each test that builds
 compiled models gets its own cache directory, so verdicts of one test never leak into another.
+The CPU's capabilities are simulated where a test says so (a `CpuInfo` with the flags of
+another CPU); OpenVINO, NNCF and the hardware that runs them are this machine's.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +17,7 @@ import numpy as np
 import pytest
 from inference_fixtures import camera_image, tiny_checkpoint
 
+from uncertainty_seg_node.cpu_info import CpuInfo
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.export.model_cache import CACHE_ENV
 from uncertainty_seg_node.export.onnx_export import export_onnx
@@ -21,10 +25,14 @@ from uncertainty_seg_node.export.quantize import quantize_onnx
 from uncertainty_seg_node.inference import load_predictor
 from uncertainty_seg_node.inference import quantize_check as gate_module
 from uncertainty_seg_node.inference.resolve import resolve_model
-from uncertainty_seg_node.model.artifact import file_sha256
+from uncertainty_seg_node.model.artifact import file_sha256, model_file
 
 ov = pytest.importorskip("openvino")
 build = pytest.importorskip("uncertainty_seg_node.export.openvino_build")
+runtime = pytest.importorskip("uncertainty_seg_node.inference.openvino_runtime")
+backend = pytest.importorskip("uncertainty_seg_node.inference.openvino_backend")
+AVX2_ONLY = CpuInfo("AMD EPYC (simulated: AVX2 only)", frozenset({"avx2"}))
+VNNI = CpuInfo("Xeon (simulated: AVX512-VNNI)", frozenset({"avx2", "avx512f", "avx512_vnni"}))
 
 
 @pytest.fixture(scope="module")
@@ -58,20 +66,49 @@ def test_fp32_matches_onnx_runtime_fp32(onnx_model: Path, cache: Path) -> None:
     assert [p.class_ids.shape for p in batch] == [(37, 61), (20, 30)]
 
 
-def test_compiled_model_is_cached_under_its_key(onnx_model: Path, cache: Path) -> None:
+def test_the_ir_is_saved_once_and_openvinos_cache_keeps_the_compiled_blob(
+        onnx_model: Path, cache: Path) -> None:
     first = load_predictor(onnx_model, "openvino", precision="fp32")
-    blobs = sorted((cache / "openvino").glob("*.blob"))
-    assert len(blobs) == 1 and blobs[0].with_name(blobs[0].name + ".json").is_file()
-    core = build.open_core()
-    key = build.current_key(core, file_sha256(onnx_model), "CPU", "fp32")
-    assert blobs[0] == build.compiled_path(key)
-    assert key.openvino_version == str(ov.get_version()) and key.device == "CPU"
-    assert build.current_key(core, key.onnx_sha256, "CPU", "bf16").digest() != key.digest()
-    second = load_predictor(onnx_model, "openvino", precision="fp32")  # from the blob
+    folder = build.ir_folder(file_sha256(onnx_model), first.input_size)
+    assert (folder / "fp32.xml").is_file() and (folder / "fp32.bin").is_file()
+    verdicts = sorted(folder.glob("fp32.*.gate.json"))
+    assert verdicts == [first.verdict_path("fp32")]
+    assert first.measured_under("fp32")["openvino"] == str(ov.get_version())
+    assert first.verdict_path("bf16") != first.verdict_path("fp32")
+    blobs = sorted(build.compiled_cache().glob("*.blob"))
+    assert len(blobs) == 1  # written by OpenVINO's CACHE_DIR, not by this package
+    second = load_predictor(onnx_model, "openvino", precision="fp32")  # verdict and blob kept
     assert second.gate == first.gate
+    assert sorted(build.compiled_cache().glob("*.blob")) == blobs
     image = camera_image(seed=4)
     np.testing.assert_array_equal(second.predict(image).class_ids,
                                   first.predict(image).class_ids)
+
+
+def test_int8_weights_are_7_bit_on_a_cpu_without_vnni(onnx_model: Path, cache: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The saturation fix follows the CPU: 7-bit weights without VNNI, 8-bit with it."""
+    assert build.overflow_fix_for(AVX2_ONLY, "CPU") == "enable"
+    assert build.overflow_fix_for(VNNI, "CPU") == "disable"
+    assert build.overflow_fix_for(AVX2_ONLY, "GPU") == "disable"
+    monkeypatch.setattr(gate_module, "MIN_LABEL_AGREEMENT", 1.01)  # int8 cannot pass
+    for cpu, fix, widest in ((AVX2_ONLY, "enable", 64), (VNNI, "disable", 127)):
+        with pytest.raises(UserError) as refused:
+            backend.OpenVinoPredictor(onnx_model, precision="int8", cpu=cpu)
+        message = str(refused.value)
+        assert "int8 fails the shipping gate" in message and cpu.model in message
+        if fix == "enable":
+            assert "has no VNNI (avx2)" in message and "saturates" in message
+            assert "7 bits (NNCF overflow fix enable)" in message
+        else:
+            assert "has VNNI" in message and "the int8 error is the model's own" in message
+        folder = build.ir_folder(file_sha256(onnx_model), (42, 70))
+        ir = build.ir_path(folder, "int8", fix)
+        assert ir.is_file() and f"int8-{fix}-" in ir.name
+        weights = [node.get_data() for node in ov.Core().read_model(str(ir)).get_ops()
+                   if node.get_type_name() == "Constant"
+                   and node.get_element_type() == ov.Type.i8]
+        assert weights and max(int(np.abs(w.astype(np.int32)).max()) for w in weights) == widest
 
 
 def test_a_precision_that_fails_the_gate_is_refused_with_its_figures(
@@ -107,7 +144,7 @@ def test_int8_keeps_the_pixel_layers_in_fp32(onnx_model: Path) -> None:
 
 def test_auto_backend_says_why(onnx_model: Path, tmp_path: Path) -> None:
     resolved = resolve_model(onnx_model)
-    assert resolved.backend == "openvino" and "openvino (installed" in resolved.reason
+    assert resolved.backend == "fastest" and "the fastest gated pair" in resolved.reason
     int8 = quantize_onnx(onnx_model, tmp_path / "int8.onnx")
     resolved = resolve_model(int8)
     assert resolved.backend == "onnxruntime" and "ONNX Runtime's int8 graph" in resolved.reason
@@ -129,11 +166,13 @@ class Absent(importlib.abc.MetaPathFinder):
         if name.split(".")[0] in ("openvino", "nncf"):
             raise ModuleNotFoundError(f"No module named {{name!r}}")
 sys.meta_path.insert(0, Absent())
+from uncertainty_seg_node.cpu_info import CpuInfo
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.inference import load_predictor
 from uncertainty_seg_node.inference.resolve import choose_backend
 from pathlib import Path
-print(choose_backend(Path({str(onnx_model)!r}), "onnx", "cpu"))
+from uncertainty_seg_node.model.artifact import model_file
+print(choose_backend(model_file(Path({str(onnx_model)!r})), "cpu"))
 print(load_predictor({str(onnx_model)!r}).backend_name)
 try:
     load_predictor({str(onnx_model)!r}, "openvino")
@@ -151,8 +190,9 @@ except UserError as exc:
 
 
 def test_gpu_device_is_openvinos_gpu(onnx_model: Path) -> None:
-    assert build.openvino_device("gpu") == "GPU" and build.openvino_device("gpu:1") == "GPU.1"
-    if "GPU" in build.available_devices(build.open_core()):
+    assert runtime.openvino_device("gpu") == "GPU"
+    assert runtime.openvino_device("gpu:1") == "GPU.1"
+    if "GPU" in runtime.available_devices(runtime.open_core()):
         pytest.skip("this machine has an Intel GPU: the no-GPU error cannot be shown")
     with pytest.raises(UserError, match="OpenVINO sees no GPU device"):
         load_predictor(onnx_model, "openvino", device="gpu")
@@ -173,7 +213,7 @@ def test_the_threads_signal_stack_survives_openvino(onnx_model: Path, cache: Pat
     sigaltstack = ctypes.CDLL(None).sigaltstack
 
     def current() -> tuple[int, int]:
-        stack = build._SignalStack()
+        stack = runtime._SignalStack()
         assert sigaltstack(None, ctypes.byref(stack)) == 0
         return int(stack.ss_sp or 0), int(stack.ss_size)
 
@@ -190,3 +230,34 @@ def test_the_threads_signal_stack_survives_openvino(onnx_model: Path, cache: Pat
             time.sleep(1.0)  # the handler raises first
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_auto_serves_the_fastest_gated_pair_measured_here(onnx_model: Path, cache: Path,
+                                                         tmp_path: Path) -> None:
+    """ONNX Runtime int8 is a candidate too: `auto` never serves a slower gated pair."""
+    from uncertainty_seg_node.inference import fastest
+
+    int8 = quantize_onnx(onnx_model, tmp_path / "model.int8.onnx")
+    resolved = resolve_model(onnx_model)
+    resolved = type(resolved)(**{**resolved.__dict__, "int8": model_file(int8)})
+    assert fastest.candidates(resolved) == [
+        ("onnxruntime", "fp32"), ("onnxruntime", "int8"), ("openvino", "int8"),
+        ("openvino", "bf16"), ("openvino", "fp32")]
+    predictor = fastest.fastest_predictor(resolved, threads=1)
+    record = fastest.record_path(fastest.measured_under(resolved, 1))
+    kept = json.loads(record.read_text())
+    timings = kept["network_ms_median"]
+    assert {"onnxruntime:fp32", "onnxruntime:int8", "openvino:fp32"} <= set(timings)
+    assert kept["winner"] == min(timings, key=timings.__getitem__)
+    assert f"{predictor.backend_name}:{predictor.precision}" == kept["winner"]
+    for label in timings:  # every timing is in the start-up line
+        assert f"{label} {timings[label]:.1f} ms" in predictor.selection
+    for label in kept["refused"]:
+        assert label.startswith("openvino:") and f"{label} refused" in predictor.selection
+    again = fastest.fastest_predictor(resolved, threads=1)  # the winner alone, from the record
+    assert f"{again.backend_name}:{again.precision}" == kept["winner"]
+    assert "measured before" in again.selection
+    only_int8 = type(resolved)(**{**resolved.__dict__, "precision": "int8"})
+    assert fastest.candidates(only_int8) == [("onnxruntime", "int8"), ("openvino", "int8")]
+    served = load_predictor(onnx_model)  # the whole walk: resolve, then measure
+    assert "backend auto: the fastest gated pair" in served.selection

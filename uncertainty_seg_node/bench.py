@@ -25,9 +25,15 @@ import numpy as np
 from uncertainty_seg_node.cpu_info import load_average, machine_facts
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.export.parity import smooth_random_images
-from uncertainty_seg_node.inference.factory import find_checkpoint_for, load_predictor, model_kind
+from uncertainty_seg_node.inference.factory import load_predictor
 from uncertainty_seg_node.inference.pipeline import PipelinePredictor
 from uncertainty_seg_node.inference.preprocess import preprocess
+from uncertainty_seg_node.model.artifact import (
+    ModelFile,
+    find_checkpoint_for,
+    model_file,
+    resolve_model_path,
+)
 from uncertainty_seg_node.runtime import normalize_backend, normalize_precision
 
 STAGES = ("preprocess", "inference", "postprocess", "total")
@@ -81,8 +87,8 @@ def make_predictors(
     GPU and an OpenVINO precision the device lacks or the shipping gate refuses are skipped,
     with the reason.
     """
-    model = Path(model)
-    kind = model_kind(model)
+    given = model_file(resolve_model_path(model))  # read once, handed down
+    kind = given.kind
     entries = parse_backends(backends, precision)
     exported: Path | None = None
     predictors: dict[str, PipelinePredictor] = {}
@@ -92,22 +98,23 @@ def make_predictors(
         options: dict[str, Any] = {} if wanted == "auto" else {"precision": wanted}
         if name == "torch":
             options.update(torch_options or {})
-            source: Path | None = Path(checkpoint) if checkpoint else model
+            source: Path | ModelFile | None = Path(checkpoint) if checkpoint else given
             if kind == "onnx":
-                options["input_size"] = load_predictor(model, "onnxruntime").input_size
-                source = Path(checkpoint) if checkpoint else find_checkpoint_for(model)
+                options["input_size"] = tuple(given.metadata()[0].input_size)
+                source = Path(checkpoint) if checkpoint else find_checkpoint_for(given)
             if source is None:
                 raise UserError(
-                    f"the torch backend needs the checkpoint {model} was exported from; pass "
-                    "--checkpoint CKPT (none recorded in its metadata or beside it)")
+                    f"the torch backend needs the checkpoint {given.path} was exported from; "
+                    "pass --checkpoint CKPT (none recorded in its metadata or beside it)")
         else:
             if threads:
                 options["threads"] = threads
             if kind == "checkpoint" and exported is None:
                 from uncertainty_seg_node.export.onnx_export import export_onnx
 
-                exported = export_onnx(model, scratch / f"{model.stem}.onnx", parity=False).path
-            source = exported if kind == "checkpoint" and exported is not None else model
+                exported = export_onnx(given.path, scratch / f"{given.path.stem}.onnx",
+                                       parity=False).path
+            source = exported if kind == "checkpoint" and exported is not None else given
         try:
             predictors[label] = load_predictor(source, name, device, **options)
         except UserError as exc:
@@ -158,10 +165,10 @@ def benchmark(
         entry["network_alone"] = latency_stats(alone[name])
         results[name] = {
             "backend": predictor.backend_name,
-            "precision": str(getattr(predictor, "precision", "")),
-            "threads": getattr(predictor, "threads", None),
-            "gate": getattr(predictor, "gate", None),
-            "device": str(getattr(predictor, "device", "cpu")),
+            "precision": predictor.precision,
+            "threads": predictor.threads,
+            "gate": predictor.gate,
+            "device": predictor.device_in_use,
             "input_size": list(predictor.input_size),
             "stages": entry,
         }
@@ -255,7 +262,7 @@ def run_benchmark(
     )
     ort_predictor = predictors.get("onnxruntime")
     if ort_predictor is not None:
-        result["machine"]["onnxruntime_threads"] = getattr(ort_predictor, "threads", None)
+        result["machine"]["onnxruntime_threads"] = ort_predictor.threads
     return result
 
 

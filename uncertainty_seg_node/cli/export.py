@@ -86,9 +86,9 @@ def run(args: argparse.Namespace) -> int:
         if result.parity:
             print(result.parity.summary())
         if args.tensorrt is not None:
-            from uncertainty_seg_node.export.tensorrt_build import build_engine
+            from uncertainty_seg_node.inference.trt_backend import build_engine_on
 
-            engine, key = build_engine(result.path, args.tensorrt, precision=args.trt_precision)
+            engine, key = build_engine_on(result.path, args.tensorrt, precision=args.trt_precision)
             print(f"wrote {engine} for {key.gpu_name}, TensorRT {key.tensorrt_version}, "
                   f"{args.trt_precision} (cache key {key.digest()[:12]})")
             report["tensorrt"] = {"engine": str(engine), "key": key.to_dict()}

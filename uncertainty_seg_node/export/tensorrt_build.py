@@ -4,7 +4,7 @@ ViTs lose accuracy in fp16 LayerNorm and softmax, so those layers (and the in-gr
 post-processing: confidence and argmax) stay fp32. Networks are strongly typed (TensorRT 10.12
 deprecates the weak-typing flags `BuilderFlag.FP16` / precision constraints, 11 removes them):
 the precision is in the ONNX graph, which `export.fp16_onnx` converts to mixed fp16 first.
-The build runs on the CUDA device asked for and logs its progress (phases, with timing).
+The build runs on the current CUDA device and logs its progress (phases, with timing).
 
 An engine only runs on the GPU model and TensorRT version it was built with. Its cache key
 (GPU name, compute capability, TensorRT version, input shape, ONNX hash, precision) is stored in
@@ -102,11 +102,14 @@ def engine_path_for(onnx_path: str | Path, key: EngineKey) -> Path:
 
 
 def current_engine_key(
-    onnx_path: str | Path, *, device_index: int = 0, precision: str = "fp16", max_batch: int = 1
+    onnx_path: str | Path, *, gpu: tuple[str, str], precision: str = "fp16", max_batch: int = 1
 ) -> EngineKey:
-    """The key an engine built here, now, from `onnx_path` would have (needs TensorRT + CUDA)."""
+    """The key an engine built from `onnx_path` for `gpu` (name, compute capability) would have.
+
+    The GPU's identity comes from the CUDA runtime (`inference/cuda_runtime.py: gpu_identity`).
+    """
     trt = import_tensorrt()
-    name, capability = gpu_identity(device_index)
+    name, capability = gpu
     _, info = read_onnx_metadata(onnx_path)
     height, width = info.input_size
     return EngineKey(
@@ -116,17 +119,6 @@ def current_engine_key(
     )
 
 
-def gpu_identity(device_index: int = 0) -> tuple[str, str]:
-    """(GPU name, 'major.minor' compute capability) of a CUDA device (cuda-python or torch)."""
-    from uncertainty_seg_node.export.cuda_runtime import open_cuda_runtime
-
-    runtime = open_cuda_runtime(device_index)
-    try:
-        return runtime.identity()
-    finally:
-        runtime.close()
-
-
 def build_engine(
     onnx_path: str | Path,
     engine_path: str | Path | None = None,
@@ -134,26 +126,23 @@ def build_engine(
     precision: str = "fp16",
     max_batch: int = 1,
     workspace_gib: float = 4.0,
+    gpu: tuple[str, str],
     device_index: int = 0,
 ) -> tuple[Path, EngineKey]:
     """Build and serialise an engine from an exported ONNX file; write its sidecar JSON.
 
-    Returns the engine path (default: the cache name beside the ONNX file) and its key.
+    TensorRT builds on the calling thread's current CUDA device: the caller makes cuda:N
+    (`device_index`, whose name and compute capability are `gpu`) current first, as
+    `inference/trt_backend.py: build_engine_on` does. Returns the engine path (default: the
+    cache name beside the ONNX file) and its key.
     """
     if precision not in PRECISIONS:
         raise UserError(f"TensorRT precision {precision!r} must be one of {PRECISIONS}")
     trt = import_tensorrt()
     onnx_path = Path(onnx_path)
     config, info = read_onnx_metadata(onnx_path)
-    key = current_engine_key(onnx_path, device_index=device_index, precision=precision,
-                             max_batch=max_batch)
+    key = current_engine_key(onnx_path, gpu=gpu, precision=precision, max_batch=max_batch)
     engine_path = Path(engine_path) if engine_path else engine_path_for(onnx_path, key)
-
-    from uncertainty_seg_node.export.cuda_runtime import open_cuda_runtime
-
-    runtime = open_cuda_runtime(device_index)
-    runtime.use_device()  # TensorRT builds on the calling thread's current CUDA device
-    runtime.close()
     with tempfile.TemporaryDirectory(prefix="uncertainty_seg_trt_") as scratch:
         source = onnx_path
         if precision == "fp16":

@@ -7,8 +7,9 @@ the replay evaluation and the benchmark never reimplement them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -28,10 +29,41 @@ class Prediction:
 
 
 class Predictor(Protocol):
-    """Implemented by every backend (torch, onnxruntime, tensorrt)."""
+    """Implemented by every backend (torch, onnxruntime, openvino, tensorrt).
+
+    What runs the model is told by fields, never guessed: the node and the bench read them as
+    they are.
+    """
 
     config: ModelConfig
-    backend_name: str
+    backend_name: str  # torch | torch-ensemble | torch-mcdropout | onnxruntime | openvino | ...
+    selection: str  # which backend runs the model and why (`inference/resolve.py`, `fastest.py`)
+    precision: str  # what runs: fp32, bf16, fp16 or int8
+    precision_choice: str  # how the backend chose its precision ('' when it had no choice)
+    execution_providers: list[str]  # what actually runs it (ONNX Runtime may drop CUDA)
+    device_in_use: str  # where it actually runs: cpu, cuda:N, gpu
+    threads: int | None  # CPU inference threads (None: the library's own choice)
+    gate: dict[str, Any] | None  # the shipping gate's figures of a reduced precision
+    has_logits: bool  # whether the model can return logits
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """The network input (H, W)."""
+        ...
+
+    def run_network(self, batch: Any, *, with_logits: bool = False) -> Any:
+        """uint8 (B, h, w, 3) RGB at the network size -> the network's outputs at that size."""
+        ...
+
+    def predict_batch(self, images: Sequence[np.ndarray], *, encoding: str = "rgb8",
+                      gamma: float | None = None, with_logits: bool = False
+                      ) -> list[Prediction]:
+        """Several camera images (any sizes) in one network call."""
+        ...
+
+    def close(self) -> None:
+        """Release backend resources (sessions, GPU memory)."""
+        ...
 
     def predict(self, image: np.ndarray, *, encoding: str = "rgb8", gamma: float | None = None,
                 with_logits: bool = False) -> Prediction:

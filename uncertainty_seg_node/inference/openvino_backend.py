@@ -3,22 +3,33 @@
 Precision `fp32`, `bf16` or `int8` (NNCF), or `auto`: the first of int8, bf16, fp32 that the
 device supports and that passes the shipping gate (`inference/quantize_check.py`: against ONNX
 Runtime's fp32 run of the same file, labels >= 99 % equal and AUPR moved < 0.005 on labelled
-synthetic frames of every domain). A precision is measured once per compiled-model key
-(`export/openvino_build.py`): the verdict is kept in the sidecar beside the cached blob, so a
-refused precision is refused again at once, with its figures, and an accepted one loads in
-about a second. OpenVINO's `GPU` device (an Intel iGPU, `device:=gpu`) takes the same path; it
-has not been run by this package's tests, which have no such GPU.
+synthetic frames of every domain). `backend: auto` compares the precisions that pass with ONNX
+Runtime's by speed (`inference/fastest.py`).
+
+The files: `export/openvino_build.py` saves the model as a static-shape IR (and NNCF's int8 IR,
+with the overflow fix the CPU needs), once; OpenVINO's `CACHE_DIR` keeps the compiled blobs.
+The one record of this package's own is the gate verdict, a JSON beside the IR, named by what
+it was measured under (the ONNX file, OpenVINO's version, the device's full name, the
+precision and the int8 recipe): a refused precision is refused again at once, with its figures
+and why, and an accepted one loads in about a second. OpenVINO's `GPU` device (an Intel iGPU,
+`device:=gpu`) takes the same path; it has not been run by this package's tests, which have no
+such GPU.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from uncertainty_seg_node.atomic import atomic_write
+from uncertainty_seg_node.cpu_info import CpuInfo, cpu_info
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.export import openvino_build as build
+from uncertainty_seg_node.inference import openvino_runtime as runtime
 from uncertainty_seg_node.inference.ort_backend import OrtPredictor, default_threads
 from uncertainty_seg_node.inference.pipeline import (
     NetworkOutputs,
@@ -33,16 +44,10 @@ from uncertainty_seg_node.inference.quantize_check import (
     labels_fit,
     precision_gate,
 )
-from uncertainty_seg_node.model.artifact import (
-    OUTPUT_LOGITS,
-    file_sha256,
-    read_onnx_metadata,
-    read_sidecar,
-    sidecar_path,
-    write_sidecar,
-)
+from uncertainty_seg_node.jsonfile import read_json_object
+from uncertainty_seg_node.model.artifact import OUTPUT_LOGITS, ModelFile, model_file
 
-AUTO_ORDER = ("int8", "bf16", "fp32")  # fastest first
+AUTO_ORDER = ("int8", "bf16", "fp32")  # fastest first on a CPU with the hardware for each
 
 
 class OpenVinoPredictor(PipelinePredictor):
@@ -50,21 +55,24 @@ class OpenVinoPredictor(PipelinePredictor):
 
     backend_name = "openvino"
 
-    def __init__(self, path: str | Path, *, device: str = "cpu", precision: str = "auto",
-                 threads: int | None = None, score_method: str | None = None) -> None:
+    def __init__(self, path: str | Path | ModelFile, *, device: str = "cpu",
+                 precision: str = "auto", threads: int | None = None,
+                 score_method: str | None = None, cpu: CpuInfo | None = None) -> None:
         ov = build.import_openvino()
-        self.path = Path(path)  # checked by `load_predictor`: an fp32 graph
-        self.config, self.export_info = read_onnx_metadata(self.path)
+        self.file = model_file(path)  # checked by `load_predictor`: an fp32 graph
+        self.path = self.file.path
+        self.config, self.export_info = self.file.metadata()
         check_fixed_score(self.path, self.export_info.score_method, score_method)
         self.device = self.device_in_use = str(device)
-        self.ov_device = build.openvino_device(device)  # OpenVINO's name: CPU, GPU, GPU.1
-        self.threads = threads or default_threads()
-        self._core = build.open_core()
-        build.full_device_name(self._core, self.ov_device)  # a missing device: UserError
-        self._sha256 = file_sha256(self.path)
+        self.ov_device = runtime.openvino_device(device)  # OpenVINO's name: CPU, GPU, GPU.1
+        self.threads: int = threads or default_threads()
+        self.cpu = cpu or cpu_info()  # its VNNI decides int8's overflow fix
+        self._core = runtime.open_core()
+        self._device_name = runtime.full_device_name(self._core, self.ov_device)
+        self._folder = build.ir_folder(self.file.sha256, self.input_size)
         refusals: list[str] = []
         for candidate in (AUTO_ORDER if precision == "auto" else (precision,)):
-            unsupported = build.precision_unsupported(self._core, self.ov_device, candidate)
+            unsupported = runtime.precision_unsupported(self._core, self.ov_device, candidate)
             if unsupported:
                 refusals.append(unsupported)
                 continue
@@ -81,38 +89,73 @@ class OpenVinoPredictor(PipelinePredictor):
             raise UserError(f"OpenVINO cannot serve {self.path.name} on {self.ov_device}: "
                             + "; ".join(refusals))
         self.refused = refusals  # the faster precisions `auto` passed over, and why
+        self.gate: dict[str, Any] = self.gate or {}
         self.precision_choice = f"precision {self.precision} ({gate_summary(self.gate)})" + (
             f"; passed over: {'; '.join(refusals)}" if refusals else "")
         self.execution_providers = [f"OpenVINO {ov.get_version()} {self.ov_device} "
                                     f"{self.precision}"]
 
+    def measured_under(self, precision: str) -> dict[str, Any]:
+        """What a precision's gate verdict depends on: any change means measuring again."""
+        facts: dict[str, Any] = {
+            "onnx_sha256": self.file.sha256, "input_size": list(self.input_size),
+            "openvino": str(build.import_openvino().get_version()),
+            "device": self.ov_device, "device_name": self._device_name, "precision": precision}
+        if precision == "int8":
+            facts["recipe"] = build.int8_recipe(self.overflow_fix)
+        return facts
+
+    @property
+    def overflow_fix(self) -> str:
+        """NNCF's overflow fix for this CPU (`openvino_build.overflow_fix_for`)."""
+        return build.overflow_fix_for(self.cpu, self.ov_device)
+
+    def verdict_path(self, precision: str) -> Path:
+        """`<IR folder>/<precision>.<digest of measured_under>.gate.json`."""
+        text = json.dumps(self.measured_under(precision), sort_keys=True)
+        return self._folder / f"{precision}.{hashlib.sha256(text.encode()).hexdigest()[:16]}" \
+            ".gate.json"
+
     def _load_or_build(self, precision: str) -> str:
-        """Use `precision` (cached, or compiled and gated now); '' or why it is refused."""
-        key = build.current_key(self._core, self._sha256, self.ov_device, precision)
-        blob = build.compiled_path(key)
-        gate = _cached_gate(blob, key)
-        if gate is not None and gate["ships"] and blob.is_file():
-            self._use(build.load_compiled(self._core, blob, self.ov_device, precision,
-                                          self.threads), precision, gate)
-            return ""
+        """Use `precision` (its verdict kept, or measured now); '' or why it is refused."""
+        verdict = self.verdict_path(precision)
+        gate = _kept_gate(verdict, self.measured_under(precision))
         if gate is None and precision != "fp32" and not labels_fit(self.config.class_names):
             return (f"{precision}: its shipping gate needs labelled frames in the model's classes "
                     "and the synthetic frames are labelled in the 19 Cityscapes classes")
+        if gate is not None and not gate["ships"]:
+            return self._refusal(precision, gate, verdict)
+        ir = build.ir_path(self._folder, precision, self.overflow_fix)
+        if not ir.is_file():
+            with runtime.keep_signal_stack():  # NNCF compiles the model for its statistics
+                build.build_ir(self._core, self.path, self.input_size, ir,
+                               int8_overflow_fix=self.overflow_fix if precision == "int8"
+                               else None)
+        self._use(runtime.compile_model(self._core, ir, self.ov_device, precision, self.threads,
+                                        build.compiled_cache()), precision, gate or {})
         if gate is None:
-            model = build.read_for_device(self._core, self.path, self.input_size)
-            if precision == "int8":
-                model = build.quantize_int8(model, self.input_size)
-            self._use(build.compile_model(self._core, model, self.ov_device, precision,
-                                          self.threads), precision, {})
             gate = self._measure_gate()
-            cache = {"key": key.to_dict(), "onnx": str(self.path.resolve()), "gate": gate}
-            write_sidecar(blob, self.config, self.export_info, cache)
-            if gate["ships"]:
-                build.save_compiled(self._compiled, blob)
-                self.gate = gate
-                return ""
-        return (f"{precision} fails the shipping gate ({gate_summary(gate)}; verdict kept in "
-                f"{sidecar_path(blob)}: delete it to measure again)")
+            atomic_write(verdict, json.dumps({"measured_under": self.measured_under(precision),
+                                              "gate": gate}, indent=1, sort_keys=True) + "\n")
+            self.gate = gate
+        return "" if gate["ships"] else self._refusal(precision, gate, verdict)
+
+    def _refusal(self, precision: str, gate: dict[str, Any], verdict: Path) -> str:
+        why = f"; {self.int8_reading()}" if precision == "int8" else ""
+        return (f"{precision} fails the shipping gate ({gate_summary(gate)}{why}; verdict kept "
+                f"in {verdict}: delete it to measure again)")
+
+    def int8_reading(self) -> str:
+        """Why int8 may move the labels on this device: saturation, or the model's own error."""
+        if self.ov_device != "CPU":
+            return f"on {self.ov_device} the int8 error is the model's own"
+        if self.cpu.int8_vnni:
+            return (f"{self.cpu.model} has VNNI ({self.cpu.isa()}), so 8-bit dot products do "
+                    "not saturate and the weights kept 8 bits (overflow fix disable): the int8 "
+                    "error is the model's own")
+        return (f"{self.cpu.model} has no VNNI ({self.cpu.isa()}): its int8 kernels add pairs "
+                "of 8-bit products in 16 bits, which saturates, so the weights were quantised "
+                "to 7 bits (NNCF overflow fix enable), one bit of weight precision less")
 
     def _measure_gate(self) -> dict[str, Any]:
         """The gate of the compiled model against ONNX Runtime's fp32 run of the same file.
@@ -134,14 +177,15 @@ class OpenVinoPredictor(PipelinePredictor):
     def _use(self, compiled: Any, precision: str, gate: dict[str, Any]) -> None:
         self._compiled = compiled
         self._request = compiled.create_infer_request()
-        self._ports = build.output_ports(compiled)
+        self._ports = runtime.output_ports(compiled)
         self.has_logits = OUTPUT_LOGITS in self._ports
         self.precision = precision
         self.gate = gate
 
     def run_network(self, batch: np.ndarray, *, with_logits: bool = False) -> NetworkOutputs:
         names = wanted_outputs(self.path, self.has_logits, with_logits)
-        frames = [build.infer(self._request, self._ports, names, np.ascontiguousarray(one[None]))
+        frames = [runtime.infer(self._request, self._ports, names,
+                                np.ascontiguousarray(one[None]))
                   for one in batch]  # compiled for one frame a call
         return NetworkOutputs.from_arrays([np.concatenate([f[i] for f in frames])
                                            for i in range(len(names))])
@@ -150,15 +194,16 @@ class OpenVinoPredictor(PipelinePredictor):
         self._request = self._compiled = None
 
 
-def _cached_gate(blob: Path, key: build.CompiledKey) -> dict[str, Any] | None:
-    """The gate figures recorded for `key`, or None when nothing (valid) was recorded."""
-    if not sidecar_path(blob).is_file():
+def _kept_gate(verdict: Path, measured_under: dict[str, Any]) -> dict[str, Any] | None:
+    """The gate figures kept for exactly these facts, or None when none (valid) were kept."""
+    if not verdict.is_file():
         return None
     try:
-        _, _, cache = read_sidecar(blob)
-        if build.CompiledKey.from_dict(cache["key"]) != key:
+        record = read_json_object(verdict, missing=f"{verdict} is gone",
+                                  fix="delete it to measure again")
+        if record["measured_under"] != measured_under:
             return None
-        gate = dict(cache["gate"])
+        gate = dict(record["gate"])
         bool(gate["ships"])
     except (UserError, KeyError, TypeError, ValueError):
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -57,6 +58,13 @@ class PipelinePredictor:
     config: ModelConfig
     backend_name: str = "base"
     selection: str = ""  # which backend runs the model and why (`inference/resolve.py`)
+    precision: str = "fp32"
+    precision_choice: str = ""
+    execution_providers: list[str]
+    device_in_use: str = "cpu"
+    threads: int | None = None
+    gate: dict[str, Any] | None = None
+    has_logits: bool = True
 
     @property
     def input_size(self) -> tuple[int, int]:

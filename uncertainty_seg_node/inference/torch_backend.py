@@ -97,6 +97,8 @@ class TorchPredictor(PipelinePredictor):
         self._compiled: Any = torch.compile(self.deploy) if compile else None
         if len(self.members) > 1 or self.mc_dropout:
             self.backend_name = "torch-ensemble" if len(self.members) > 1 else "torch-mcdropout"
+        self.execution_providers = [self.backend_name]
+        self.device_in_use = str(self.device)
 
     @classmethod
     def from_checkpoint(

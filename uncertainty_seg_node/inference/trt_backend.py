@@ -4,7 +4,7 @@ Before deserialising, the engine's sidecar key is compared with this machine's (
 compute capability, TensorRT version, input shape, ONNX hash): a mismatch rebuilds the engine
 from its ONNX source when that is available and allowed, and otherwise refuses with the reason.
 CUDA buffers come from NVIDIA's cuda-python, or from torch where only torch is installed
-(`export/cuda_runtime.py`; TensorRT only needs their addresses and the stream), so serving
+(`inference/cuda_runtime.py`; TensorRT only needs their addresses and the stream), so serving
 needs no torch. Everything runs on the device asked for (`cuda:N`): TensorRT uses the calling
 thread's current CUDA device, so loading and every inference enter that device first. Device
 buffers are kept between frames and grow only when a shape needs more. Logits are copied to the
@@ -28,6 +28,7 @@ from uncertainty_seg_node.export.tensorrt_build import (
     import_tensorrt,
     key_mismatches,
 )
+from uncertainty_seg_node.inference.cuda_runtime import gpu_identity, open_cuda_runtime
 from uncertainty_seg_node.inference.pipeline import (
     NetworkOutputs,
     PipelinePredictor,
@@ -36,6 +37,20 @@ from uncertainty_seg_node.inference.pipeline import (
 )
 from uncertainty_seg_node.model.artifact import INPUT_NAME, OUTPUT_LOGITS, ExportInfo, read_sidecar
 from uncertainty_seg_node.runtime import parse_device
+
+
+def build_engine_on(onnx_path: str | Path, engine_path: str | Path | None = None, *,
+                    precision: str = "fp16", max_batch: int = 1,
+                    device_index: int = 0) -> tuple[Path, EngineKey]:
+    """`export.tensorrt_build.build_engine` on cuda:`device_index`, made current first."""
+    runtime = open_cuda_runtime(device_index)
+    try:
+        runtime.use_device()  # TensorRT builds on the calling thread's current CUDA device
+        gpu = runtime.identity()
+    finally:
+        runtime.close()
+    return build_engine(onnx_path, engine_path, precision=precision, max_batch=max_batch,
+                        gpu=gpu, device_index=device_index)
 
 
 def check_engine_key(engine_path: Path, stored: dict[str, Any], current: EngineKey) -> None:
@@ -80,11 +95,12 @@ class TensorRTPredictor(PipelinePredictor):
         self._load(trt)
 
     def _cached_engine(self, onnx_path: Path, precision: str) -> Path:
-        key = current_engine_key(onnx_path, device_index=self.device_index, precision=precision)
+        key = current_engine_key(onnx_path, gpu=gpu_identity(self.device_index),
+                                 precision=precision)
         engine_path = engine_path_for(onnx_path, key)
         if not engine_path.is_file():
-            build_engine(onnx_path, engine_path, precision=precision,
-                         device_index=self.device_index)
+            build_engine_on(onnx_path, engine_path, precision=precision,
+                            device_index=self.device_index)
         return engine_path
 
     def _check_or_rebuild(self, rebuild: bool) -> tuple[ModelConfig, ExportInfo]:
@@ -92,29 +108,25 @@ class TensorRTPredictor(PipelinePredictor):
         config, info, cache = read_sidecar(self.engine_path)
         stored = EngineKey.from_dict(cache["key"])
         onnx_source = Path(cache.get("onnx", ""))
+        gpu = gpu_identity(self.device_index)
         if onnx_source.is_file():
-            current = current_engine_key(onnx_source, device_index=self.device_index,
-                                         precision=stored.precision,
+            current = current_engine_key(onnx_source, gpu=gpu, precision=stored.precision,
                                          max_batch=stored.input_shape[0])
         else:  # without the ONNX file only the machine part of the key can be checked
             trt = import_tensorrt()
-            from uncertainty_seg_node.export.tensorrt_build import gpu_identity
-
-            name, capability = gpu_identity(self.device_index)
+            name, capability = gpu
             current = EngineKey(name, capability, str(trt.__version__), stored.input_shape,
                                 stored.onnx_sha256, stored.precision)
         if not key_mismatches(stored, current):
             return config, info
         if rebuild and onnx_source.is_file():
-            build_engine(onnx_source, self.engine_path, precision=stored.precision,
-                         max_batch=stored.input_shape[0], device_index=self.device_index)
+            build_engine_on(onnx_source, self.engine_path, precision=stored.precision,
+                            max_batch=stored.input_shape[0], device_index=self.device_index)
             return read_sidecar(self.engine_path)[:2]  # the rebuilt engine's own record
         check_engine_key(self.engine_path, cache, current)
         return config, info
 
     def _load(self, trt: Any) -> None:
-        from uncertainty_seg_node.export.cuda_runtime import open_cuda_runtime
-
         self._cuda = open_cuda_runtime(self.device_index)
         self._cuda.use_device()
         logger = trt.Logger(trt.Logger.WARNING)

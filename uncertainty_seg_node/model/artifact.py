@@ -14,6 +14,7 @@ The rewriting of a model's defaults (calibration) is in `model/rewrite.py`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import re
@@ -208,29 +209,6 @@ def portable_path(path: str | Path) -> str:
         return resolved.name
 
 
-def find_checkpoint_for(onnx_path: str | Path) -> Path | None:
-    """The checkpoint an exported model came from, or None.
-
-    The path recorded in its metadata (relative to the working directory, or to the model's
-    folder) when that file still exists with the recorded hash, else a sibling
-    `<stem>.pt|.pth|.ckpt`.
-    """
-    onnx_path = Path(onnx_path)
-    try:
-        _, info = read_onnx_metadata(onnx_path)
-    except UserError:
-        info = None
-    if info is not None and info.checkpoint:
-        for recorded in (Path(info.checkpoint), onnx_path.parent / info.checkpoint):
-            if recorded.is_file() and file_sha256(recorded) == info.checkpoint_sha256:
-                return recorded
-    for suffix in CHECKPOINT_SUFFIXES:
-        sibling = onnx_path.with_suffix(suffix)
-        if sibling.is_file():
-            return sibling
-    return None
-
-
 def check_model_file(path: Path) -> None:
     """A missing model file -> UserError naming the path and how to make one."""
     if not path.exists():
@@ -241,6 +219,71 @@ def check_model_file(path: Path) -> None:
         )
     if not path.is_file():
         raise UserError(f"model path {path} is not a file")
+
+
+def find_checkpoint_for(onnx_path: str | Path | ModelFile) -> Path | None:
+    """The checkpoint an exported model came from, or None.
+
+    The path recorded in its metadata (relative to the working directory, or to the model's
+    folder) when that file still exists with the recorded hash, else a sibling
+    `<stem>.pt|.pth|.ckpt`.
+    """
+    try:
+        source = model_file(onnx_path)
+        _, info = source.metadata()
+    except UserError:
+        info = None
+    path = onnx_path.path if isinstance(onnx_path, ModelFile) else Path(onnx_path)
+    if info is not None and info.checkpoint:
+        for recorded in (Path(info.checkpoint), path.parent / info.checkpoint):
+            if recorded.is_file() and file_sha256(recorded) == info.checkpoint_sha256:
+                return recorded
+    for suffix in CHECKPOINT_SUFFIXES:
+        sibling = path.with_suffix(suffix)
+        if sibling.is_file():
+            return sibling
+    return None
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A model file read once: its path, its kind, its metadata and SHA-256 (on first use).
+
+    Handed from the resolution of a model path down to the backend, so no layer reads the file
+    again for what another already read.
+    """
+
+    path: Path
+    kind: str  # checkpoint | onnx | engine | delta
+
+    @functools.cached_property
+    def props(self) -> dict[str, str]:
+        """An ONNX file's `metadata_props`, read once ({} for the other kinds)."""
+        return read_onnx_props(self.path) if self.kind == "onnx" else {}
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        """The file's SHA-256, hashed once."""
+        return file_sha256(self.path)
+
+    def metadata(self) -> tuple[ModelConfig, ExportInfo]:
+        """An ONNX file's ModelConfig and ExportInfo (a UserError when it has none)."""
+        return parse_metadata(self.props, self.path)
+
+    @property
+    def quantized(self) -> bool:
+        """Whether it is ONNX Runtime's dynamic int8 graph (`uncertainty-seg quantize`)."""
+        return QUANTIZED_KEY in self.props
+
+
+def model_file(path: str | Path | ModelFile) -> ModelFile:
+    """The file at `path` (taken as given), checked and typed."""
+    if isinstance(path, ModelFile):
+        return path
+    path = Path(path)
+    kind = model_kind(path)
+    check_model_file(path)
+    return ModelFile(path, kind)
 
 
 def corrupt_model_error(path: Path, exc: BaseException) -> UserError:

@@ -76,10 +76,8 @@ class ModelLoader:
                     throttle_duration_sec=max(_LOG_EVERY_S, settings.model_retry_period),
                 )
             return
-        self.execution = execution_of(
-            list(getattr(predictor, "execution_providers", [predictor.backend_name])),
-            str(getattr(predictor, "device_in_use", getattr(predictor, "device", "cpu"))),
-            settings.device)
+        self.execution = execution_of(list(predictor.execution_providers),
+                                      predictor.device_in_use, settings.device)
         if self.execution[1]:
             self._logger.warning(self.execution[1])
         self.predictor, self.error = predictor, ""
@@ -89,7 +87,7 @@ class ModelLoader:
         """Log what the loaded model is (classes, input size, training data)."""
         if self.predictor is None:
             return
-        selection = getattr(self.predictor, "selection", "")
+        selection = self.predictor.selection
         if selection:
             self._logger.info(f"{selection}; runs on {self.execution[0]}")
         description = describe_model(self.predictor.config)

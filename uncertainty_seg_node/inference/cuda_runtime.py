@@ -63,6 +63,15 @@ def open_cuda_runtime(device_index: int) -> CudaRuntime:
     return TorchCudaRuntime(torch, device_index)
 
 
+def gpu_identity(device_index: int = 0) -> tuple[str, str]:
+    """(GPU name, 'major.minor' compute capability) of a CUDA device (cuda-python or torch)."""
+    runtime = open_cuda_runtime(device_index)
+    try:
+        return runtime.identity()
+    finally:
+        runtime.close()
+
+
 def _import_cudart() -> Any:
     try:
         from cuda.bindings import runtime  # cuda-python >= 12.6
