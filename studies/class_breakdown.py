@@ -1,13 +1,16 @@
 """Per ground-truth class: what a model calls each class, and how much of it it calls certain.
 
-    python -m studies.class_breakdown --model M.pt --data FRAMES [--gamma G] --json OUT.json
+    python -m studies.class_breakdown --model M.pt --data FRAMES [--classes YAML] [--gamma G] \
+        --json OUT.json
 
 For every class in the labels of FRAMES: its share of the labelled pixels, the model's accuracy
 on it, the class the model predicts most there (and how often), the share of its pixels in the
 certain mask at the model's γ (what a planner is handed), and the precision of those certain
 pixels (how many of them are right). The off-road study of docs/experiments/unseen.md runs it
 on the unseen off-road frames for f_θ and f_φ, to see where L_c teaches confidence in wrong
-labels: on classes the source never showed, or on classes it confuses.
+labels: on classes the source never showed, or on classes it confuses. The labels are read in
+the model's classes as `uncertainty-seg evaluate` reads them (a Cityscapes-space model through
+the class map's `cityscapes_train_id`).
 """
 
 from __future__ import annotations
@@ -63,17 +66,19 @@ def breakdown(counts: np.ndarray, names: list[str]) -> dict[str, dict[str, Any]]
     return out
 
 
-def measure(model: Path, data: Path, gamma: float | None) -> dict[str, Any]:
-    """The breakdown of MODEL on every labelled frame under DATA."""
-    from uncertainty_seg_node.data import open_labelled
+def measure(model: Path, data: Path, gamma: float | None,
+            classes: Path | None = None) -> dict[str, Any]:
+    """The breakdown of MODEL on every labelled frame under DATA (labels of class map CLASSES)."""
+    from uncertainty_seg_node.data.labelled import open_labelled_for_model
     from uncertainty_seg_node.inference.factory import load_predictor
 
     predictor = load_predictor(model)
     config = predictor.config
+    dataset = open_labelled_for_model(data, config.class_names, classes_yaml=classes)
     used = config.default_gamma if gamma is None else gamma
     counts = np.zeros((config.num_classes, config.num_classes, 2), dtype=np.int64)
     frames = 0
-    for sample in open_labelled(data):
+    for sample in dataset:
         prediction = predictor.predict(sample.image, encoding="rgb8", gamma=used)
         counts += class_counts(sample.labels, prediction.class_ids, prediction.certain,
                                config.num_classes)
@@ -90,10 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, required=True, help="checkpoint, delta or ONNX")
     parser.add_argument("--data", type=Path, required=True, help="labelled frames")
+    parser.add_argument("--classes", type=Path, default=None,
+                        help="class map of the labels (default: a classes.yaml beside them)")
     parser.add_argument("--gamma", type=float, default=None, help="default: the model's γ")
     parser.add_argument("--json", type=Path, required=True, help="where the figures go")
     args = parser.parse_args(argv)
-    figures = measure(args.model, args.data, args.gamma)
+    figures = measure(args.model, args.data, args.gamma, args.classes)
     args.json.write_text(json.dumps(figures, indent=1))
     for name, row in sorted(figures["classes"].items(), key=lambda kv: -kv[1]["share"]):
         precision = row["certain_precision"]

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import yaml
 
-from uncertainty_seg_node.classes import LABEL_ID_TO_TRAIN_ID
+from uncertainty_seg_node.classes import CITYSCAPES_CLASSES, LABEL_ID_TO_TRAIN_ID
 from uncertainty_seg_node.data import open_labelled
+from uncertainty_seg_node.data.labelled import open_labelled_for_model
 from uncertainty_seg_node.errors import UserError
 
 H, W = 28, 42
@@ -135,6 +136,20 @@ def test_images_labels_folder_with_class_map(tmp_path: Path) -> None:
     assert len(open_labelled(tmp_path / "set", split="val")) == 2
     explicit = open_labelled(data, classes_yaml=tmp_path / "set" / "classes.yaml")
     assert explicit.class_names == ds.class_names
+
+
+def test_labels_in_the_model_classes(tmp_path: Path) -> None:
+    """A Cityscapes model reads another map through it; other class lists are refused."""
+    raws = _folder(tmp_path / "set")
+    own = open_labelled_for_model(tmp_path / "set", ("sky", "building", "thing"))
+    np.testing.assert_array_equal(own[0].labels, np.vectorize({0: 0, 1: 1, 2: 2, 11: 255}.get)(
+        raws[0]))
+    cs = open_labelled_for_model(tmp_path / "set", CITYSCAPES_CLASSES)
+    np.testing.assert_array_equal(cs[0].labels, np.vectorize({0: 10, 1: 2, 2: 255, 11: 255}.get)(
+        raws[0]))
+    with pytest.raises(UserError, match=r"in 3 classes \(sky, building, thing\), the model's "
+                                        r"outputs in 2 \(road, tree\); pass the class map"):
+        open_labelled_for_model(tmp_path / "set", ("road", "tree"))
 
 
 def _error(path: Path) -> str:

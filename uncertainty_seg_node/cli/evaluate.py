@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from uncertainty_seg_node.atomic import atomic_write
-from uncertainty_seg_node.classes import CITYSCAPES_CLASSES
 from uncertainty_seg_node.cli import arguments
 from uncertainty_seg_node.config import SCORE_METHODS
 
@@ -41,26 +40,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, write the JSON (and curves), print a short table."""
-    from uncertainty_seg_node.data import open_labelled
+    from uncertainty_seg_node.data.labelled import open_labelled_for_model
     from uncertainty_seg_node.evaluation import evaluate_predictor
     from uncertainty_seg_node.inference.factory import load_predictor
     from uncertainty_seg_node.metrics import to_jsonable
 
     model_path = Path(args.model)
-    dataset = open_labelled(args.data, classes_yaml=args.classes, split=args.split)
     predictor = load_predictor(
         model_path, backend=args.backend, device=args.device, score_method=args.score,
         precision=args.precision,
     )
-    if (
-        tuple(predictor.config.class_names) == CITYSCAPES_CLASSES
-        and tuple(dataset.class_names) != CITYSCAPES_CLASSES
-    ):
-        # A Cityscapes-space model on a dataset with its own class map (e.g. CamVid): compare
-        # in the Cityscapes train ids, through the map's `cityscapes_train_id` entries.
-        dataset = open_labelled(
-            args.data, classes_yaml=args.classes, split=args.split, to_cityscapes=True
-        )
+    dataset = open_labelled_for_model(args.data, predictor.config.class_names,
+                                      classes_yaml=args.classes, split=args.split)
     result = evaluate_predictor(predictor, dataset, gamma=args.gamma,
                                 progress=not args.no_progress, max_frames=args.max_frames,
                                 model=model_path, curves=bool(args.curves))

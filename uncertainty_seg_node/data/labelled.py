@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from uncertainty_seg_node.classes import IGNORE_INDEX
+from uncertainty_seg_node.classes import CITYSCAPES_CLASSES, IGNORE_INDEX
 from uncertainty_seg_node.data.cityscapes import cityscapes_root, find_cityscapes_items
 from uncertainty_seg_node.data.classmap import ClassMap, Color
 from uncertainty_seg_node.data.folder import (
@@ -155,6 +155,40 @@ def open_labelled(
     if to_cityscapes:
         classmap = classmap.to_cityscapes()
     return LabelledDataset(find_folder_items(subsets, classmap), root, classmap, "folder")
+
+
+def open_labelled_for_model(
+    path: str | Path,
+    class_names: Sequence[str],
+    classes_yaml: str | Path | None = None,
+    split: str | None = None,
+) -> LabelledDataset:
+    """Open a labelled dataset in a model's classes, or refuse with what to pass instead.
+
+    A model in the 19 Cityscapes classes reads labels of another class map (CamVid's, YCOR's)
+    through the map's `cityscapes_train_id` entries; any other model needs labels in its own
+    classes. Comparing a model with labels of other classes would only produce figures of
+    nothing, so that is an error naming both class lists.
+    """
+    wanted = tuple(class_names)
+    dataset = open_labelled(path, classes_yaml=classes_yaml, split=split)
+    if tuple(dataset.class_names) != wanted and wanted == CITYSCAPES_CLASSES:
+        try:  # a Cityscapes-space model on labels of another map, compared through it
+            dataset = open_labelled(path, classes_yaml=classes_yaml, split=split,
+                                    to_cityscapes=True)
+        except UserError:
+            pass  # no class of the map names a Cityscapes id: refused below
+    if tuple(dataset.class_names) != wanted:
+        raise UserError(
+            f"the labels of {path} are in {dataset.num_classes} classes "
+            f"({_names(dataset.class_names)}), the model's outputs in {len(wanted)} "
+            f"({_names(wanted)}); pass the class map the model was trained with (--classes) "
+            "and frames labelled with it")
+    return dataset
+
+
+def _names(names: Sequence[str], shown: int = 4) -> str:
+    return ", ".join(names[:shown]) + (", ..." if len(names) > shown else "")
 
 
 def _with_map(item: LabelledItem, classmap: ClassMap) -> LabelledItem:
