@@ -1,7 +1,7 @@
 """Per ground-truth class: what a model calls each class, and how much of it it calls certain.
 
     python -m studies.class_breakdown --model M.pt --data FRAMES [--classes YAML] [--gamma G] \
-        --json OUT.json
+        [--backend B] --json OUT.json
 
 For every class in the labels of FRAMES: its share of the labelled pixels, the model's accuracy
 on it, the class the model predicts most there (and how often), the share of its pixels in the
@@ -67,12 +67,12 @@ def breakdown(counts: np.ndarray, names: list[str]) -> dict[str, dict[str, Any]]
 
 
 def measure(model: Path, data: Path, gamma: float | None,
-            classes: Path | None = None) -> dict[str, Any]:
+            classes: Path | None = None, backend: str = "auto") -> dict[str, Any]:
     """The breakdown of MODEL on every labelled frame under DATA (labels of class map CLASSES)."""
     from uncertainty_seg_node.data.labelled import open_labelled_for_model
     from uncertainty_seg_node.inference.factory import load_predictor
 
-    predictor = load_predictor(model)
+    predictor = load_predictor(model, backend=backend)
     config = predictor.config
     dataset = open_labelled_for_model(data, config.class_names, classes_yaml=classes)
     used = config.default_gamma if gamma is None else gamma
@@ -98,9 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--classes", type=Path, default=None,
                         help="class map of the labels (default: a classes.yaml beside them)")
     parser.add_argument("--gamma", type=float, default=None, help="default: the model's γ")
+    parser.add_argument("--backend", default="auto", help="inference backend (default auto)")
     parser.add_argument("--json", type=Path, required=True, help="where the figures go")
     args = parser.parse_args(argv)
-    figures = measure(args.model, args.data, args.gamma, args.classes)
+    figures = measure(args.model, args.data, args.gamma, args.classes, args.backend)
     args.json.write_text(json.dumps(figures, indent=1))
     for name, row in sorted(figures["classes"].items(), key=lambda kv: -kv[1]["share"]):
         precision = row["certain_precision"]
