@@ -4,7 +4,8 @@ Frames are kept PNG-encoded (lossless, level 1: fast, about 2x smaller than raw)
 to `memory_mb`, then appended to one anonymous temporary file that the OS deletes when the
 store is closed or the process ends. A few thousand 640x480 frames thus cost ~1-2 GB of temp disk
 at most and `memory_mb` of RAM. Reads use `os.pread`, so threads and forked workers can share a
-store without racing on a file offset.
+store without racing on a file offset. Each frame's digest is taken as it is stored, so the
+data set's identity (data/sample.py) needs no second pass.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import IO
 import cv2
 import numpy as np
 
+from uncertainty_seg_node.data.sample import content_digest
 from uncertainty_seg_node.errors import UserError
 
 _PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1]
@@ -28,6 +30,7 @@ class FrameStore:
         self.memory_budget = int(memory_mb * 1024 * 1024)
         self._memory: list[bytes] = []  # the first frames, while under budget
         self._offsets: list[tuple[int, int]] = []  # (offset, length) of spilled frames
+        self._digests: list[str] = []  # of each frame's stored bytes
         self._memory_bytes = 0
         self._file: IO[bytes] | None = None
         self._file_size = 0
@@ -38,6 +41,7 @@ class FrameStore:
         if not ok:
             raise UserError(f"could not encode a frame of shape {rgb.shape} for caching")
         data = encoded.tobytes()
+        self._digests.append(content_digest(data))
         if not self._offsets and self._memory_bytes + len(data) <= self.memory_budget:
             self._memory.append(data)
             self._memory_bytes += len(data)
@@ -70,6 +74,10 @@ class FrameStore:
             raise UserError(f"cached frame {index} could not be decoded (temp file damaged?)")
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
+    def digest(self, index: int) -> str:
+        """The digest of frame `index`'s stored bytes."""
+        return self._digests[index]
+
     @property
     def bytes_in_memory(self) -> int:
         """Encoded bytes held in RAM."""
@@ -87,4 +95,5 @@ class FrameStore:
             self._file = None
         self._memory.clear()
         self._offsets.clear()
+        self._digests.clear()
         self._memory_bytes = self._file_size = 0

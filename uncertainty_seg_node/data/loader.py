@@ -9,18 +9,28 @@ permutation is padded to a multiple of world_size and rank r takes every world_s
 
 With a view bank (data/view_bank.py) a draw of image i takes one of its K fixed views: the
 loader's generator picks k, and the transform runs with view k's own generator.
+
+Each batch names its samples (`Batch.keys`, data/sample.py): the loader's identity (a digest of
+the data set's images, each hashed once when the first batch is drawn, of the transform, the
+normalisation and the view bank, and of two samples as tensors, so a changed transform shows)
+with the image index and the view. A sample whose tensor is new at every draw (a random view
+without a bank) has no key: nothing could be reused for it.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from uncertainty_seg_node.config import ModelConfig
-from uncertainty_seg_node.data.sample import LabelledSample
-from uncertainty_seg_node.data.transforms import labels_to_tensor, to_tensor_batch
+from uncertainty_seg_node.data.labelled import LabelledDataset
+from uncertainty_seg_node.data.sample import LabelledSample, content_digest, sample_key
+from uncertainty_seg_node.data.transforms import EvalTransform, labels_to_tensor, to_tensor_batch
+from uncertainty_seg_node.data.unlabelled import UnlabelledDataset
 from uncertainty_seg_node.data.view_bank import ViewBank
 from uncertainty_seg_node.errors import UserError
 
@@ -49,6 +59,7 @@ class Batch:
     names: list[str]
     indices: list[int]  # dataset indices
     views: list[int]  # the view bank's view of each image (-1: no bank)
+    keys: list[str | None]  # each sample's name (data/sample.py); None: a one-off random view
 
 
 class InfiniteLoader:
@@ -88,6 +99,28 @@ class InfiniteLoader:
         self.position = 0  # index into this rank's shard of the current epoch
         self._shard = self._shard_for(0)
 
+    @property
+    def repeats(self) -> bool:
+        """Whether a drawn sample is the same tensor every time it is drawn again."""
+        return self.views is not None or isinstance(self.transform, EvalTransform)
+
+    @cached_property
+    def identity(self) -> str:
+        """The data set as this loader draws it: images, transform, normalisation, view bank."""
+        digest = hashlib.blake2b(digest_size=16)
+        for part in _image_digests(self.dataset):
+            digest.update(part.encode())
+        bank = self.views
+        digest.update(repr((type(self.transform).__qualname__, tuple(self.config.input_size),
+                            tuple(self.config.mean), tuple(self.config.std),
+                            None if bank is None else (bank.size, bank.seed, bank.stream)))
+                      .encode())
+        for index in sorted({0, len(self.dataset) - 1}):  # what the transform makes of them
+            view = -1 if bank is None else bank.size - 1
+            image, _, _ = self._sample(index, view, np.random.default_rng(0))
+            digest.update(np.ascontiguousarray(image).tobytes())
+        return digest.hexdigest()
+
     def shard_indices(self, epoch: int) -> list[int]:
         """Dataset indices this rank visits in `epoch`, in order."""
         return self._shard_for(epoch).tolist()
@@ -111,6 +144,8 @@ class InfiniteLoader:
         names: list[str] = []
         indices: list[int] = []
         views: list[int] = []
+        keys: list[str | None] = []
+        identity = self.identity if self.repeats else None
         for _ in range(self.batch_size):
             if self.position >= len(self._shard):
                 self.epoch += 1
@@ -119,24 +154,35 @@ class InfiniteLoader:
             index = int(self._shard[self.position])
             rng = np.random.default_rng([self.seed, self.rank, self.epoch, self.position, 1])
             self.position += 1
-            view = -1
-            if self.views is not None:
-                view = self.views.draw(rng)
-                rng = self.views.generator(index, view)
-            item = self.dataset[index]
-            if isinstance(item, LabelledSample):
-                image, label = self.transform(item, rng)
+            view = self.views.draw(rng) if self.views is not None else -1
+            image, label, name = self._sample(index, view, rng)
+            if label is not None:
                 labels.append(label)
-                names.append(item.name)
-            else:
-                image = self.transform.image(item, rng)
-                dataset_names = getattr(self.dataset, "names", None)
-                names.append(dataset_names[index] if dataset_names is not None else str(index))
             images.append(image)
+            names.append(name)
             indices.append(index)
             views.append(view)
+            keys.append(sample_key(identity, index, view) if identity is not None else None)
         label_tensor = labels_to_tensor(labels) if labels else None
-        return Batch(to_tensor_batch(images, self.config), label_tensor, names, indices, views)
+        return Batch(to_tensor_batch(images, self.config), label_tensor, names, indices, views,
+                     keys)
+
+    def _sample(
+        self, index: int, view: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray | None, str]:
+        """(image, labels or None, name) of image `index` as view `view` of the bank.
+
+        Without a bank the transform draws from `rng`.
+        """
+        if self.views is not None:
+            rng = self.views.generator(index, view)
+        item = self.dataset[index]
+        if isinstance(item, LabelledSample):
+            image, labels = self.transform(item, rng)
+            return image, labels, item.name
+        names = getattr(self.dataset, "names", None)
+        name = str(names[index]) if names is not None else str(index)
+        return self.transform.image(item, rng), None, name
 
     def state_dict(self) -> dict[str, int]:
         """Where the stream is, for checkpoints."""
@@ -148,6 +194,20 @@ class InfiniteLoader:
         self.epoch = int(state["epoch"])
         self.position = int(state["position"])
         self._shard = self._shard_for(self.epoch)
+
+
+def _image_digests(dataset: _Dataset) -> list[str]:
+    """Each image's digest, computed once: of its file where it has one."""
+    if isinstance(dataset, LabelledDataset):
+        return [content_digest(item.image_path.read_bytes()) for item in dataset.items]
+    if isinstance(dataset, UnlabelledDataset):
+        return dataset.image_digests()
+    digests = []
+    for index in range(len(dataset)):
+        item = dataset[index]
+        pixels = item.image if isinstance(item, LabelledSample) else item
+        digests.append(content_digest(np.ascontiguousarray(pixels).tobytes()))
+    return digests
 
 
 def _dist_rank_world() -> tuple[int, int]:

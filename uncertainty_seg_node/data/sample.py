@@ -1,11 +1,18 @@
-"""What a labelled dataset yields (`LabelledSample`) and how it finds it (`LabelledItem`).
+"""What a dataset yields (`LabelledSample`), how it finds it (`LabelledItem`), a sample's name.
 
 `LabelledImage` is what evaluation and calibration read from a sample, so any object with those
 fields (a `LabelledSample`, a replayed frame, a test's own) can be evaluated.
+
+A training sample is named by `sample_key(data set, index, view)`: the data set's identity is a
+digest of its images' bytes (`content_digest`, run once per image when a loader first draws,
+data/loader.py) and of how the loader turns them into tensors. Every cache of a run (the frozen
+encoder's features, the teacher's logits, the mask bank) keys its entries by that name, so no
+cache hashes pixels again.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -43,3 +50,13 @@ class LabelledItem:
     label_path: Path
     classmap: ClassMap
     anomaly_path: Path | None = None
+
+
+def content_digest(data: bytes) -> str:
+    """A digest of one image's bytes (its file, or a decoded stream's stored frame)."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def sample_key(dataset: str, index: int, view: int) -> str:
+    """The name of view `view` (-1: the plain image) of image `index` of data set `dataset`."""
+    return f"{dataset}:{index}:{view}"

@@ -23,6 +23,7 @@ import numpy as np
 from uncertainty_seg_node.data.cityscapes import cityscapes_root
 from uncertainty_seg_node.data.framestore import FrameStore
 from uncertainty_seg_node.data.imageio import IMAGE_EXTENSIONS, is_image_file, read_rgb
+from uncertainty_seg_node.data.sample import content_digest
 from uncertainty_seg_node.errors import UserError
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".mjpeg")
@@ -69,6 +70,13 @@ class UnlabelledDataset:
     def __iter__(self) -> Iterator[np.ndarray]:
         for i in range(len(self)):
             yield self[i]
+
+    def image_digests(self) -> list[str]:
+        """Each frame's digest: of its file's bytes, or of the frame as its store holds it."""
+        if self.paths is not None:
+            return [content_digest(path.read_bytes()) for path in self.paths]
+        assert self.store is not None
+        return [self.store.digest(i) for i in range(len(self))]
 
     def close(self) -> None:
         """Release the decoded frames of a video or bag (their temp file is deleted)."""
