@@ -69,12 +69,13 @@ def evaluate(rows_file: Path, out: Path, datasets: dict[str, Path], classes: Pat
     from uncertainty_seg_node.data import open_labelled
     from uncertainty_seg_node.evaluation import collect_evaluator, summarize
     from uncertainty_seg_node.inference.factory import load_predictor
+    from uncertainty_seg_node.inference.torch_backend import TorchPredictor
     from uncertainty_seg_node.metrics import to_jsonable
-    from uncertainty_seg_node.train.feature_cache import FeatureCache, cached_encoders
+    from uncertainty_seg_node.train.feature_cache import FeatureCache, cached_inference
 
     rows = load_rows(rows_file)
     results = {} if force else load_evaluation(out)
-    cache_file = out.with_suffix(".features.pt")
+    cache_file = out.with_suffix(".features.records")
     cache = FeatureCache(cache_file)
     for row_id, row in rows.items():
         entry = results.setdefault(row_id, {"metrics": {}})
@@ -89,12 +90,13 @@ def evaluate(rows_file: Path, out: Path, datasets: dict[str, Path], classes: Pat
                 continue
             predictor = load_predictor(paths if len(paths) > 1 else paths[0],
                                        **dict(row.get("options") or {}))
-            for member in predictor.members:  # type: ignore[attr-defined]
+            members = predictor.members if isinstance(predictor, TorchPredictor) else []
+            for member in members:
                 member.encoder.requires_grad_(False)  # inference only: frozen for the cache
             for name, folder in todo.items():
                 data = open_labelled(folder, classes_yaml=classes)
                 start, cpu0 = time.perf_counter(), time.process_time()
-                with cached_encoders(cache, *predictor.members):  # type: ignore[attr-defined]
+                with cached_inference(cache, members):
                     evaluator = collect_evaluator(predictor, data, progress=False)
                 seconds = time.perf_counter() - start
                 result = summarize(evaluator, predictor, gamma_given=False, seconds=seconds)
@@ -110,9 +112,8 @@ def evaluate(rows_file: Path, out: Path, datasets: dict[str, Path], classes: Pat
                       f"{metrics['aupr']:.4f} AUROC {metrics['auroc']:.3f} ECE "
                       f"{metrics['ece']:.3f}", flush=True)
                 _save(out, results, list(rows))
-        if len(cache) > cache.loaded:
+        if cache.unsaved:
             cache.save(cache_file)
-            cache.loaded = len(cache)
     _save(out, results, list(rows))  # reorders the file even when nothing new was measured
 
 

@@ -26,12 +26,13 @@ import numpy as np
 import torch
 
 from uncertainty_seg_node.data import EvalTransform, open_labelled, open_unlabelled
+from uncertainty_seg_node.data.sample import sample_key
 from uncertainty_seg_node.data.transforms import to_tensor_batch
 from uncertainty_seg_node.data.view_bank import ViewBank
 from uncertainty_seg_node.losses.supervised import supervised_loss
 from uncertainty_seg_node.model.segmenter import Segmenter
 from uncertainty_seg_node.train import TrainConfig, common
-from uncertainty_seg_node.train.feature_cache import FeatureCache, cached_encoders, input_digest
+from uncertainty_seg_node.train.feature_cache import FeatureCache, FrozenLower
 from uncertainty_seg_node.train.mask_bank import bank_mask
 
 BATCH = 8
@@ -41,7 +42,7 @@ def _network(args: argparse.Namespace, dataset: Any) -> tuple[Segmenter, TrainCo
     config = TrainConfig(model="vits14", init=args.init, size=args.size, augment=True,
                          photometric=True, view_bank_size=1, freeze_encoder=True)
     model = common.build_student(common.student_config(config, dataset), config)
-    common.freeze_encoder(model)
+    common.set_trainable_encoder(model, config)  # E*, split after the last block
     return model, config
 
 
@@ -56,42 +57,44 @@ def _since(start: tuple[float, float]) -> tuple[float, float]:
 def build_bank(model: Segmenter, source: Any, target: Any, transform: Any, k: int, images: int,
                masks_per_view: int) -> dict[str, Any]:
     """Every view (and each target view's masks) of a K-view bank, into an empty cache."""
-    cache = FeatureCache(cache_masked=True)
+    cache = FeatureCache(cache_masked=True, memory_mb=float("inf"))  # all of it, to be sized
+    lower = FrozenLower(model.encoder, cache)
     cfg = model.config
     grid = (cfg.input_size[0] // cfg.patch_size) * (cfg.input_size[1] // cfg.patch_size)
     start = _clock()
-    with torch.no_grad(), cached_encoders(cache, model):
+    with torch.no_grad():
         for stream, data in ((0, source), (1, target)):
             bank = ViewBank(k, seed=0, stream=stream)
             pairs = list(bank.all_views(min(images, len(data))))
             for first in range(0, len(pairs), BATCH):
-                views = []
+                views, keys = [], []
                 for index, view in pairs[first:first + BATCH]:
                     item = data[index]
                     rng = bank.generator(index, view)
-                    image = item.image if stream == 0 else item
-                    views.append(transform.image(image, rng) if stream == 1
+                    views.append(transform.image(item, rng) if stream == 1
                                  else transform(item, rng)[0])
+                    keys.append(sample_key(f"k{k}s{stream}", index, view))
                 x = to_tensor_batch(views, cfg)
-                model.encoder(x)
+                lower(x, keys)
                 if stream == 1:
                     for m in range(masks_per_view):
-                        mask = torch.stack([bank_mask(input_digest(row), m, 0, 0.5, grid)
-                                            for row in x])
-                        model.encoder(x, mask)
+                        mask = torch.stack([bank_mask(key, m, 0, 0.5, grid) for key in keys])
+                        lower(x, keys, mask, [f"mask{m}"] * len(keys))
     wall, cpu = _since(start)
+    nbytes = cache.store.bytes_in_memory + cache.store.bytes_on_disk
     source_views = min(images, len(source)) * k
     target_views = min(images, len(target)) * k
     return {"k": k, "source_views": source_views, "target_views": target_views,
-            "entries": len(cache), "megabytes": round(cache.nbytes / 2**20, 1),
-            "megabytes_per_view": round(cache.nbytes / 2**20 / max(len(cache), 1), 3),
+            "entries": len(cache), "megabytes": round(nbytes / 2**20, 1),
+            "megabytes_per_view": round(nbytes / 2**20 / max(len(cache), 1), 3),
             "build_wall_s": round(wall, 1), "build_cpu_s": round(cpu, 1),
             "build_ms_per_entry": round(1000 * wall / max(len(cache), 1), 1)}
 
 
-def _step(model: Segmenter, x: torch.Tensor, y: torch.Tensor) -> None:
+def _step(model: Segmenter, lower: FrozenLower, x: torch.Tensor, y: torch.Tensor,
+          keys: list[str | None]) -> None:
     model.zero_grad(set_to_none=True)
-    supervised_loss(model(x), y).backward()
+    supervised_loss(model(x, None, lower_states=lower(x, keys)), y).backward()
 
 
 def step_costs(model: Segmenter, source: Any, transform: Any, repeats: int) -> dict[str, Any]:
@@ -101,8 +104,10 @@ def step_costs(model: Segmenter, source: Any, transform: Any, repeats: int) -> d
     indices = list(range(BATCH))
     bank = ViewBank(1, seed=0)
 
-    def batch(kind: str, rep: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch(kind: str, rep: int) -> tuple[torch.Tensor, torch.Tensor, list[str | None]]:
         images, labels = [], []
+        keys: list[str | None] = [sample_key(kind, i, 0) if kind != "fresh" else None
+                                  for i in indices]
         for i in indices:
             item = source[i]
             if kind == "plain":
@@ -114,20 +119,19 @@ def step_costs(model: Segmenter, source: Any, transform: Any, repeats: int) -> d
             images.append(image)
             labels.append(label)
         return (to_tensor_batch(images, cfg),
-                torch.from_numpy(np.stack(labels).astype(np.int64)))
+                torch.from_numpy(np.stack(labels).astype(np.int64)), keys)
 
-    cache = FeatureCache()
+    lower = FrozenLower(model.encoder, FeatureCache())
     times: dict[str, list[float]] = {"plain": [], "bank": [], "fresh": []}
     model.train()
-    with cached_encoders(cache, model):
-        for kind in ("plain", "bank"):  # warm the cache: the bank is built before training
-            _step(model, *batch(kind, -1))
-        for rep in range(repeats):  # interleaved, so a change of load hits all three alike
-            for kind in times:
-                x, y = batch(kind, rep)
-                start = time.perf_counter()
-                _step(model, x, y)
-                times[kind].append(time.perf_counter() - start)
+    for kind in ("plain", "bank"):  # warm the cache: the bank is built before training
+        _step(model, lower, *batch(kind, -1))
+    for rep in range(repeats):  # interleaved, so a change of load hits all three alike
+        for kind in times:
+            x, y, keys = batch(kind, rep)
+            start = time.perf_counter()
+            _step(model, lower, x, y, keys)
+            times[kind].append(time.perf_counter() - start)
     median = {kind: float(np.median(values)) for kind, values in times.items()}
     return {"repeats": repeats, "batch": BATCH,
             **{f"step_s_{kind}": round(value, 3) for kind, value in median.items()},

@@ -14,7 +14,7 @@ from uncertainty_seg_node.model.segmenter import Segmenter
 from uncertainty_seg_node.train import TrainConfig, train_task, train_uncertainty
 from uncertainty_seg_node.train.feature_cache import (
     FeatureCache,
-    cached_encoders,
+    FrozenLower,
     encoder_fingerprint,
 )
 
@@ -25,7 +25,14 @@ def _frozen(seed: int) -> Segmenter:
     torch.manual_seed(seed)
     model = Segmenter(model_config_for("tiny", input_size=SIZE)).eval()
     model.encoder.requires_grad_(False)
+    model.encoder.set_split(model.encoder.frozen_prefix())
     return model
+
+
+def _cached(model: Segmenter, lower: FrozenLower, x: torch.Tensor, keys: list[str],
+            mask: torch.Tensor | None = None) -> torch.Tensor:
+    """The network with its frozen part from the cache, as a training step runs it."""
+    return model(x, mask, lower_states=lower(x, keys, mask))
 
 
 def test_cached_forward_equals_uncached_and_counts() -> None:
@@ -33,21 +40,22 @@ def test_cached_forward_equals_uncached_and_counts() -> None:
     x = torch.randn(3, 3, *SIZE, generator=torch.Generator().manual_seed(1))
     mask = torch.zeros(3, (SIZE[0] // 14) * (SIZE[1] // 14), dtype=torch.bool)
     mask[1, ::2] = True  # only row 1 is masked
+    keys = ["a", "b", "c"]
     with torch.no_grad():
         plain, plain_masked = model(x), model(x, mask)
         cache = FeatureCache()
-        with cached_encoders(cache, model, model):
-            first, second = model(x), model(x)
-            masked = model(x, mask)
+        lower = FrozenLower(model.encoder, cache)
+        first, second = _cached(model, lower, x, keys), _cached(model, lower, x, keys)
+        masked = _cached(model, lower, x, keys, mask)
     torch.testing.assert_close(first, plain, rtol=0, atol=1e-5)
     torch.testing.assert_close(second, plain, rtol=0, atol=1e-5)
     torch.testing.assert_close(masked, plain_masked, rtol=0, atol=1e-5)
     # 3 misses, then 3 hits, then 2 hits (the masked row is always a real forward).
     assert (len(cache), cache.misses, cache.hits) == (3, 3, 5)
-    assert model.encoder.lower_source is None  # detached after the block
+    assert model.encoder.lower_source is None  # nothing attached to the encoder
     # A batch repeating one new image (MC dropout) runs the encoder once for it.
-    with torch.no_grad(), cached_encoders(cache, model):
-        repeated = model(torch.cat([x[:1] + 1.0] * 3))
+    with torch.no_grad():
+        repeated = _cached(model, lower, torch.cat([x[:1] + 1.0] * 3), ["d"] * 3)
     assert (len(cache), cache.misses) == (4, 4)
     torch.testing.assert_close(repeated[1], repeated[0], rtol=0, atol=0)
 
@@ -57,25 +65,26 @@ def test_encoders_never_share_entries_and_trainable_ones_are_refused() -> None:
     assert encoder_fingerprint(a.encoder) != encoder_fingerprint(b.encoder)
     x = torch.randn(2, 3, *SIZE)
     cache = FeatureCache()
-    with torch.no_grad(), cached_encoders(cache, a, b):
-        out_a, out_b = a(x), b(x)
+    with torch.no_grad():
+        out_a = _cached(a, FrozenLower(a.encoder, cache), x, ["x0", "x1"])
+        out_b = _cached(b, FrozenLower(b.encoder, cache), x, ["x0", "x1"])
     assert len(cache) == 4 and cache.hits == 0
     assert not torch.allclose(out_a, out_b)
     b.encoder.vit.embeddings.cls_token.requires_grad_(True)
-    with pytest.raises(RuntimeError, match="frozen encoder"), cached_encoders(cache, b):
-        pass
+    with pytest.raises(RuntimeError, match="frozen encoder"):
+        FrozenLower(b.encoder, cache)
 
 
 def test_cache_file_round_trip(tmp_path: Path) -> None:
     model = _frozen(0)
     x = torch.randn(2, 3, *SIZE)
     cache = FeatureCache()
-    with torch.no_grad(), cached_encoders(cache, model):
-        expected = model(x)
+    with torch.no_grad():
+        expected = _cached(model, FrozenLower(model.encoder, cache), x, ["x0", "x1"])
     path = cache.save(tmp_path / "features.pt")
     again = FeatureCache(path)
-    with torch.no_grad(), cached_encoders(again, model):
-        got = model(x)
+    with torch.no_grad():
+        got = _cached(model, FrozenLower(model.encoder, again), x, ["x0", "x1"])
     assert (again.loaded, again.hits, again.misses) == (2, 2, 0)
     torch.testing.assert_close(got, expected, rtol=0, atol=0)
     (tmp_path / "bad.pt").write_bytes(b"not a cache")

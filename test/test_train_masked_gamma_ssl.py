@@ -21,7 +21,7 @@ from uncertainty_seg_node.model.mask_token import (
 )
 from uncertainty_seg_node.model.segmenter import Segmenter
 from uncertainty_seg_node.train import TrainConfig, train_task, train_uncertainty
-from uncertainty_seg_node.train.feature_cache import FeatureCache, cached_encoders
+from uncertainty_seg_node.train.feature_cache import FeatureCache, FrozenLower
 from uncertainty_seg_node.train.mask_bank import MaskBank, bank_mask
 from uncertainty_seg_node.train.uncertainty import UncertaintyStepper
 
@@ -71,9 +71,9 @@ def test_bank_masks_are_a_pure_function_of_image_and_k() -> None:
     assert not torch.equal(first, bank_mask("abd", 0, 0, 0.5, 4000))
     assert abs(float(first.float().mean()) - 0.5) < 0.05
     bank = MaskBank(2, 0.5, seed=0)
-    images = torch.randn(3, 3, *SIZE)
+    samples = ["u0", "u1", "u2"]  # three samples, as the loader names them
     gen = torch.Generator().manual_seed(0)
-    masks = torch.cat([bank.draw(images, LENGTH, gen) for _ in range(20)])
+    masks = torch.cat([bank.draw(samples, LENGTH, gen)[0] for _ in range(20)])
     assert masks.shape == (60, LENGTH)
     # 3 images x 2 masks: at most 6 distinct masks over 60 draws, each reused.
     assert len({tuple(m.tolist()) for m in masks}) <= 6
@@ -132,10 +132,13 @@ def test_split_forward_equals_the_whole_encoder() -> None:
             torch.testing.assert_close(model(x, mask), whole, rtol=0, atol=1e-6)
         model.encoder.requires_grad_(False)
         model.encoder.vit.encoder.layer[-1].requires_grad_(True)
+        model.encoder.set_split(model.encoder.frozen_prefix())
         cache = FeatureCache(cache_masked=True)
-        with cached_encoders(cache, model):
-            assert model.encoder.split == model.config.num_layers - 1
-            first, again = model(x, mask), model(x, mask)
+        lower = FrozenLower(model.encoder, cache)
+        assert model.encoder.split == model.config.num_layers - 1
+        names = (["a", "b"], ["m0", "m0"])
+        first = model(x, mask, lower_states=lower(x, names[0], mask, names[1]))
+        again = model(x, mask, lower_states=lower(x, names[0], mask, names[1]))
     torch.testing.assert_close(first, whole, rtol=0, atol=1e-6)
     torch.testing.assert_close(again, whole, rtol=0, atol=1e-6)
     assert (cache.masked_misses, cache.masked_hits) == (2, 2)

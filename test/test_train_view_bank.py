@@ -20,7 +20,11 @@ from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.model.mask_token import set_mask_token
 from uncertainty_seg_node.train import TrainConfig, common, train_task, train_uncertainty
 from uncertainty_seg_node.train.distributed import DistEnv
-from uncertainty_seg_node.train.feature_cache import FeatureCache, training_feature_cache
+from uncertainty_seg_node.train.feature_cache import (
+    FeatureCache,
+    frozen_lower,
+    training_feature_cache,
+)
 from uncertainty_seg_node.train.uncertainty import UncertaintyStepper, load_teacher
 
 SIZE = (56, 112)
@@ -128,15 +132,15 @@ def test_one_view_feeds_teacher_and_both_branches_and_is_computed_once(
                                 model_config, seed=1, rank=0, world_size=1,
                                 views=common.view_bank(config, stream=1))
     labelled = common.labelled_loader(dataset, model_config, config, env)
-    stepper = UncertaintyStepper(teacher, labelled, unlabelled, config, env,
-                                 contextlib.nullcontext)
     teacher_in, student_in = _Inputs(teacher), _Inputs(model)
     plain = EvalTransform(model_config)
     steps = 12
     with training_feature_cache(True, None, model, teacher, save=False, quiet=True,
                                 cache_masked=True) as cache:
         assert cache is not None
-        stepper.feature_cache = cache
+        stepper = UncertaintyStepper(teacher, labelled, unlabelled, config, env,
+                                     contextlib.nullcontext, frozen_lower(model, cache),
+                                     frozen_lower(teacher, cache))
         for step in range(steps):
             teacher_in.calls.clear()
             student_in.calls.clear()

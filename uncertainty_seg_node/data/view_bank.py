@@ -4,10 +4,11 @@ A random view drawn afresh every time is a new input every time, and a frozen en
 of it can never be reused. The bank instead gives image i exactly K views: view k is the
 training transform run with a generator seeded by (bank seed, i, k), so its pixels, its warped
 labels and (through the pixels) its patch masks are the same every time it is drawn. Each draw
-picks one of the K views with the loader's own generator; the frozen encoder's features of a
-view are then computed once and cached like any other input (train/feature_cache.py), the
-teacher's logits of a target view once (train/teacher_memo.py), and the mask bank keys a view's
-masks by its pixels (train/mask_bank.py), so the masked branch is paired with its view.
+picks one of the K views with the loader's own generator, and the loader names the view
+(data/sample.py). Under that name the frozen encoder's features of a view are computed once
+(train/feature_cache.py), the teacher's logits of a target view once (train/teacher_memo.py),
+and the mask bank draws the view's own masks (train/mask_bank.py), so the masked branch is
+paired with its view. A view is made when it is drawn: a run holds only the views it drew.
 
 The bank is the augmented data set: its seed is its own (`view_bank_seed`), not the run's, so
 two training seeds of one recipe differ in their initialisation, their order and which view

@@ -9,9 +9,9 @@ turns the tapped blocks into feature maps. With a frozen lower part, `lower`'s o
 function of (weights, pixels, mask), which is what the feature cache and the mask bank keep
 (train/feature_cache.py). `split = num_layers` is the frozen encoder E*; `split = 0` trains all.
 
-The encoder's one collaborator is `lower_source`: when set (train/feature_cache.py sets it for
-a block of training), `forward` asks it for `lower`'s output instead of computing it, handing it
-`lower` to call for what it does not hold.
+A training step that keeps `lower`'s output (train/feature_cache.py) hands it to `forward` as
+`lower_states`. Evaluation, which has no names for its frames, can instead set `lower_source`:
+`forward` then asks it for `lower`'s output, handing it `lower` to call for what it lacks.
 """
 
 from __future__ import annotations
@@ -133,14 +133,19 @@ class Encoder(nn.Module):
         ]
         return torch.cat(maps, dim=1)
 
-    def forward(self, pixel_values: Tensor, patch_mask: Tensor | None = None) -> Tensor:
+    def forward(self, pixel_values: Tensor, patch_mask: Tensor | None = None,
+                lower_states: Tensor | None = None) -> Tensor:
         """(B, 3, H, W) -> (B, C * num_outputs, H / 14, W / 14).
 
         `patch_mask` is (B, H/14 * W/14) bool, True where a patch token is masked.
+        `lower_states`: `lower(pixel_values, patch_mask)` already computed (a training step's
+        feature cache hands it in), so only `upper` runs.
         """
         height, width = pixel_values.shape[-2:]
         grid = (height // self.patch_size, width // self.patch_size)
-        if self.lower_source is None:
+        if lower_states is not None:
+            states = lower_states
+        elif self.lower_source is None:
             states = self.lower(pixel_values, patch_mask)
         else:
             states = self.lower_source(self.lower, pixel_values, patch_mask)

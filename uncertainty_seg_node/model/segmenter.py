@@ -22,8 +22,10 @@ class Segmenter(nn.Module):
             self.encoder.out_channels, config.decoder_channels, config.num_classes, config.dropout
         )
 
-    def forward(self, pixel_values: Tensor, patch_mask: Tensor | None = None) -> Tensor:
-        features = self.encoder(pixel_values, patch_mask)
+    def forward(self, pixel_values: Tensor, patch_mask: Tensor | None = None,
+                lower_states: Tensor | None = None) -> Tensor:
+        """`lower_states`: the encoder's frozen lower part, already computed (model/encoder.py)."""
+        features = self.encoder(pixel_values, patch_mask, lower_states)
         image = pixel_values
         if patch_mask is not None:
             image = pixel_values * (1.0 - self.pixel_mask(patch_mask, pixel_values))

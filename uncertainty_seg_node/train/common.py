@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from uncertainty_seg_node.losses.supervised import (
 from uncertainty_seg_node.model.segmenter import Segmenter
 from uncertainty_seg_node.train.config import TrainConfig
 from uncertainty_seg_node.train.distributed import DistEnv
+from uncertainty_seg_node.train.feature_cache import FrozenLower
 
 # A fresh autocast context per forward (a no-op context in fp32).
 AutocastFactory = Callable[[], contextlib.AbstractContextManager[Any]]
@@ -115,24 +116,26 @@ def set_trainable_encoder(model: Segmenter, config: TrainConfig) -> None:
 
     With `train_blocks` N the patch embedding and the blocks below the top N keep their weights
     (the feature cache then keeps their output); the top N blocks and the final LayerNorm train.
-    The mask token is left as it is (the caller decides whether it trains).
+    The mask token is left as it is (the caller decides whether it trains). The encoder is
+    split after its frozen blocks (model/encoder.py), the part a feature cache can keep.
     """
     if config.freeze_encoder or config.train_blocks == 0:
         freeze_encoder(model)
-        return
-    if config.train_blocks is None:
-        return
+    elif config.train_blocks is not None:
+        _train_top_blocks(model, config.train_blocks)
+    model.encoder.set_split(max(model.encoder.frozen_prefix(), 0))
+
+
+def _train_top_blocks(model: Segmenter, blocks: int) -> None:
     layers = model.encoder.vit.encoder.layer
-    if config.train_blocks > len(layers):
-        raise UserError(
-            f"--train-blocks {config.train_blocks} exceeds the encoder's {len(layers)} blocks"
-        )
+    if blocks > len(layers):
+        raise UserError(f"--train-blocks {blocks} exceeds the encoder's {len(layers)} blocks")
     token = model.encoder.mask_token
     keep = token.requires_grad
     for param in model.encoder.vit.embeddings.parameters():
         param.requires_grad_(False)
     token.requires_grad_(keep)
-    for layer in layers[: len(layers) - config.train_blocks]:
+    for layer in layers[: len(layers) - blocks]:
         for param in layer.parameters():
             param.requires_grad_(False)
 
@@ -171,11 +174,16 @@ def mask_generator(seed: int, rank: int, step: int) -> torch.Generator:
 
 
 def supervised_step(
-    model: nn.Module, images: Tensor, labels: Tensor, autocast: AutocastFactory
+    model: nn.Module, images: Tensor, labels: Tensor, autocast: AutocastFactory,
+    lower: FrozenLower | None = None, keys: Sequence[str | None] = (),
 ) -> tuple[Tensor, dict[str, float]]:
-    """Cross-entropy on one labelled batch (already on the device): the loss and its metrics."""
+    """Cross-entropy on one labelled batch (already on the device): the loss and its metrics.
+
+    `lower`: the encoder's frozen part from the feature cache, for the samples named `keys`.
+    """
     with autocast():
-        logits = model(images)
+        states = lower(images, keys) if lower is not None else None
+        logits = model(images, None, lower_states=states)
     loss = supervised_loss(logits, labels)
     value = float(loss.detach())
     return loss, {"loss": value, "loss_sup": value, "source_miou": source_miou(logits, labels)}

@@ -61,6 +61,9 @@ class TrainConfig:
     # (train/feature_cache.py).
     cache_features: bool = False
     feature_cache_file: str | None = None
+    # RAM for each of the run's caches (features, teacher logits); the rest spills to a
+    # temporary file, so memory stays bounded however many samples a run draws.
+    cache_memory_mb: float = 1024.0
     # --- optimisation ---
     steps: int = 1000
     batch_size: int = 8  # labelled images per step (per process)
@@ -206,6 +209,8 @@ class TrainConfig:
             raise UserError("lc_start_step and lc_ramp_steps must be >= 0")
         if self.mask_token not in MASK_TOKEN_MODES:
             raise UserError(f"mask_token {self.mask_token!r} is not one of {MASK_TOKEN_MODES}")
+        if self.cache_memory_mb < 0:
+            raise UserError(f"cache_memory_mb must be >= 0, got {self.cache_memory_mb}")
         if self.view_bank_size < 0:
             raise UserError(f"view_bank_size must be >= 0, got {self.view_bank_size}")
         if self.uses_feature_cache:

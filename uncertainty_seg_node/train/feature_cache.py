@@ -1,31 +1,32 @@
-"""An exact memo of frozen encoder parts: the lower blocks run once per (image, mask).
+"""An exact memo of frozen encoder parts: the lower blocks run once per (sample, mask).
 
 With a frozen lower encoder (all of it for E* and the teacher f_theta; the blocks below
 `--train-blocks` for partial fine-tuning) its output `Encoder.lower(x, M)` is a pure function of
-(lower weights, input pixels, patch mask). Without augmentation every training image reaches the
-network as the same tensor each epoch, so that output can be kept instead of recomputed: exact
-for the supervised branch, for s_theta = f_theta(x_t), for the certainty branch s_phi = f_phi(x_t)
-and, when the masks come from a fixed bank (train/mask_bank.py), for the masked branch
-f_phi(m(x_t)) too. Masked rows are only kept when `cache_masked` is on: fresh random masks never
-repeat, so keeping them would only cost memory. With augmentation the inputs repeat only through
-the view bank (data/view_bank.py): each image's K views come back, and are cached like images.
+(lower weights, input pixels, patch mask). A training sample whose tensor repeats (no
+augmentation, or one of the view bank's fixed views) is named by the loader (`Batch.keys`,
+data/sample.py), so that output can be kept under the sample's name instead of recomputed:
+exact for the supervised branch, for s_theta = f_theta(x_t), for the certainty branch
+s_phi = f_phi(x_t) and, when the masks come from a fixed bank (train/mask_bank.py, whose masks
+are named too), for the masked branch f_phi(m(x_t)).
 
-Unmasked entries are keyed by (fingerprint of the lower weights without the mask token, digest of
-the input); masked entries by (fingerprint with the mask token, input digest, mask digest). One
-cache serves several encoders, a stale entry can never be returned for different weights, pixels
-or masks, and a saved cache file is only ever reused for exactly what it was made from.
+Unmasked entries are keyed by (fingerprint of the lower weights without the mask token, sample
+name); masked entries by (fingerprint with the mask token, sample name, mask name). The sample
+name holds the data set's identity (its images' digests, the transform, the view bank), so one
+cache serves several encoders and data sets, and a saved cache file is only ever reused for
+exactly what it was made from. Entries live in a `TensorStore` (train/tensor_store.py): RAM up
+to `memory_mb`, then a temporary file, so memory does not grow with the number of samples.
 
-`cached_encoders(cache, model, ...)` makes the cache each listed encoder's `lower_source` for a
-block (model/encoder.py): the encoder is split after its longest frozen prefix of blocks and asks
-the cache for `lower`'s output; weights and state dicts are untouched, and the split and source
-are restored on exit.
+`FrozenLower` is what a training step is given: one encoder's frozen lower part answered from
+the cache; the step hands its output to the network (`model(x, mask, lower_states=...)`).
+`cached_inference` serves evaluation, which has no loader to name its frames: there the cache
+sits in the encoders' `lower_source` and keys frames by a digest of their pixels.
 """
 
 from __future__ import annotations
 
 import hashlib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -35,12 +36,12 @@ from torch import Tensor, nn
 
 from uncertainty_seg_node.errors import UserError
 from uncertainty_seg_node.model.encoder import Encoder
+from uncertainty_seg_node.train.tensor_store import Key, TensorStore, append_records
 
-FORMAT = "uncertainty_seg_node/feature-cache/2"
+MEMORY_MB = 1024.0
 _MASK_TOKEN = "mask_token"
 
-Forward = Callable[..., Tensor]
-Key = tuple[str, ...]
+Forward = Callable[[Tensor, Tensor | None], Tensor]
 
 
 def _digest(*tensors: Tensor, salt: str = "") -> str:
@@ -70,112 +71,91 @@ def encoder_fingerprint(encoder: Encoder, *, with_mask_token: bool = False) -> s
 
 
 def input_digest(pixels: Tensor) -> str:
-    """A digest of one input tensor (shape, dtype and bytes)."""
+    """A digest of one input tensor (shape, dtype and bytes): evaluation's frame name."""
     return _digest(pixels)
-
-
-def mask_digest(mask: Tensor) -> str:
-    """A digest of one patch mask."""
-    return _digest(mask.to(torch.bool), salt="mask")
 
 
 class FeatureCache:
     """`Encoder.lower` outputs per key; hit/miss counters for unmasked and masked rows.
 
-    `max_entries` bounds the memory (new entries are dropped once full). `path`, when it names
-    an existing file written by `save`, pre-loads its entries. `cache_masked` also keeps masked
-    rows (only worth it when masks repeat: the mask bank).
+    `path`, when it names an existing file written by `save`, is indexed: its entries are read
+    from it when asked for. `memory_mb` bounds the RAM the new entries take (the rest goes to a
+    temporary file). `cache_masked` also keeps masked rows that have a mask name (the bank).
     """
 
     def __init__(
-        self, path: str | Path | None = None, max_entries: int | None = None, *,
+        self, path: str | Path | None = None, *, memory_mb: float = MEMORY_MB,
         cache_masked: bool = False,
     ) -> None:
-        self.max_entries = max_entries
         self.cache_masked = cache_masked
-        self.entries: dict[Key, Tensor] = {}
+        self.store = TensorStore(memory_mb)
         self.hits = 0
         self.misses = 0
         self.masked_hits = 0
         self.masked_misses = 0
         self.loaded = 0
-        self.nbytes = 0  # of the entries held
+        self._new: list[Key] = []  # made by this run, in order (what `save` appends)
         if path is not None and Path(path).is_file():
-            self.load(path)
+            self.loaded = self.store.index_file(path)
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self.store)
+
+    @property
+    def entries(self) -> Iterator[Key]:
+        """Every key held (loaded or new)."""
+        return self.store.keys()
 
     def stats(self) -> dict[str, int]:
         """Entries, hits and misses so far (for logs and provenance)."""
         return {"entries": len(self), "hits": self.hits, "misses": self.misses,
                 "masked_hits": self.masked_hits, "masked_misses": self.masked_misses,
-                "loaded": self.loaded, "megabytes": round(self.nbytes / 2**20)}
+                "loaded": self.loaded,
+                "megabytes": round(self.store.bytes_in_memory / 2**20),
+                "megabytes_on_disk": round(self.store.bytes_on_disk / 2**20)}
 
-    def features(
-        self, forward: Forward, fingerprints: tuple[str, str], pixel_values: Tensor,
-        patch_mask: Tensor | None = None,
-    ) -> Tensor:
-        """`forward(pixel_values, patch_mask)` with cacheable rows answered from the cache.
+    def features(self, forward: Forward, keys: Sequence[Key | None], pixel_values: Tensor,
+                 patch_mask: Tensor | None = None) -> Tensor:
+        """`forward(pixel_values, patch_mask)`, rows with a key answered from the cache.
 
-        `fingerprints` = (without mask token, with mask token) of the encoder's lower part.
+        `keys[i]` names row i (None: compute it and keep nothing); rows with one key share one
+        forward (MC-dropout batches repeat every image).
         """
         batch = pixel_values.shape[0]
-        masked = (
-            patch_mask.reshape(batch, -1).any(dim=1).tolist() if patch_mask is not None
-            else [False] * batch
-        )
+        if len(keys) != batch:
+            raise ValueError(f"{len(keys)} cache keys for a batch of {batch}")
         rows: list[Tensor | None] = [None] * batch
-        keys: dict[int, Key] = {}
-        for i in range(batch):
-            if masked[i] and not self.cache_masked:
+        for i, key in enumerate(keys):
+            if key is None:
                 continue
-            digest = input_digest(pixel_values[i])
-            if masked[i]:
-                assert patch_mask is not None
-                key: Key = (fingerprints[1], digest, mask_digest(patch_mask[i]))
-            else:
-                key = (fingerprints[0], digest)
-            keys[i] = key
-            hit = self.entries.get(key)
+            hit = self.store.get(key)
             if hit is not None:
                 rows[i] = hit.to(pixel_values.device)
-                self._count(masked[i], hit=True)
-        # One forward per distinct missing key (MC-dropout batches repeat every image).
+                self._count(len(key) == 3, hit=True)
         first: dict[Key, int] = {}
-        for i in keys:
-            if rows[i] is None:
-                first.setdefault(keys[i], i)
-        run = sorted(set(first.values()) | {i for i in range(batch) if i not in keys})
+        run: list[int] = []
+        for i, key in enumerate(keys):
+            if rows[i] is not None:
+                continue
+            if key is None:
+                run.append(i)
+            elif key not in first:
+                first[key] = i
+                run.append(i)
         if run:
-            any_masked = patch_mask is not None and any(masked[i] for i in run)
-            mask_rows = patch_mask[run] if any_masked and patch_mask is not None else None
+            mask_rows = patch_mask[run] if patch_mask is not None else None
             computed = forward(pixel_values[run], mask_rows)
-            fresh = dict(zip(run, computed, strict=True))
-            for i in run:
-                rows[i] = fresh[i]
-                if i in keys:
-                    self._count(masked[i], hit=False)
-                    if self.max_entries is None or len(self) < self.max_entries:
-                        self._store(keys[i], fresh[i].detach().clone())
-            for i in keys:
-                if rows[i] is None:
-                    rows[i] = fresh[first[keys[i]]]
+            for i, row in zip(run, computed, strict=True):
+                rows[i] = row
+                key = keys[i]
+                if key is not None:
+                    self._count(len(key) == 3, hit=False)
+                    self.store.put(key, row)
+                    self._new.append(key)
+            for i, key in enumerate(keys):
+                if rows[i] is None and key is not None:
+                    rows[i] = rows[first[key]]
         return torch.stack([row for row in rows if row is not None])
-
-    def _store(self, key: Key, tensor: Tensor) -> None:
-        self.entries[key] = tensor
-        self.nbytes += tensor.numel() * tensor.element_size()
-
-    @contextmanager
-    def masks_uncached(self) -> Iterator[None]:
-        """Masked rows inside the block run the encoder and are not kept (one-off masks)."""
-        before = self.cache_masked
-        self.cache_masked = False
-        try:
-            yield
-        finally:
-            self.cache_masked = before
 
     def _count(self, masked: bool, *, hit: bool) -> None:
         if masked:
@@ -186,31 +166,19 @@ class FeatureCache:
             self.misses += not hit
 
     def save(self, path: str | Path) -> Path:
-        """Write every entry (on the CPU) atomically to `path`."""
-        from uncertainty_seg_node.model.checkpoint import atomic_torch_save
+        """Append the entries made since the last save to the cache file `path`."""
+        append_records(path, self.store, self._new)
+        self._new = []
+        return Path(path)
 
-        payload = {
-            "format": FORMAT,
-            "entries": {"/".join(key): t.detach().cpu() for key, t in self.entries.items()},
-        }
-        return atomic_torch_save(payload, path)
+    @property
+    def unsaved(self) -> int:
+        """Entries made since the cache was opened or last saved."""
+        return len(self._new)
 
-    def load(self, path: str | Path) -> int:
-        """Add the entries of a file written by `save`; returns how many were added."""
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 (torch raises many types for a bad file)
-            raise UserError(f"feature cache {path} is unreadable ({exc}); delete it") from None
-        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-            raise UserError(f"{path} is not a feature cache written by this version; delete it")
-        added = 0
-        for name, tensor in payload["entries"].items():
-            key = tuple(name.split("/"))
-            if key not in self.entries:
-                self._store(key, tensor)
-                added += 1
-        self.loaded += added
-        return added
+    def close(self) -> None:
+        """Drop every entry (and the temporary file)."""
+        self.store.close()
 
 
 def _check_frozen(encoder: Encoder) -> None:
@@ -223,58 +191,87 @@ def _check_frozen(encoder: Encoder) -> None:
         )
 
 
-def _mask_token_frozen(encoder: Encoder) -> bool:
-    return not encoder.mask_token.requires_grad
+class FrozenLower:
+    """One encoder's frozen lower part (blocks below its `split`), answered from `cache`.
 
-
-@contextmanager
-def cached_encoders(cache: FeatureCache, *models: nn.Module) -> Iterator[FeatureCache]:
-    """Within the block, `cache` is each model's encoder's `lower_source`.
-
-    Each encoder is split after its longest frozen prefix (all blocks for E* and the teacher,
-    the blocks below `--train-blocks` otherwise); that part must stay unchanged inside the
-    block: its fingerprint is taken on entry. Masked rows are cached only while the mask token
-    is frozen as well.
+    `lower(x, keys)` is `encoder.lower(x)` with the rows of known samples from the cache;
+    `lower(x, keys, mask, mask_keys)` the masked rows, cached while the mask token is frozen
+    and the cache keeps masked rows, and only for masks with a name. Returns None when the
+    rows would need a gradient (a learned mask token): the network then runs its lower part.
     """
-    attached: list[tuple[Encoder, int]] = []
-    try:
-        for model in models:
-            encoder = model.encoder
-            if any(encoder is done for done, _ in attached):
-                continue
-            if not isinstance(encoder, Encoder):
-                raise TypeError("cached_encoders needs models with an `Encoder`")
-            if encoder.lower_source is not None:
-                raise RuntimeError("this encoder already has a feature source; do not nest")
-            prefix = encoder.frozen_prefix()
-            if prefix < 0:
-                _check_frozen(encoder)  # raises: the embeddings train
-            attached.append((encoder, encoder.split))
-            encoder.set_split(prefix)
-            encoder.lower_source = _CachedLower(cache, encoder)
-        yield cache
-    finally:
-        for encoder, split in attached:
-            encoder.lower_source = None
-            encoder.set_split(split)
 
-
-class _CachedLower:
-    """An encoder's `lower_source`: its frozen lower part's output, from the cache."""
-
-    def __init__(self, cache: FeatureCache, encoder: Encoder) -> None:
-        self.cache = cache
+    def __init__(self, encoder: Encoder, cache: FeatureCache) -> None:
+        _check_frozen(encoder)
         self.encoder = encoder
+        self.cache = cache
         self.fingerprints = (encoder_fingerprint(encoder),
                              encoder_fingerprint(encoder, with_mask_token=True))
 
-    def __call__(
-        self, lower: Forward, pixel_values: Tensor, patch_mask: Tensor | None = None
-    ) -> Tensor:
+    def __call__(self, pixel_values: Tensor, keys: Sequence[str | None],
+                 patch_mask: Tensor | None = None,
+                 mask_keys: Sequence[str | None] | None = None) -> Tensor | None:
         _check_frozen(self.encoder)
-        if patch_mask is not None and not _mask_token_frozen(self.encoder):
-            return lower(pixel_values, patch_mask)  # a learned token: no reuse
-        return self.cache.features(lower, self.fingerprints, pixel_values, patch_mask)
+        if patch_mask is not None and self.encoder.mask_token.requires_grad:
+            return None  # a learned token: no reuse, and its gradient flows in the network
+        plain, masked = self.fingerprints
+        rows: list[Key | None] = []
+        for i, key in enumerate(keys):
+            row_masked = patch_mask is not None and bool(patch_mask[i].any())
+            mask_key = mask_keys[i] if mask_keys is not None else None
+            if key is None:
+                rows.append(None)
+            elif not row_masked:
+                rows.append((plain, key))
+            elif self.cache.cache_masked and mask_key is not None:
+                rows.append((masked, key, mask_key))
+            else:
+                rows.append(None)  # a one-off mask: computed, not kept
+        with torch.no_grad():
+            return self.cache.features(self.encoder.lower, rows, pixel_values, patch_mask)
+
+
+def frozen_lower(model: nn.Module, cache: FeatureCache | None) -> FrozenLower | None:
+    """The cached lower part of `model`'s encoder; None without a cache or a frozen part."""
+    encoder = getattr(model, "encoder", None)
+    if cache is None or not isinstance(encoder, Encoder) or encoder.split == 0:
+        return None
+    return FrozenLower(encoder, cache)
+
+
+@contextmanager
+def training_feature_cache(
+    enabled: bool, file: str | Path | None, *models: nn.Module, save: bool = True,
+    quiet: bool = False, cache_masked: bool = False, memory_mb: float = MEMORY_MB,
+) -> Iterator[FeatureCache | None]:
+    """The training run's cache, for the frozen lower encoders of `models` (student, teacher).
+
+    Indexes `file` when it exists and appends the new entries at the end when `save` is true
+    (rank 0 only under DDP). Yields None when caching is off.
+    """
+    if not enabled:
+        yield None
+        return
+    if not any(isinstance(m.encoder, Encoder) and m.encoder.split > 0 for m in models):
+        raise UserError(
+            "--cache-features needs a frozen encoder part: add --freeze-encoder (E*) or "
+            "--train-blocks N"
+        )
+    cache = FeatureCache(file, cache_masked=cache_masked, memory_mb=memory_mb)
+    try:
+        yield cache
+        saved = file is not None and save and cache.unsaved > 0
+        if saved:
+            assert file is not None
+            cache.save(file)
+        if not quiet:
+            stats = cache_summary(cache)
+            print(f"feature cache: {stats['entries']} entries ({stats['loaded']} loaded), "
+                  f"{stats['hits']} hits, {stats['misses']} misses, masked "
+                  f"{stats['masked_hits']} hits, {stats['masked_misses']} misses, "
+                  f"{stats['megabytes']} MB in memory, {stats['megabytes_on_disk']} MB on disk"
+                  + (f"; saved to {file}" if saved else ""), file=sys.stderr)
+    finally:
+        cache.close()
 
 
 def cache_summary(cache: FeatureCache) -> dict[str, Any]:
@@ -288,35 +285,35 @@ def cache_summary(cache: FeatureCache) -> dict[str, Any]:
 
 
 @contextmanager
-def training_feature_cache(
-    enabled: bool, file: str | Path | None, *models: nn.Module, save: bool = True,
-    quiet: bool = False, cache_masked: bool = False,
-) -> Iterator[FeatureCache | None]:
-    """The training run's cache over the frozen lower encoders of `models` (student, teacher).
+def cached_inference(cache: FeatureCache, models: Sequence[nn.Module]) -> Iterator[None]:
+    """Evaluation: within the block, each frozen model's encoder reads `cache` for its lower part.
 
-    Loads `file` when it exists and writes it back at the end when new entries were made and
-    `save` is true (rank 0 only under DDP). Yields None when caching is off.
+    Each encoder is split after its frozen blocks for the block (restored after); frames are
+    keyed by a digest of their pixels, as evaluation has no loader to name them. Masked
+    forwards are not cached.
     """
-    if not enabled:
-        yield None
-        return
-    frozen = [m for m in models
-              if isinstance(m.encoder, Encoder) and m.encoder.frozen_prefix() >= 0]
-    if not frozen:
-        raise UserError(
-            "--cache-features needs a frozen encoder part: add --freeze-encoder (E*) or "
-            "--train-blocks N"
-        )
-    cache = FeatureCache(file, cache_masked=cache_masked)
-    with cached_encoders(cache, *frozen):
-        yield cache
-    saved = file is not None and save and len(cache) > cache.loaded
-    if saved:
-        assert file is not None
-        cache.save(file)
-    if not quiet:
-        stats = cache_summary(cache)
-        print(f"feature cache: {stats['entries']} entries ({stats['loaded']} loaded), "
-              f"{stats['hits']} hits, {stats['misses']} misses, masked {stats['masked_hits']} "
-              f"hits, {stats['masked_misses']} misses, {stats['megabytes']} MB"
-              + (f"; saved to {file}" if saved else ""), file=sys.stderr)
+    attached: list[tuple[Encoder, int]] = []
+    try:
+        for model in models:
+            encoder = model.encoder
+            if not isinstance(encoder, Encoder) or any(encoder is e for e, _ in attached):
+                continue
+            if encoder.frozen_prefix() < 0:
+                _check_frozen(encoder)  # raises: the embeddings train
+            attached.append((encoder, encoder.split))
+            encoder.set_split(encoder.frozen_prefix())
+            plain = encoder_fingerprint(encoder)
+
+            def source(lower: Forward, pixels: Tensor, mask: Tensor | None,
+                       fingerprint: str = plain) -> Tensor:
+                if mask is not None:
+                    return lower(pixels, mask)
+                keys = [(fingerprint, input_digest(row)) for row in pixels]
+                return cache.features(lower, keys, pixels)
+
+            encoder.lower_source = source
+        yield
+    finally:
+        for encoder, split in attached:
+            encoder.lower_source = None
+            encoder.set_split(split)

@@ -16,24 +16,33 @@ from uncertainty_seg_node.model.segmenter import Segmenter
 from uncertainty_seg_node.train import common
 from uncertainty_seg_node.train.config import TrainConfig
 from uncertainty_seg_node.train.distributed import DistEnv, distributed_run
-from uncertainty_seg_node.train.feature_cache import training_feature_cache
+from uncertainty_seg_node.train.feature_cache import (
+    FrozenLower,
+    frozen_lower,
+    training_feature_cache,
+)
 from uncertainty_seg_node.train.loop import StepOutput, TrainResult, autocast_for, run_training
 
 
 @dataclass
 class SupervisedStepper:
-    """One step of cross-entropy on a labelled source batch."""
+    """One step of cross-entropy on a labelled source batch.
+
+    `lower`: the encoder's frozen part answered by the feature cache (None: no cache).
+    """
 
     loader: InfiniteLoader
     env: DistEnv
     autocast: common.AutocastFactory
+    lower: FrozenLower | None = None
 
     def step(self, model: nn.Module, raw_model: Segmenter, step: int) -> StepOutput:
         batch = next(self.loader)
         assert batch.labels is not None
         images = batch.images.to(self.env.device, non_blocking=True)
         labels = batch.labels.to(self.env.device, non_blocking=True)
-        return common.supervised_step(model, images, labels, self.autocast)
+        return common.supervised_step(model, images, labels, self.autocast, self.lower,
+                                      batch.keys)
 
     def after_step(self, metrics: dict[str, float]) -> dict[str, float]:
         return {}
@@ -63,10 +72,12 @@ def train_task(config: TrainConfig) -> TrainResult:
                 param.requires_grad_(False)
         common.set_trainable_encoder(model, config)
         loader = common.labelled_loader(dataset, model_config, config, env)
-        stepper = SupervisedStepper(loader, env, autocast_for(env, config))
         extra = {"labelled_images": len(dataset), "frozen_encoder": config.freeze_encoder,
                  "train_blocks": config.train_blocks, "augment": config.augment,
                  "photometric": config.photometric, "view_bank_size": config.view_bank_size}
         with training_feature_cache(config.uses_feature_cache, config.feature_cache_file, model,
-                                    save=env.is_main, quiet=config.quiet or not env.is_main):
+                                    save=env.is_main, quiet=config.quiet or not env.is_main,
+                                    memory_mb=config.cache_memory_mb) as cache:
+            stepper = SupervisedStepper(loader, env, autocast_for(env, config),
+                                        frozen_lower(model, cache))
             return run_training(model, stepper, config, env, extra)

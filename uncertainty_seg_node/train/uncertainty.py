@@ -14,15 +14,16 @@ The per-batch gamma goes into an EMA that becomes the checkpoint's `default_gamm
 
 With `augment` x_t is an augmented view of each target image (zoom in, crop, flip and, with
 `photometric`, appearance), and all three target forwards see that same tensor. With the view
-bank (data/view_bank.py) the views repeat, so the teacher's logits, the frozen encoder's features
-of the view and, through the mask bank keyed by the view's pixels, of its masked copies are each
-computed once.
+bank (data/view_bank.py) the views repeat, and the loader names each one (`Batch.keys`); under
+that name the teacher's logits (train/teacher_memo.py), the mask bank's masks of the view
+(train/mask_bank.py) and the frozen encoder's features of the view and of its masked copies
+(`lower`, `teacher_lower`: train/feature_cache.py, handed to the network as `lower_states`) are
+each computed once.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +46,11 @@ from uncertainty_seg_node.model.segmenter import Segmenter
 from uncertainty_seg_node.train import common
 from uncertainty_seg_node.train.config import TrainConfig
 from uncertainty_seg_node.train.distributed import DistEnv, distributed_run
-from uncertainty_seg_node.train.feature_cache import FeatureCache, training_feature_cache
+from uncertainty_seg_node.train.feature_cache import (
+    FrozenLower,
+    frozen_lower,
+    training_feature_cache,
+)
 from uncertainty_seg_node.train.loop import StepOutput, TrainResult, autocast_for, run_training
 from uncertainty_seg_node.train.mask_bank import MaskBank
 from uncertainty_seg_node.train.teacher_memo import TeacherMemo
@@ -53,7 +58,11 @@ from uncertainty_seg_node.train.teacher_memo import TeacherMemo
 
 @dataclass
 class UncertaintyStepper:
-    """One Masked gamma-SSL step; keeps the EMA of gamma."""
+    """One Masked gamma-SSL step; keeps the EMA of gamma.
+
+    `lower` and `teacher_lower`: f_phi's and f_theta's frozen encoder parts answered by the
+    run's feature cache (None: no cache).
+    """
 
     teacher: Segmenter
     labelled: InfiniteLoader
@@ -61,7 +70,8 @@ class UncertaintyStepper:
     config: TrainConfig
     env: DistEnv
     autocast: common.AutocastFactory
-    feature_cache: FeatureCache | None = None  # set while the run's cache is open
+    lower: FrozenLower | None = None
+    teacher_lower: FrozenLower | None = None
     gamma_ema: float | None = field(default=None, init=False)
     _ema_sum: float = field(default=0.0, init=False)  # decay-weighted sum (bias-corrected)
     _ema_steps: int = field(default=0, init=False)
@@ -73,21 +83,29 @@ class UncertaintyStepper:
         self.bank = (MaskBank(config.mask_bank_size, config.p_mask, config.seed)
                      if config.mask_bank_size > 0 else None)
 
-        def teacher_forward(images: Tensor) -> Tensor:
+        def teacher_forward(images: Tensor, keys: Sequence[str | None]) -> Tensor:
             with self.autocast():
-                return self.teacher(images).float()
+                lower = self.teacher_lower
+                states = lower(images, keys) if lower is not None else None
+                return self.teacher(images, None, lower_states=states).float()
 
         # Without augmentation, or with the view bank, a target tensor comes back every epoch:
         # its s_theta too. A fresh random view is new every time, so nothing could be reused.
-        self.teacher_memo = TeacherMemo(teacher_forward, enabled=config.inputs_repeat)
+        self.teacher_memo = TeacherMemo(teacher_forward, enabled=config.inputs_repeat,
+                                        memory_mb=config.cache_memory_mb)
 
-    def _masks(self, raw_model: Segmenter, x_t: Tensor, step: int) -> Tensor:
+    def _masks(
+        self, raw_model: Segmenter, x_t: Tensor, keys: Sequence[str | None], step: int
+    ) -> tuple[Tensor, list[str] | None]:
+        """The step's patch masks of x_t and, for the bank's, their names."""
         gen = common.mask_generator(self.config.seed, self.env.rank, step)
-        if self.bank is None:
-            return raw_model.random_patch_mask(x_t, self.config.p_mask, generator=gen)
+        names = [key for key in keys if key is not None]
+        if self.bank is None or len(names) < len(keys):  # no bank, or one-off views
+            return raw_model.random_patch_mask(x_t, self.config.p_mask, generator=gen), None
         p = raw_model.config.patch_size
         length = (x_t.shape[-2] // p) * (x_t.shape[-1] // p)
-        return self.bank.draw(x_t, length, gen)
+        masks, mask_names = self.bank.draw(names, length, gen)
+        return masks.to(x_t.device), mask_names
 
     def step(self, model: nn.Module, raw_model: Segmenter, step: int) -> StepOutput:
         cfg, device = self.config, self.env.device
@@ -100,28 +118,37 @@ class UncertaintyStepper:
         weight = cfg.lc_weight(step)
         if weight == 0.0:
             # Before the L_c warm-up ends (and for the w_c = 0 control) the step is supervised.
-            loss_sup, metrics = common.supervised_step(model, x_s, y_s, self.autocast)
+            loss_sup, metrics = common.supervised_step(model, x_s, y_s, self.autocast,
+                                                       self.lower, source.keys)
             return loss_sup, {**metrics, "lc_weight": 0.0}
-        return self._lc_step(model, raw_model, x_s, y_s, x_t, step)
+        return self._lc_step(model, raw_model, (x_s, y_s, source.keys), (x_t, target.keys),
+                             step)
 
     def _lc_step(
-        self, model: nn.Module, raw_model: Segmenter, x_s: Tensor, y_s: Tensor, x_t: Tensor,
+        self, model: nn.Module, raw_model: Segmenter,
+        source: tuple[Tensor, Tensor, list[str | None]], target: tuple[Tensor, list[str | None]],
         step: int,
     ) -> StepOutput:
-        """Supervised + w_c * L_c; teacher, masked and unmasked branches all read the same x_t."""
+        """Supervised + w_c * L_c; teacher, masked and unmasked branches all read the same x_t.
+
+        Every cache is keyed by the loader's sample names (`keys_s`, `keys_t`).
+        """
         cfg, device = self.config, self.env.device
+        (x_s, y_s, keys_s), (x_t, keys_t) = source, target
         weight = cfg.lc_weight(step)
-        s_theta = self.teacher_memo.logits(x_t)
-        mask_t = self._masks(raw_model, x_t, step)
+        s_theta = self.teacher_memo.logits(x_t, keys_t)
+        mask_t, mask_names = self._masks(raw_model, x_t, keys_t, step)
         mask_s = torch.zeros(x_s.shape[0], mask_t.shape[1], dtype=torch.bool, device=device)
         with self.autocast():
-            logits = model(torch.cat([x_s, x_t]), torch.cat([mask_s, mask_t]))
+            states = self._joint_states(x_s, keys_s, x_t, keys_t, mask_t, mask_names)
+            logits = model(torch.cat([x_s, x_t]), torch.cat([mask_s, mask_t]),
+                           lower_states=states)
         logits_s, s_phi_masked = logits[: x_s.shape[0]], logits[x_s.shape[0]:]
         s_phi = None
         if cfg.certainty_from == "unmasked":
             # The certainty mask is hard, so s_phi only selects pixels: no gradient, and eval
             # mode, so decoder dropout does not decide which pixels count as certain.
-            s_phi = self._eval_forward(raw_model, x_t, None)
+            s_phi = self._eval_forward(raw_model, x_t, None, keys_t)
 
         loss_sup = supervised_loss(logits_s, y_s)
         loss_c, stats = uncertainty_loss(
@@ -146,31 +173,57 @@ class UncertaintyStepper:
         if self.bank is not None:
             metrics.update(self.bank.stats())
             if cfg.fresh_mask_every and step % cfg.fresh_mask_every == 0:
-                metrics.update(self._fresh_check(raw_model, x_t, s_theta, mask_t, step))
+                metrics.update(self._fresh_check(raw_model, (x_t, keys_t), s_theta,
+                                                 (mask_t, mask_names), step))
         return loss, metrics
 
-    def _eval_forward(self, raw_model: Segmenter, x: Tensor, mask: Tensor | None) -> Tensor:
+    def _joint_states(
+        self, x_s: Tensor, keys_s: Sequence[str | None], x_t: Tensor,
+        keys_t: Sequence[str | None], mask_t: Tensor, mask_names: Sequence[str | None] | None,
+    ) -> Tensor | None:
+        """The frozen lower part of [x_s, m(x_t)] from the cache (None: the network runs it)."""
+        if self.lower is None:
+            return None
+        target = self.lower(x_t, keys_t, mask_t, mask_names)
+        if target is None:  # a learned mask token: its gradient flows through the network
+            return None
+        source = self.lower(x_s, keys_s)
+        assert source is not None
+        return torch.cat([source, target])
+
+    def _eval_forward(
+        self, raw_model: Segmenter, x: Tensor, mask: Tensor | None,
+        keys: Sequence[str | None] | None = None, mask_names: Sequence[str | None] | None = None,
+    ) -> Tensor:
+        """f_phi(x, mask) without gradient in eval mode, the frozen part from the cache."""
         was_training = raw_model.training
         raw_model.eval()
         try:
             with torch.no_grad(), self.autocast():
-                return raw_model(x, mask).float()
+                states = None
+                if self.lower is not None and keys is not None:
+                    states = self.lower(x, keys, mask, mask_names)
+                return raw_model(x, mask, lower_states=states).float()
         finally:
             raw_model.train(was_training)
 
     def _fresh_check(
-        self, raw_model: Segmenter, x_t: Tensor, s_theta: Tensor, bank_mask: Tensor, step: int
+        self, raw_model: Segmenter, target: tuple[Tensor, list[str | None]], s_theta: Tensor,
+        bank: tuple[Tensor, list[str] | None], step: int,
     ) -> dict[str, float]:
-        """Consistency with f_theta on the bank's masks and on never-seen masks (eval mode)."""
+        """Consistency with f_theta on the bank's masks and on never-seen masks (eval mode).
+
+        The never-seen masks have no names, so the cache computes their rows and keeps nothing.
+        """
+        (x_t, keys_t), (bank_mask, bank_names) = target, bank
         gen = common.mask_generator(self.config.seed + 7919, self.env.rank, step)
         fresh = raw_model.random_patch_mask(x_t, self.config.p_mask, generator=gen)
         teacher_labels = s_theta.argmax(dim=1)
         rates = {}
-        bank_labels = self._eval_forward(raw_model, x_t, bank_mask).argmax(dim=1)
+        bank_labels = self._eval_forward(raw_model, x_t, bank_mask, keys_t,
+                                         bank_names).argmax(dim=1)
         rates["consistency_bank"] = float((bank_labels == teacher_labels).float().mean())
-        cache = self.feature_cache
-        with cache.masks_uncached() if cache is not None else contextlib.nullcontext():
-            fresh_labels = self._eval_forward(raw_model, x_t, fresh).argmax(dim=1)
+        fresh_labels = self._eval_forward(raw_model, x_t, fresh, keys_t).argmax(dim=1)
         rates["consistency_fresh"] = float((fresh_labels == teacher_labels).float().mean())
         return rates
 
@@ -234,6 +287,7 @@ def load_teacher(config: TrainConfig, class_names: tuple[str, ...], env: DistEnv
             f"{h}x{w}; use --size {h}x{w} (L_c compares the two networks pixel by pixel)"
         )
     teacher.eval().requires_grad_(False)
+    teacher.encoder.set_split(teacher.encoder.num_layers)  # all frozen: all cacheable
     return teacher.to(env.device)
 
 
@@ -272,8 +326,6 @@ def train_uncertainty(config: TrainConfig) -> TrainResult:
                                     seed=config.seed + 1, rank=env.rank, world_size=env.world,
                                     views=common.view_bank(config, stream=1))
         labelled = common.labelled_loader(dataset, model_config, config, env)
-        stepper = UncertaintyStepper(teacher, labelled, unlabelled, config, env,
-                                     autocast_for(env, config))
         extra = {
             "labelled_images": len(dataset),
             "unlabelled_images": len(target),
@@ -290,8 +342,11 @@ def train_uncertainty(config: TrainConfig) -> TrainResult:
         with training_feature_cache(config.uses_feature_cache, config.feature_cache_file, model,
                                     teacher, save=env.is_main,
                                     quiet=config.quiet or not env.is_main,
-                                    cache_masked=config.mask_bank_size > 0) as cache:
-            stepper.feature_cache = cache
+                                    cache_masked=config.mask_bank_size > 0,
+                                    memory_mb=config.cache_memory_mb) as cache:
+            stepper = UncertaintyStepper(teacher, labelled, unlabelled, config, env,
+                                         autocast_for(env, config), frozen_lower(model, cache),
+                                         frozen_lower(teacher, cache))
             return run_training(model, stepper, config, env, extra)
 
 
