@@ -261,3 +261,5 @@ def test_auto_serves_the_fastest_gated_pair_measured_here(onnx_model: Path, cach
     assert fastest.candidates(only_int8) == [("onnxruntime", "int8"), ("openvino", "int8")]
     served = load_predictor(onnx_model)  # the whole walk: resolve, then measure
     assert "backend auto: the fastest gated pair" in served.selection
+    with pytest.raises(UserError, match="precision fp16 runs in neither CPU runtime"):
+        load_predictor(onnx_model, precision="fp16")

@@ -83,9 +83,13 @@ def fastest_predictor(resolved: ResolvedModel, *, threads: int | None = None,
         else:
             predictor.selection = _selection(resolved, kept, record, cached=True)
             return predictor
+    pairs = candidates(resolved)
+    if not pairs:
+        raise UserError(f"precision {resolved.precision} runs in neither CPU runtime: ONNX "
+                        "Runtime runs fp32 and int8 graphs, OpenVINO fp32, bf16 and int8")
     loaded: dict[str, PipelinePredictor] = {}
     refused: dict[str, str] = {}
-    for backend, precision in candidates(resolved):
+    for backend, precision in pairs:
         label = f"{backend}:{precision}"
         try:
             loaded[label] = _load(resolved, backend, precision, threads, score_method)
@@ -104,7 +108,7 @@ def fastest_predictor(resolved: ResolvedModel, *, threads: int | None = None,
     atomic_write(record, json.dumps(result, indent=1, sort_keys=True) + "\n")
     predictor = loaded[winner]
     predictor.selection = _selection(resolved, result, record, cached=False)
-    LOG.warning("%s", predictor.selection)
+    LOG.info("%s", predictor.selection)
     return predictor
 
 
