@@ -129,3 +129,36 @@ def test_a_model_file_is_checked_and_opened_once_per_load(
     predictor = load_predictor(onnx_path, "onnxruntime")
     assert predictor.config.num_classes == 19
     assert checks == [onnx_path] and sessions == [str(onnx_path)]
+
+
+def test_the_bench_reads_a_model_file_once_down_to_the_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make_predictors` resolves the file into one ModelFile: metadata and hash read once."""
+    pytest.importorskip("openvino")
+    from uncertainty_seg_node.bench import make_predictors
+    from uncertainty_seg_node.export.model_cache import CACHE_ENV
+    from uncertainty_seg_node.model import artifact
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    onnx_path = tmp_path / "m.onnx"
+    export_onnx(tiny_checkpoint(tmp_path / "m.pt"), onnx_path, parity=False)
+    reads: list[Path] = []
+    hashes: list[Path] = []
+    real_read, real_hash = artifact.read_onnx_props, artifact.file_sha256
+
+    def counting_read(path: str | Path) -> dict[str, str]:
+        reads.append(Path(path))
+        return real_read(path)
+
+    def counting_hash(path: str | Path, chunk: int = 1 << 20) -> str:
+        hashes.append(Path(path))
+        return real_hash(path, chunk)
+
+    monkeypatch.setattr(artifact, "read_onnx_props", counting_read)
+    monkeypatch.setattr(artifact, "file_sha256", counting_hash)
+    predictors, skipped = make_predictors(onnx_path, ["openvino:fp32", "onnxruntime"],
+                                          scratch=tmp_path, threads=1)
+    assert set(predictors) == {"openvino:fp32", "onnxruntime"} and not skipped
+    assert reads == [onnx_path]  # the backends use what the walk read
+    assert hashes == [onnx_path]  # OpenVINO's IR folder and gate verdict share one hash
