@@ -73,7 +73,7 @@ def build_bank(model: Segmenter, source: Any, target: Any, transform: Any, k: in
                     rng = bank.generator(index, view)
                     views.append(transform.image(item, rng) if stream == 1
                                  else transform(item, rng)[0])
-                    keys.append(sample_key(f"k{k}s{stream}", index, view))
+                    keys.append(sample_key(f"k{k}s{stream}", "", index, view))
                 x = to_tensor_batch(views, cfg)
                 lower(x, keys)
                 if stream == 1:
@@ -106,7 +106,7 @@ def step_costs(model: Segmenter, source: Any, transform: Any, repeats: int) -> d
 
     def batch(kind: str, rep: int) -> tuple[torch.Tensor, torch.Tensor, list[str | None]]:
         images, labels = [], []
-        keys: list[str | None] = [sample_key(kind, i, 0) if kind != "fresh" else None
+        keys: list[str | None] = [sample_key(kind, "", i, 0) if kind != "fresh" else None
                                   for i in indices]
         for i in indices:
             item = source[i]

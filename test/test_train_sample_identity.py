@@ -89,9 +89,15 @@ def test_the_loader_names_views_and_one_off_views_have_no_name(world: dict[str, 
                               config, seed=0, rank=0, world_size=1, views=views)
 
     batch = next(loader(ViewBank(2)))
-    identity = loader(ViewBank(2)).identity
-    assert batch.keys == [f"{identity}:{i}:{k}" for i, k in zip(batch.indices, batch.views,
-                                                                  strict=True)]
+    named = loader(ViewBank(2))
+    identity, digests = named.identity, named.image_digests
+    assert batch.keys == [f"{identity}:{digests[i]}:{i}:{k}"
+                          for i, k in zip(batch.indices, batch.views, strict=True)]
+    # The first frames of a longer drive are the same samples (an N-curve shares them).
+    prefix = open_unlabelled(str(world["target"]), max_frames=2)
+    short = InfiniteLoader(prefix, 1, TrainTransform(config, scale_range=(0.75, 1.5)), config,
+                           seed=0, rank=0, world_size=1, views=ViewBank(2))
+    assert short.identity == identity and short.image_digests == digests[:2]
     # Another bank seed, another transform: other samples, so other names.
     assert loader(ViewBank(2, seed=1)).identity != identity
     assert loader(ViewBank(2), scale=2.0).identity != identity

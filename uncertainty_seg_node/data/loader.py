@@ -10,11 +10,13 @@ permutation is padded to a multiple of world_size and rank r takes every world_s
 With a view bank (data/view_bank.py) a draw of image i takes one of its K fixed views: the
 loader's generator picks k, and the transform runs with view k's own generator.
 
-Each batch names its samples (`Batch.keys`, data/sample.py): the loader's identity (a digest of
-the data set's images, each hashed once when the first batch is drawn, of the transform, the
-normalisation and the view bank, and of two samples as tensors, so a changed transform shows)
-with the image index and the view. A sample whose tensor is new at every draw (a random view
-without a bank) has no key: nothing could be reused for it.
+Each batch names its samples (`Batch.keys`, data/sample.py): the loader's identity (how it
+turns an image into a tensor: the transform, the normalisation, the view bank, and a fixed
+probe image through the transform, so a changed transform shows), the image's digest (each
+image hashed once, when the first batch is drawn), its index and the view. Runs on two subsets
+that share a prefix (`--unlabelled-max-frames`) name the shared samples alike. A sample whose
+tensor is new at every draw (a random view without a bank) has no name: nothing could be reused
+for it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from uncertainty_seg_node.data.transforms import EvalTransform, labels_to_tensor
 from uncertainty_seg_node.data.unlabelled import UnlabelledDataset
 from uncertainty_seg_node.data.view_bank import ViewBank
 from uncertainty_seg_node.errors import UserError
+
+_PROBE = 0x70726F6265  # "probe": the fixed image whose transform names the loader
 
 if TYPE_CHECKING:
     import torch
@@ -106,20 +110,26 @@ class InfiniteLoader:
 
     @cached_property
     def identity(self) -> str:
-        """The data set as this loader draws it: images, transform, normalisation, view bank."""
+        """How this loader makes a tensor of an image: transform, normalisation, view bank."""
         digest = hashlib.blake2b(digest_size=16)
-        for part in _image_digests(self.dataset):
-            digest.update(part.encode())
         bank = self.views
         digest.update(repr((type(self.transform).__qualname__, tuple(self.config.input_size),
                             tuple(self.config.mean), tuple(self.config.std),
                             None if bank is None else (bank.size, bank.seed, bank.stream)))
                       .encode())
-        for index in sorted({0, len(self.dataset) - 1}):  # what the transform makes of them
-            view = -1 if bank is None else bank.size - 1
-            image, _, _ = self._sample(index, view, np.random.default_rng(0))
-            digest.update(np.ascontiguousarray(image).tobytes())
+        rng = np.random.default_rng(_PROBE)
+        image = rng.integers(0, 256, (97, 131, 3), dtype=np.uint8)
+        labels = rng.integers(0, 3, (97, 131), dtype=np.uint8)
+        for made in (self.transform.image(image, np.random.default_rng(_PROBE)),
+                     *self.transform(LabelledSample("probe", image, labels),
+                                     np.random.default_rng(_PROBE))):
+            digest.update(np.ascontiguousarray(made).tobytes())
         return digest.hexdigest()
+
+    @cached_property
+    def image_digests(self) -> list[str]:
+        """Each image's digest (of its file where it has one), computed once."""
+        return _image_digests(self.dataset)
 
     def shard_indices(self, epoch: int) -> list[int]:
         """Dataset indices this rank visits in `epoch`, in order."""
@@ -146,6 +156,7 @@ class InfiniteLoader:
         views: list[int] = []
         keys: list[str | None] = []
         identity = self.identity if self.repeats else None
+        digests = self.image_digests if self.repeats else []
         for _ in range(self.batch_size):
             if self.position >= len(self._shard):
                 self.epoch += 1
@@ -162,7 +173,8 @@ class InfiniteLoader:
             names.append(name)
             indices.append(index)
             views.append(view)
-            keys.append(sample_key(identity, index, view) if identity is not None else None)
+            keys.append(sample_key(identity, digests[index], index, view)
+                        if identity is not None else None)
         label_tensor = labels_to_tensor(labels) if labels else None
         return Batch(to_tensor_batch(images, self.config), label_tensor, names, indices, views,
                      keys)
@@ -197,7 +209,6 @@ class InfiniteLoader:
 
 
 def _image_digests(dataset: _Dataset) -> list[str]:
-    """Each image's digest, computed once: of its file where it has one."""
     if isinstance(dataset, LabelledDataset):
         return [content_digest(item.image_path.read_bytes()) for item in dataset.items]
     if isinstance(dataset, UnlabelledDataset):

@@ -3,11 +3,11 @@
 `LabelledImage` is what evaluation and calibration read from a sample, so any object with those
 fields (a `LabelledSample`, a replayed frame, a test's own) can be evaluated.
 
-A training sample is named by `sample_key(data set, index, view)`: the data set's identity is a
-digest of its images' bytes (`content_digest`, run once per image when a loader first draws,
-data/loader.py) and of how the loader turns them into tensors. Every cache of a run (the frozen
-encoder's features, the teacher's logits, the mask bank) keys its entries by that name, so no
-cache hashes pixels again.
+A training sample is named by `sample_key(loader, image, index, view)`: the loader's identity
+(how it turns an image into a tensor, data/loader.py), the digest of the image's bytes
+(`content_digest`, run once per image when a loader first draws), its index and its view. Every
+cache of a run (the frozen encoder's features, the teacher's logits, the mask bank) keys its
+entries by that name, so no cache hashes pixels again.
 """
 
 from __future__ import annotations
@@ -57,6 +57,9 @@ def content_digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def sample_key(dataset: str, index: int, view: int) -> str:
-    """The name of view `view` (-1: the plain image) of image `index` of data set `dataset`."""
-    return f"{dataset}:{index}:{view}"
+def sample_key(loader: str, image: str, index: int, view: int) -> str:
+    """The name of view `view` (-1: the plain image) of image `index` with digest `image`.
+
+    `loader`: the identity of the loader that makes the image into a tensor.
+    """
+    return f"{loader}:{image}:{index}:{view}"
