@@ -11,12 +11,13 @@ is what `../shared/data/ycor` holds (same names, sizes, ids):
     offroad/train/labels_ycor/ycor_<iid>.png   the dataset's own 9 ids (YCOR_NAMES)
     classes.yaml, classes_ycor.yaml        the class maps of labels/ and labels_ycor/
 
-Labels are downscaled nearest. `offroad/train` is YCOR's `train` split: 931 frames, ids 0-834 and
-1053-1347, exactly the frame names of the shared folder (its README counts 931 with those id
-ranges; the train split holds 931 frames). The `valid` split (145 frames whose ids fall in the
-gap, held out of the shared folder as further frames of the same drive) goes to `offroad/valid`
-with `with_valid`. The shared folder has no classes files: with them here, `open_labelled` and
-`make-bag --labels` find the class map without `--classes`.
+Labels are downscaled nearest. `offroad/train` is YCOR's `train` split: the shared folder holds
+931 frames with ids 0-834 and 1053-1347, and public descriptions of the set give its train split
+931 frames and its `valid` split 145 starting at iid000839, inside that gap (checked against
+those descriptions and the shared names, not against an original copy, which is not here). The
+`valid` split, further frames of the same drive, goes to `offroad/valid` with `with_valid`.
+The shared folder has no classes files: with them here, `open_labelled` and `make-bag --labels`
+find the class map without `--classes`.
 
 A `labels.png` may also hold the 9 ids directly (single channel, or three equal channels):
 re-encoded copies of the dataset do that, and both are read. A colour that is no class colour
