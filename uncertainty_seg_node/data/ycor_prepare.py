@@ -3,8 +3,8 @@
 The original dataset (Maturana, Chou, Uenoyama, Scherer, "Real-time Semantic Mapping for
 Autonomous Off-Road Navigation", FSR 2017; the user fetches it, its own terms apply) holds
 `yamaha_v0/{train,valid}/iidNNNNNN/{rgb.jpg,labels.png}`: 1024x544 frames of one drive in drive
-order, `labels.png` an RGB colour image (one colour per class, YCOR_COLOURS). The layout made here
-is what `../shared/data/ycor` holds (same names, sizes, ids):
+order, `labels.png` an RGB colour image (one colour per class, YCOR_COLOURS, as the set's public
+loaders list them). The layout made here is that of `../shared/data/ycor` (names, sizes, ids):
 
     offroad/train/images/ycor_<iid>.jpg    512x272, JPEG quality 92 (area-downscaled)
     offroad/train/labels/ycor_<iid>.png    CamVid's 11 class ids, 11 = void (CAMVID_OF_YCOR)
@@ -19,8 +19,8 @@ those descriptions and the shared names, not against an original copy, which is 
 The shared folder has no classes files: with them here, `open_labelled` and `make-bag --labels`
 find the class map without `--classes`.
 
-A `labels.png` may also hold the 9 ids directly (single channel, or three equal channels):
-re-encoded copies of the dataset do that, and both are read. A colour that is no class colour
+A `labels.png` may also hold the 9 ids directly (single channel, or three equal channels), as a
+re-encoded copy might: both are read. A colour that is no class colour
 (none in the dataset as documented) becomes void, and the count of such pixels is reported.
 """
 
