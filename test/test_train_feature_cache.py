@@ -90,6 +90,11 @@ def test_cache_file_round_trip(tmp_path: Path) -> None:
     (tmp_path / "bad.pt").write_bytes(b"not a cache")
     with pytest.raises(UserError, match="delete it"):
         FeatureCache(tmp_path / "bad.pt")
+    # A file of the torch format before sample names is set aside, and the cache rebuilt.
+    torch.save({"format": "uncertainty_seg_node/feature-cache/2", "entries": {}},
+               tmp_path / "old.pt")
+    assert len(FeatureCache(tmp_path / "old.pt")) == 0
+    assert (tmp_path / "old.pt.legacy").is_file() and not (tmp_path / "old.pt").exists()
 
 
 @pytest.fixture(scope="module")

@@ -96,6 +96,8 @@ class FeatureCache:
         self.loaded = 0
         self._new: list[Key] = []  # made by this run, in order (what `save` appends)
         if path is not None and Path(path).is_file():
+            _set_aside_legacy(Path(path))
+        if path is not None and Path(path).is_file():
             self.loaded = self.store.index_file(path)
 
     def __len__(self) -> int:
@@ -179,6 +181,20 @@ class FeatureCache:
     def close(self) -> None:
         """Drop every entry (and the temporary file)."""
         self.store.close()
+
+
+def _set_aside_legacy(path: Path) -> None:
+    """A cache file of the torch format before sample names (a zip) is renamed, not read.
+
+    Its entries are keyed by pixel digests no run asks for any more; the cache is rebuilt.
+    """
+    with path.open("rb") as handle:
+        legacy = handle.read(4) == b"PK\x03\x04"
+    if legacy:
+        old = path.with_name(path.name + ".legacy")
+        path.replace(old)
+        print(f"note: {path} is a feature cache of an older format; moved to {old.name} and "
+              "rebuilt (delete it when no older version needs it)", file=sys.stderr)
 
 
 def _check_frozen(encoder: Encoder) -> None:
