@@ -97,22 +97,11 @@ def labelled_gate_frames(
     The labels must be in the model's classes: its own class map, or, for a model in the
     Cityscapes classes, a map whose classes name their `cityscapes_train_id`.
     """
-    from uncertainty_seg_node.data.labelled import open_labelled
+    from uncertainty_seg_node.data.labelled import open_labelled_for_model
     from uncertainty_seg_node.data.transforms import EvalTransform
 
-    wanted = tuple(config.class_names)
-    dataset = open_labelled(data, classes_yaml=classes, split=split)
-    if tuple(dataset.class_names) != wanted and wanted == CITYSCAPES_CLASSES:
-        try:  # a Cityscapes-space model on labels of another map, compared through it
-            dataset = open_labelled(data, classes_yaml=classes, split=split, to_cityscapes=True)
-        except UserError:
-            pass  # no class of the map names a Cityscapes id: refused below
-    if tuple(dataset.class_names) != wanted:
-        raise UserError(
-            f"the labels of {data} are in {dataset.num_classes} classes "
-            f"({_names(dataset.class_names)}), the model's outputs in {len(wanted)} "
-            f"({_names(wanted)}); pass the class map the model was trained with (--classes) "
-            "and frames labelled with it")
+    dataset = open_labelled_for_model(data, config.class_names, classes_yaml=classes,
+                                      split=split)
     count = len(dataset) if max_frames is None else max(1, min(max_frames, len(dataset)))
     indices = sorted({int(i) for i in np.linspace(0, len(dataset) - 1, count).round()})
     transform = EvalTransform(config)
