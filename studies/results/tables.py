@@ -23,6 +23,7 @@ from studies.results import (
     tables_backends,
     tables_camvid,
     tables_index,
+    tables_offroad,
     tables_runtime,
     tables_shipping,
     tables_synth,
@@ -30,8 +31,8 @@ from studies.results import (
 from studies.results.record import ROOT
 from studies.results.render import RENDERERS, doc_files
 
-TABLE_MODULES = (tables_backends, tables_camvid, tables_index, tables_runtime, tables_shipping,
-                 tables_synth)
+TABLE_MODULES = (tables_backends, tables_camvid, tables_index, tables_offroad, tables_runtime,
+                 tables_shipping, tables_synth)
 MARKER = re.compile(r"(<!-- table:([\w-]+) -->\n)(.*?)(<!-- /table:\2 -->)", re.DOTALL)
 
 

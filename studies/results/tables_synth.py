@@ -3,15 +3,13 @@
 Result files: synth_domains.json (studies/synth_domains.sh: rows `theta_maxs`, `control`, `phi`,
 `ensemble3`), synth_scaling.json (studies/synth_scaling.sh: rows `<control|phi>_<domain>_<N>`
 and their teacher `theta_maxs`), synth_augmented.json (studies/synth_augmented.sh: the default
-model's run, `theta_maxs`, `control`, `phi`, `guard`, and the N-curve `phi_<domain>_<N>`) and
-offroad_classes.json (studies/class_breakdown.py, one row per model). Their sets are those of
-`figures.py`.
+model's run, `theta_maxs`, `control`, `phi`, `guard`, and the N-curve `phi_<domain>_<N>`).
+Their sets are those of `figures.py`; the off-road per-class tables are in tables_offroad.py.
 """
 
 from __future__ import annotations
 
 from studies.results.figures import (
-    MISSING,
     SYNTH_DOMAINS,
     Figures,
     Row,
@@ -183,28 +181,3 @@ def synth_augmented_scaling() -> str:
                           fmt(run.get("max_rss_mb") and run["max_rss_mb"] / 1000, 1))
                 for name, run in costs]
     return "\n".join(out) + "\n\n" + source_line("synth_augmented")
-
-
-@renderer("offroad_classes")
-def offroad_classes() -> str:
-    """Per off-road class: what each model calls it, how much it calls certain, how rightly."""
-    result = load_result("offroad_classes")
-    models = list(result["rows"].values())
-    first = models[0]["metrics"]["classes"]
-    head = "| class | share of pixels | " + " | ".join(
-        f"{m['label']}: called (share) | certain, its precision" for m in models) + " |"
-    out = [head, "|---|---|" + "---|---|" * len(models)]
-    for name in sorted(first, key=lambda n: -first[n]["share"]):
-        cells: list[str] = []
-        for m in models:
-            c = m["metrics"]["classes"].get(name)
-            cells += ([MISSING, MISSING] if c is None else [
-                f"{c['top_prediction']} ({fmt(c['top_prediction_share'], 2)})",
-                f"{fmt(c['certain_fraction'], 2)}, {fmt(c['certain_precision'])}"])
-        out.append(table_row(name, fmt(first[name]["share"]), *cells))
-    out.append(table_row("**all pixels**", "1.000", *[
-        cell for m in models for cell in (
-            f"accuracy {fmt(m['metrics']['accuracy'])}",
-            f"{fmt(m['metrics']['certain_fraction'], 2)}, "
-            f"{fmt(m['metrics']['certain_precision'])} (γ {fmt(m['metrics']['gamma'])})")]))
-    return "\n".join(out) + "\n\n" + source_line("offroad_classes")
