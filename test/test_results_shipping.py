@@ -67,12 +67,23 @@ def _demo(phi: float = 0.93, theta: float = 0.93) -> dict[str, Any]:
         "compare": {"stage": "uncertainty", "overall": {"aupr": phi}}}}})
 
 
+def _offroad(unseen: dict[tuple[int, int], float] | None = None) -> dict[str, Any]:
+    """ycor_offroad.json: the rows of camvid_augmented.json's shape, on the drive's stretches."""
+    return _record("ycor_offroad", _camvid(unseen)["rows"])
+
+
+def _verdict(camvid: dict[str, Any], synth: dict[str, Any], demo: dict[str, Any] | None,
+             offroad: dict[str, Any] | None = None) -> shipping.Verdict:
+    """The rule on the given files, the real off-road study met unless given."""
+    return shipping.ship_verdict(camvid, synth, demo, _offroad() if offroad is None else offroad)
+
+
 def _failing(verdict: shipping.Verdict) -> list[str]:
     return [check.name for check in verdict.failing]
 
 
 def test_a_recipe_that_meets_every_part_ships_f_phi() -> None:
-    verdict = shipping.ship_verdict(_camvid(), _synth(), _demo())
+    verdict = _verdict(_camvid(), _synth(), _demo())
     assert verdict.bar_met and verdict.demo.met and _failing(verdict) == []
     assert verdict.ship == "f_phi"
 
@@ -105,29 +116,45 @@ ALSO = {"a seed without its rows": ["CamVid day/val mIoU"]}  # no figures fail e
 @pytest.mark.parametrize("case", MISSES)
 def test_a_recipe_that_misses_one_threshold_ships_f_theta(case: str) -> None:
     given, part, figure = MISSES[case]
-    verdict = shipping.ship_verdict(given.get("camvid", _camvid()), given.get("synth", _synth()),
+    verdict = _verdict(given.get("camvid", _camvid()), given.get("synth", _synth()),
                                     _demo())
     assert _failing(verdict) == [part, *ALSO.get(case, [])]
     assert figure in next(c.measured for c in verdict.bar if c.name == part)
     assert verdict.ship == "f_theta"
 
 
+def test_a_stretch_of_the_real_off_road_drive_below_f_theta_ships_f_theta() -> None:
+    verdict = _verdict(_camvid(), _synth(), _demo(), _offroad(unseen={(0, 1): THETA - 0.002}))
+    assert _failing(verdict) == ["Real off-road (YCOR), each fold of seeds 0 and 1"]
+    assert "seed 0 fold 1: AUPR -0.002 over f_θ" in verdict.bar[-2].measured
+    assert verdict.ship == "f_theta"
+
+
+def test_before_the_real_off_road_study_has_run_f_phi_does_not_ship() -> None:
+    verdict = shipping.ship_verdict(_camvid(), _synth(), _demo(), None)
+    assert _failing(verdict) == [] and not verdict.bar_met and verdict.ship == "f_theta"
+    assert [c.name for c in verdict.unmeasured] == [
+        "Real off-road (YCOR), each fold of seeds 0 and 1",
+        "Real off-road (YCOR): CamVid day/val mIoU"]
+    assert "Real off-road (YCOR), each fold of seeds 0 and 1: not measured" in verdict.reason()
+
+
 def test_the_miou_threshold_is_a_bound_not_a_strict_gain() -> None:
-    verdict = shipping.ship_verdict(_camvid(phi_miou=0.60 - 0.019), _synth(), _demo())
+    verdict = _verdict(_camvid(phi_miou=0.60 - 0.019), _synth(), _demo())
     assert verdict.ship == "f_phi"
 
 
 def test_the_demo_drive_decides_only_once_the_bar_is_met() -> None:
     behind = _demo(phi=0.93 - 0.011, theta=0.93)
-    verdict = shipping.ship_verdict(_camvid(), _synth(), behind)
+    verdict = _verdict(_camvid(), _synth(), behind)
     assert _failing(verdict) == ["Demo drive"] and verdict.ship == "f_theta"
-    assert shipping.ship_verdict(_camvid(), _synth(), _demo(phi=0.93 - 0.009)).ship == "f_phi"
-    missed = shipping.ship_verdict(_camvid(), _synth({"offroad": 0.5}), _demo(phi=0.99))
+    assert _verdict(_camvid(), _synth(), _demo(phi=0.93 - 0.009)).ship == "f_phi"
+    missed = _verdict(_camvid(), _synth({"offroad": 0.5}), _demo(phi=0.99))
     assert _failing(missed) == ["Synthetic world, worst AUPR"] and missed.ship == "f_theta"
 
 
 def test_before_the_demo_has_run_a_recipe_that_meets_the_bar_ships_f_phi() -> None:
-    verdict = shipping.ship_verdict(_camvid(), _synth(), None)
+    verdict = _verdict(_camvid(), _synth(), None)
     assert verdict.demo.met is None and verdict.ship == "f_phi"
 
 

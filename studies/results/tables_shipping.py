@@ -7,7 +7,7 @@ lives; tools/make_default_model.sh takes its default `SHIP=` from the same verdi
 from __future__ import annotations
 
 from studies.results.render import renderer, source_line, table_row
-from studies.results.shipping import MODELS, SOURCES, current_verdict
+from studies.results.shipping import MODELS, current_verdict, present_sources
 
 
 @renderer("shipping_rule")
@@ -25,4 +25,4 @@ def shipping_rule() -> str:
         met = {True: "yes", False: "**no**", None: "not measured"}[check.met]
         out.append(table_row(check.name, check.bar, check.measured, met))
     out += ["", f"**{MODELS[verdict.ship]} ships**: {verdict.reason()}"]
-    return "\n".join(out) + "\n\n" + source_line(*SOURCES)
+    return "\n".join(out) + "\n\n" + source_line(*present_sources())
