@@ -6,7 +6,8 @@ For the default model at its 168x224 input and exported at 336x448, at 1 and 2 t
 five variants run interleaved in one `bench` loop each (`uncertainty_seg_node.bench.benchmark`:
 network alone and the whole pipeline on a 480x640 bgr8 camera image). Each variant's shipping
 gate is recorded with it: OpenVINO's from its build, ONNX Runtime int8's from
-`quantization_check` against the fp32 graph on the same frames. Then, at 168x224 with the
+`quantization_check` against the fp32 graph on the same frames; at 168x224, the pair that
+`backend: auto` serves (`inference/fastest.py`) with its own timings. Then, at 168x224 with the
 backends' default threads, `bench-node` per variant (the node over DDS against predict() in this
 process, one after another) and `uncertainty-seg replay` of the demo drive per variant: its
 wall time over the backend's own inference time. `--record` writes
@@ -96,6 +97,11 @@ def bench_cells(files: dict[tuple[int, int], dict[str, Path]], iters: int
             result.update(image_size=list(CAMERA), input_size=list(size), threads=threads,
                           encoding="bgr8", iters=iters, load_before=before,
                           load_after=load_average())
+            if size == SIZES[0]:  # what `backend: auto` serves the default model here
+                auto = load_predictor(DEFAULT_MODEL_PATH, threads=threads)
+                result["auto"] = {"served": f"{auto.backend_name}:{auto.precision}",
+                                  "selection": auto.selection}
+                auto.close()
             rows[f"bench-{size[0]}x{size[1]}-t{threads}"] = {
                 "label": f"{size[0]}×{size[1]}, {threads} thread{'s' * (threads > 1)}",
                 "command": "bench", "checkpoints": [DEFAULT_MODEL_PATH], "metrics": result}
