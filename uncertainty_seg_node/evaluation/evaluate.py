@@ -23,13 +23,7 @@ from uncertainty_seg_node.metrics import Evaluator
 
 def model_name(predictor: Predictor) -> str:
     """A short description of where the predictor's weights came from."""
-    path = getattr(predictor, "path", None)
-    if path is not None:
-        return str(path)
-    checkpoints = getattr(predictor, "checkpoints", None)
-    if checkpoints:
-        return ",".join(str(p) for p in checkpoints)
-    return str(predictor.config.arch)
+    return predictor.source or str(predictor.config.arch)
 
 
 def _frames(dataset: Iterable[LabelledImage], max_frames: int | None

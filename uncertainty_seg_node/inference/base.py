@@ -45,6 +45,7 @@ class Predictor(Protocol):
     threads: int | None  # CPU inference threads (None: the library's own choice)
     gate: dict[str, Any] | None  # the shipping gate's figures of a reduced precision
     has_logits: bool  # whether the model can return logits
+    source: str  # the model file it runs, or an ensemble's checkpoints joined by commas
 
     @property
     def input_size(self) -> tuple[int, int]:

@@ -61,6 +61,7 @@ class OpenVinoPredictor(PipelinePredictor):
         ov = build.import_openvino()
         self.file = model_file(path)  # checked by `load_predictor`: an fp32 graph
         self.path = self.file.path
+        self.source = str(self.path)
         self.config, self.export_info = self.file.metadata()
         check_fixed_score(self.path, self.export_info.score_method, score_method)
         self.device = self.device_in_use = str(device)

@@ -82,6 +82,7 @@ class OrtPredictor(pipeline.PipelinePredictor):
         import onnxruntime as ort
 
         self.path = Path(path)  # checked by `load_predictor`; a missing file fails below
+        self.source = str(self.path)
         providers, self.device = providers_for(str(device))
         self.threads = threads or default_threads()
         try:

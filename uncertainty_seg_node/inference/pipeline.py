@@ -65,6 +65,7 @@ class PipelinePredictor:
     threads: int | None = None
     gate: dict[str, Any] | None = None
     has_logits: bool = True
+    source: str = ""
 
     @property
     def input_size(self) -> tuple[int, int]:

@@ -109,6 +109,7 @@ class TorchPredictor(PipelinePredictor):
         models = [load_checkpoint(p).model for p in paths]
         predictor = cls(models, **options)
         predictor.checkpoints = [Path(p) for p in paths]
+        predictor.source = ",".join(str(p) for p in paths)
         return predictor
 
     @property

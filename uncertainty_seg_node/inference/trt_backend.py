@@ -91,6 +91,7 @@ class TensorRTPredictor(PipelinePredictor):
         else:
             self.engine_path = path
             self.config, self.export_info = self._check_or_rebuild(rebuild)
+        self.source = str(self.engine_path)
         check_fixed_score(self.engine_path, self.export_info.score_method, score_method)
         self._load(trt)
 

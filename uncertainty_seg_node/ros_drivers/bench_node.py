@@ -140,7 +140,7 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
     return {
         "model": str(model),
         "backend": predictor.backend_name,
-        "precision": str(getattr(predictor, "precision", settings.precision)),
+        "precision": predictor.precision,
         "selection": predictor.selection,
         "device": settings.device,
         "image_size": [height, width],
