@@ -143,7 +143,8 @@ fi
 
 # pip must have left the system's numpy and cv2 in place: the venv imports them from the
 # system site-packages, behind its own (a numpy that pip put into the venv would be found first).
-found="$("$venv/bin/python" -c 'import cv2, numpy
+# As the node and the user's pip see it: with the ROS install sourced (its prefix first).
+found="$(source "$opt/setup.bash"; "$venv/bin/python" -c 'import cv2, numpy
 print(numpy.__version__, numpy.__file__, cv2.__file__)')"
 read -r found_version found_numpy found_cv2 <<<"$found"
 [[ "$found_numpy" == "$dist/numpy/"* && "$found_cv2" == "$dist/cv2/"* \
@@ -161,8 +162,12 @@ rm -rf "$ws"; mkdir -p "$ws/src/uncertainty_seg_node"
 # system's packages and requirements-robot.txt: no PyPI cv2, numpy or PyYAML over apt's.
 constraints=()
 [[ -z "$numpy_version" ]] || constraints=(-c "$ROOT/constraints-robot.txt")
-"$venv/bin/python" -m pip install -q --dry-run --report "$work/dry-run.json" \
-  "${constraints[@]}" "$ws/src/uncertainty_seg_node" >&2
+(
+  # shellcheck disable=SC1091
+  source "$opt/setup.bash"
+  "$venv/bin/python" -m pip install -q --dry-run --report "$work/dry-run.json" \
+    "${constraints[@]}" "$ws/src/uncertainty_seg_node" >&2
+)
 would="$("$venv/bin/python" -c 'import json, sys
 print(" ".join(i["metadata"]["name"] for i in json.load(open(sys.argv[1]))["install"]))' \
   "$work/dry-run.json")"
