@@ -56,7 +56,8 @@ def add_backend_device(parser: argparse.ArgumentParser) -> None:
     """`--backend` (one of BACKENDS, or an alias such as ort), `--device` and `--precision`."""
     parser.add_argument("--backend", type=normalize_backend, choices=BACKENDS, default="auto",
                         help="inference backend (default auto: torch for a checkpoint, else "
-                        "tensorrt on cuda, openvino on the CPU when installed, else onnxruntime)")
+                        "tensorrt on cuda; on the CPU the fastest gated pair of onnxruntime "
+                        "and, when installed, openvino)")
     add_device(parser)
     add_precision(parser)
 

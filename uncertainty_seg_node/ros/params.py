@@ -50,16 +50,19 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "shipped model (models/MODEL_CARD.md)."),
     ParamSpec("backend", "auto",
               "Inference backend; auto: torch for a checkpoint, tensorrt for an engine, else "
-              "tensorrt on cuda when installed, openvino on the CPU when installed, else "
-              "onnxruntime (the start-up log says which and why).", choices=BACKENDS),
+              "tensorrt on cuda when installed; on the CPU the fastest gated (backend, "
+              "precision) pair of ONNX Runtime and, when installed, OpenVINO, timed on this "
+              "machine once and kept (the start-up log says which, why and every timing).",
+              choices=BACKENDS),
     ParamSpec("device", "cpu",
               "Device for the backend: cpu, cuda or cuda:N (NVIDIA), gpu or gpu:N (an Intel GPU "
               "through OpenVINO)."),
     ParamSpec("precision", "auto",
               "Inference precision. auto: the model file's own for onnxruntime, fp16 for "
-              "tensorrt, and for openvino the fastest of int8, bf16, fp32 that the device runs "
-              "and that passes the shipping gate (labels >= 99 % equal to fp32, AUPR moved "
-              "< 0.005); a precision that fails the gate is refused with its figures.",
+              "tensorrt, and for openvino (and backend auto on the CPU) the fastest precision "
+              "that the device runs and that passes the shipping gate (labels >= 99 % equal to "
+              "fp32, AUPR moved < 0.005); a precision that fails the gate is refused with its "
+              "figures.",
               choices=PRECISIONS),
     ParamSpec("score_method", "auto",
               "Uncertainty score mapped to confidence; auto = the one stored in the model.",
