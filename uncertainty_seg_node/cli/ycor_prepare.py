@@ -17,17 +17,16 @@ frames of the same drive that no step should train on.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from uncertainty_seg_node.cli import arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `ycor-prepare`."""
-    parser.add_argument("--src", required=True, type=Path, metavar="DIR",
-                        help="the folder holding yamaha_v0/ (or yamaha_v0/ itself)")
-    parser.add_argument("--out", required=True, type=Path, metavar="DIR",
-                        help="where offroad/ and the class maps go")
-    parser.add_argument("--with-valid", action="store_true",
-                        help="also write offroad/valid from YCOR's valid split")
+    arguments.add_prepare_paths(
+        parser, src="the folder holding yamaha_v0/ (or yamaha_v0/ itself)",
+        out="where offroad/ and the class maps go", extra="--with-valid",
+        extra_help="also write offroad/valid from YCOR's valid split")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,9 +19,6 @@ in the same drive) and `day/test` (the other test sequence). Images are written 
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from uncertainty_seg_node.data.staging import staged_layout
 from uncertainty_seg_node.errors import UserError
 
 DUSK_SEQUENCE = "0001TP"
@@ -117,16 +115,8 @@ def prepare_camvid(
             what = "dusk" if folder.startswith("dusk") else "daylight"
             raise UserError(f"no {what} frames in {camvid / 'train'}: expected "
                             f"{DUSK_SEQUENCE}_*.png (dusk) and other sequences (daylight)")
-    existing = [f for f in plans if (out / f).exists()]
-    if existing:
-        raise UserError(f"{out} already holds {', '.join(existing)}; remove them or choose "
-                        "another --out")
-    # Written into a staging folder and moved into place at the end: a bad frame halfway
-    # leaves no half-made layout behind.
-    out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out, prefix=".camvid-prepare-"))
-    try:
-        counts: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    with staged_layout(out, list(plans), ".camvid-prepare-") as staging:
         for folder, (part, frames) in plans.items():
             for path in frames:
                 _write_frame(camvid, part, path, staging / folder)
@@ -134,13 +124,6 @@ def prepare_camvid(
             if progress is not None:
                 progress(folder, len(frames))
         (staging / "classes.yaml").write_text(CLASSES_YAML)
-        for folder in counts:
-            if (staging / folder).exists():
-                (out / folder).parent.mkdir(parents=True, exist_ok=True)
-                os.replace(staging / folder, out / folder)
-        os.replace(staging / "classes.yaml", out / "classes.yaml")
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return counts
 
 

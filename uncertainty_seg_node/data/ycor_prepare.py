@@ -26,10 +26,7 @@ re-encoded copy might: both are read. A colour that is no class colour
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +36,7 @@ import numpy as np
 
 from uncertainty_seg_node.data.camvid_prepare import CLASSES_YAML
 from uncertainty_seg_node.data.imageio import check_same_size, read_label, read_rgb
+from uncertainty_seg_node.data.staging import staged_layout
 from uncertainty_seg_node.errors import UserError
 
 JPEG_QUALITY = 92
@@ -148,15 +146,8 @@ def prepare_ycor(
                                                       else ("train",))}
     if not plans["offroad/train"]:
         raise UserError(f"{root / 'train'} holds no iidNNNNNN frame folders")
-    existing = [f for f in plans if (out / f).exists()]
-    if existing:
-        raise UserError(f"{out} already holds {', '.join(existing)}; remove them or choose "
-                        "another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    # Staged and moved into place at the end: a bad frame halfway leaves nothing half-made.
-    staging = Path(tempfile.mkdtemp(dir=out, prefix=".ycor-prepare-"))
-    try:
-        counts: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    with staged_layout(out, list(plans), ".ycor-prepare-") as staging:
         for folder, frames in plans.items():
             unknown = sum(_write_frame(frame, staging / folder) for frame in frames)
             counts[folder] = len(frames)
@@ -164,13 +155,6 @@ def prepare_ycor(
                 progress(folder, len(frames), unknown)
         (staging / "classes.yaml").write_text(CLASSES_YAML)
         (staging / "classes_ycor.yaml").write_text(ycor_classes_yaml())
-        for folder in counts:
-            (out / folder).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging / folder, out / folder)
-        for name in ("classes.yaml", "classes_ycor.yaml"):
-            os.replace(staging / name, out / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return counts
 
 
