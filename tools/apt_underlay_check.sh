@@ -157,7 +157,7 @@ then echo "apt-underlay: requirements-robot.txt put torch into the robot's venv"
 
 rm -rf "$ws"; mkdir -p "$ws/src/uncertainty_seg_node"
 (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard \
-  | xargs -0 cp --parents -t "$ws/src/uncertainty_seg_node")
+  | xargs -0 cp --parents -t "$ws/src/uncertainty_seg_node" --)
 # `pip install` of the package itself in that venv must find every requirement met by the
 # system's packages and requirements-robot.txt: no PyPI cv2, numpy or PyYAML over apt's.
 constraints=()
