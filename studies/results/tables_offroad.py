@@ -7,6 +7,8 @@ Result files: offroad_classes.json (the synthetic off-road domain) and ycor_ship
 
 from __future__ import annotations
 
+from functools import partial
+
 from studies.results.figures import MISSING, fmt
 from studies.results.record import load_result
 from studies.results.render import renderer, source_line, table_row
@@ -36,16 +38,9 @@ def class_breakdown_table(name: str) -> str:
     return "\n".join(out) + "\n\n" + source_line(name)
 
 
-@renderer("offroad_classes")
-def offroad_classes() -> str:
-    """The synthetic off-road domain, per class."""
-    return class_breakdown_table("offroad_classes")
-
-
-@renderer("ycor_shipped_classes")
-def ycor_shipped_classes() -> str:
-    """The real off-road drive, per class, for the shipped models."""
-    return class_breakdown_table("ycor_shipped_classes")
+# The per-class tables: the synthetic off-road domain, and the real drive for the shipped models.
+for _name in ("offroad_classes", "ycor_shipped_classes"):
+    renderer(_name)(partial(class_breakdown_table, _name))
 
 
 @renderer("ycor_shipped")
