@@ -30,10 +30,16 @@ def test_bench_node_short_run(tmp_path: Path, node_model: Path,
     printed = capsys.readouterr().out
     assert "overhead" in printed and "dropped (busy)" in printed
     result = json.loads(out.read_text())
-    # backend auto: OpenVINO where it is installed, else ONNX Runtime; the result says why.
-    auto = "openvino" if importlib.util.find_spec("openvino") else "onnxruntime"
-    assert result["backend"] == auto and f"backend auto: {auto}" in result["selection"]
-    assert f"backend auto: {auto}" in log.read_text()  # the node's start-up log says it too
+    # backend auto: the fastest gated pair where OpenVINO is installed (timed on this machine),
+    # else ONNX Runtime; the result says which and why, and so does the node's start-up log.
+    served = result["backend"]
+    if importlib.util.find_spec("openvino"):
+        said = "backend auto: the fastest gated pair"
+        assert served in ("onnxruntime", "openvino") and f": {served} " in result["selection"]
+    else:
+        said = "backend auto: onnxruntime"
+        assert served == "onnxruntime"
+    assert said in result["selection"] and said in log.read_text(), result["selection"]
     assert result["image_size"] == [60, 80]
     assert result["backend_predict_ms"]["n"] == 8
     assert result["node_e2e_ms"]["n"] + result["lost_frames"] == 8
