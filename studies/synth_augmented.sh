@@ -16,10 +16,9 @@
 # TRAIN_ONLY=1 trains the plan and stops: two plans of different domains can train side by side
 # (each run has its own copy of the source views), and a last call without it evaluates every
 # row and records.
-# Memory: a run holds its cached features, the source views' and 3 entries per target view (the
-# view and its 2 masks), so its peak grows with N: each run's is `max_rss_mb` in its
-# train_times.json and in the N-curve's table of docs/experiments/unseen.md (from
-# synth_augmented.json). On a 24 GB machine an N = 400 run trains alone.
+# Memory: each run's peak is `max_rss_mb` in its train_times.json and in the N-curve's table of
+# docs/experiments/unseen.md (from synth_augmented.json). The caches keep at most
+# cache_memory_mb each in RAM and spill the rest to a temporary file (train/tensor_store.py).
 set -euo pipefail
 source "$(dirname "$0")/study_lib.sh"
 W="${1:-runs/synth_aug}"
