@@ -49,3 +49,17 @@ def write_unlabelled(root: Path, count: int, size: tuple[int, int] = (56, 112), 
         image, _ = scene(rng, size, night=True)
         cv2.imwrite(str(root / f"u{i:03d}.png"), image[:, :, ::-1])
     return root
+
+
+def teacher_world(root: Path, sources: int, targets: int, steps: int,
+                  size: tuple[int, int]) -> dict[str, Path]:
+    """Labelled source frames, unlabelled target frames and a tiny f_theta trained on them."""
+    from uncertainty_seg_node.train import TrainConfig, train_task
+
+    source = write_labelled(root / "src", sources)
+    target = write_unlabelled(root / "tgt", targets)
+    teacher = root / "theta.pt"
+    train_task(TrainConfig(data=str(source), out=str(teacher), size=size, steps=steps,
+                           batch_size=2, lr=1e-3, warmup_steps=1, freeze_encoder=True,
+                           augment=False, quiet=True))
+    return {"source": source, "target": target, "teacher": teacher, "root": root}

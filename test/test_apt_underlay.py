@@ -21,10 +21,10 @@ import random
 import shutil
 import subprocess
 import sys
-from importlib import metadata
 from pathlib import Path
 
 import pytest
+from workspace_fixtures import installed_distro
 
 pytestmark = pytest.mark.ros
 
@@ -44,16 +44,6 @@ def _python312() -> str | None:
         if probe.returncode == 0 and probe.stdout.strip() == "True":
             return candidate
     return None
-
-
-def _distro() -> str:
-    for name in ("kilted", "jazzy"):
-        try:
-            metadata.version(f"ros-{name}-rclpy")
-        except metadata.PackageNotFoundError:
-            continue
-        return name
-    pytest.skip("no ros-<distro>-rclpy wheel in this environment")
 
 
 def _run_check(distro: str, folder: str, extra_env: dict[str, str]) -> str:
@@ -84,7 +74,7 @@ def _run_check(distro: str, folder: str, extra_env: dict[str, str]) -> str:
 
 @pytest.mark.timeout(1800)  # a first build of the underlay and venv: 3.5-8 min, more when loaded
 def test_node_runs_on_an_apt_like_ros_install(ros2_command: Path) -> None:
-    distro = _distro()
+    distro = installed_distro()
     _run_check(distro, distro, {})
 
 
@@ -95,7 +85,7 @@ def test_system_numpy_1_stays_in_place_and_serves(ros2_command: Path) -> None:
     One distro is enough (the point is NumPy and the Python, not the distro): Jazzy, the LTS, on
     its own Python 3.12 with Noble's NumPy 1.26.4 where a Python 3.12 is found.
     """
-    distro = _distro()
+    distro = installed_distro()
     if distro != "jazzy":
         pytest.skip("the NumPy 1.x underlay runs under the Jazzy environment only")
     python312 = _python312()

@@ -12,25 +12,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from importlib import metadata
 from pathlib import Path
 
 import pytest
+from workspace_fixtures import installed_distro
 
 pytestmark = pytest.mark.ros  # each distro's venv
 
 REPO = Path(__file__).resolve().parents[1]
 PROBE = "import rclpy; print(rclpy.__file__)"
-
-
-def _distro() -> str:
-    for name in ("kilted", "jazzy"):
-        try:
-            metadata.version(f"ros-{name}-rclpy")
-        except metadata.PackageNotFoundError:
-            continue
-        return name
-    pytest.skip("no ros-<distro>-rclpy wheel in this environment")
 
 
 def _sourced_ros(tmp: Path) -> Path:
@@ -50,7 +40,7 @@ def _sourced_ros(tmp: Path) -> Path:
 
 
 def _dev_run(setup: Path, keep: bool) -> subprocess.CompletedProcess[str]:
-    distro = _distro()
+    distro = installed_distro()
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     # This test's own venv, under the name tools/dev gives this distro's environment.
     env["UNCERTAINTY_SEG_VENV" if distro == "kilted" else "UNCERTAINTY_SEG_VENV_JAZZY"] = \

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import torch
-from _train_fixtures import write_labelled, write_unlabelled
+from _train_fixtures import teacher_world
 
 from uncertainty_seg_node.config import model_config_for
 from uncertainty_seg_node.errors import UserError
@@ -31,14 +31,7 @@ LENGTH = (SIZE[0] // 14) * (SIZE[1] // 14)
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("mgs")
-    source = write_labelled(root / "src", 4)
-    target = write_unlabelled(root / "tgt", 3)
-    teacher = root / "theta.pt"
-    train_task(TrainConfig(data=str(source), out=str(teacher), size=SIZE, steps=3, batch_size=2,
-                           lr=1e-3, warmup_steps=1, freeze_encoder=True, augment=False,
-                           quiet=True))
-    return {"source": source, "target": target, "teacher": teacher, "root": root}
+    return teacher_world(tmp_path_factory.mktemp("mgs"), 4, 3, 3, SIZE)
 
 
 def _phi(world: dict[str, Path], out: str, **overrides: Any) -> list[dict[str, float]]:

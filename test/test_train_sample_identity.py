@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 import torch
-from _train_fixtures import write_labelled, write_unlabelled
+from _train_fixtures import teacher_world
 
 from uncertainty_seg_node.data import loader as loader_module
 from uncertainty_seg_node.data import unlabelled as unlabelled_module
 from uncertainty_seg_node.data.sample import content_digest
-from uncertainty_seg_node.train import TrainConfig, train_task, train_uncertainty
+from uncertainty_seg_node.train import TrainConfig, train_uncertainty
 from uncertainty_seg_node.train import feature_cache as feature_cache_module
 from uncertainty_seg_node.train.feature_cache import FeatureCache
 from uncertainty_seg_node.train.teacher_memo import TeacherMemo
@@ -28,14 +28,7 @@ LC_KEYS = ("loss", "loss_sup", "loss_c", "gamma", "consistency_rate")
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("identity")
-    source = write_labelled(root / "src", SOURCE)
-    target = write_unlabelled(root / "tgt", TARGET)
-    teacher = root / "theta.pt"
-    train_task(TrainConfig(data=str(source), out=str(teacher), size=SIZE, steps=2, batch_size=2,
-                           lr=1e-3, warmup_steps=1, freeze_encoder=True, augment=False,
-                           quiet=True))
-    return {"source": source, "target": target, "teacher": teacher, "root": root}
+    return teacher_world(tmp_path_factory.mktemp("identity"), SOURCE, TARGET, 2, SIZE)
 
 
 def _phi(world: dict[str, Path], out: str, **overrides: Any) -> list[dict[str, float]]:

@@ -12,8 +12,11 @@ import signal
 import subprocess
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 
 def sourced(install: Path, command: str) -> list[str]:
@@ -86,3 +89,14 @@ def kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def installed_distro() -> str:
+    """The ROS 2 distro whose rclpy wheel this environment holds (skips the test without one)."""
+    for name in ("kilted", "jazzy"):
+        try:
+            metadata.version(f"ros-{name}-rclpy")
+        except metadata.PackageNotFoundError:
+            continue
+        return name
+    pytest.skip("no ros-<distro>-rclpy wheel in this environment")
