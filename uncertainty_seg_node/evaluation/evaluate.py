@@ -102,10 +102,10 @@ def evaluate_predictor(
 ) -> dict[str, Any]:
     """Every metric of `predictor` on `dataset` (see `Evaluator.compute`), plus run details.
 
-    Extra keys: `frames`, `model`, `backend`, `score_method`, `gamma_source` ("given" or
-    "model default"), `seconds` and `timings_ms` (median per stage); with `curves`, also
-    `curves` (the arrays of `Evaluator.curves`, for plots; not JSON). `model` names the model in
-    the result (default: from the predictor); the rest goes to `collect_evaluator`.
+    Extra keys: `frames`, `model`, `backend`, `precision`, `score_method`, `gamma_source`
+    ("given" or "model default"), `seconds` and `timings_ms` (median per stage); with `curves`,
+    also `curves` (the arrays of `Evaluator.curves`, for plots; not JSON). `model` names the model
+    in the result (default: from the predictor); the rest goes to `collect_evaluator`.
     """
     timings: dict[str, list[float]] = {}
     start = time.perf_counter()
@@ -134,6 +134,7 @@ def summarize(
         frames=evaluator.frames,
         model=str(model) if model is not None else model_name(predictor),
         backend=predictor.backend_name,
+        precision=predictor.precision,
         score_method=predictor.config.score_method,
         seconds=seconds,
         timings_ms={stage: float(np.median(v)) for stage, v in (timings or {}).items()},
